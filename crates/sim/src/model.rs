@@ -179,7 +179,7 @@ pub struct ModelConfig {
     pub agents: usize,
     /// (name, calls per minute).
     pub services: Vec<(String, f64)>,
-    /// Unix time at model second 0 (for chat `send_time`).
+    /// Unix time at model second 0 (for chat `send_time`); the real time when made by default.
     pub epoch: u64,
     /// Chance per second that some agent posts a chat message.
     pub chat_rate: f64,
@@ -196,7 +196,9 @@ impl Default for ModelConfig {
                 .iter()
                 .map(|(n, r)| (n.to_string(), *r))
                 .collect(),
-            epoch: 1_764_300_000,
+            epoch: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
             chat_rate: 1.0 / 120.0,
             logged_out_share: 0.1,
         }

@@ -1,0 +1,148 @@
+//! Plain-text views of a snapshot for the terminal.
+
+use std::fmt::Write;
+
+use lookout_core::{Grid, Snapshot, Value};
+
+/// `HH:MM:SS` (UTC) of a Unix time.
+pub fn clock(unix: i64) -> String {
+    let s = unix.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// A duration in seconds as `1h02m`, `4m05s` or `12s`.
+pub fn dur(secs: i64) -> String {
+    if secs >= 3600 {
+        format!("{}h{:02}m", secs / 3600, secs / 60 % 60)
+    } else if secs >= 60 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
+fn cell(stat: &str, v: &Value) -> String {
+    match v {
+        Value::None => "–".into(),
+        Value::Int(i) if is_duration(stat) => dur(*i),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => format!("{f:.1}"),
+        Value::Text(t) => t.to_string(),
+    }
+}
+
+fn is_duration(stat: &str) -> bool {
+    lookout_core::catalogue::kind_of(stat) == lookout_core::catalogue::Kind::Seconds
+}
+
+fn table(out: &mut String, grid: &Grid) {
+    let rows: Vec<Vec<String>> = grid
+        .rows
+        .iter()
+        .map(|r| grid.columns.iter().zip(r).map(|(c, v)| cell(c, v)).collect())
+        .collect();
+    let widths: Vec<usize> = grid
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([c.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |out: &mut String, cells: &[String]| {
+        let mut l = String::from(" ");
+        for (c, w) in cells.iter().zip(&widths) {
+            let _ = write!(l, " {c:<w$}");
+        }
+        let _ = writeln!(out, "{}", l.trim_end());
+    };
+    line(out, &grid.columns);
+    for r in &rows {
+        line(out, r);
+    }
+}
+
+/// The whole snapshot as text: totals, both grids, chat, availability.
+pub fn snapshot_text(s: &Snapshot) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Totals");
+    for (k, v) in &s.totals {
+        let _ = writeln!(out, "  {k:<40} {}", cell(k, v));
+    }
+    let _ = writeln!(out, "\nServices ({})", s.services.len());
+    table(&mut out, &s.services);
+    let _ = writeln!(out, "\nAgents ({})", s.agents.len());
+    table(&mut out, &s.agents);
+    let _ = writeln!(out, "\nChat ({})", s.chat.len());
+    for m in &s.chat {
+        let when = m.send_time.map_or("--:--:--".into(), clock);
+        let flag = if m.is_urgent { "URGENT " } else { "" };
+        // Chat text is other people's words: shown as is, control characters removed.
+        let content: String = m.content.chars().filter(|c| !c.is_control()).collect();
+        let _ = writeln!(out, "  {when} {flag}{} {}: {content}", m.first_name, m.last_name);
+    }
+    if !s.availability.is_empty() {
+        let _ = writeln!(out, "\nAvailability");
+        for (svc, ok) in &s.availability {
+            let _ = writeln!(
+                out,
+                "  {svc:<20} {}",
+                if *ok { "agents ready" } else { "NOBODY READY" }
+            );
+        }
+    }
+    out
+}
+
+/// One line per poll for the demo: totals, the worst services, urgent chat.
+pub fn summary_line(s: &Snapshot) -> String {
+    let t = |k: &str| s.totals.get(k).map_or("–".to_string(), |v| cell(k, v));
+    let mut line = format!(
+        "waiting {} (longest {}) · ready {}/{} · SL {}%",
+        t("in_calls_waiting"),
+        t("in_max_wait_time"),
+        t("agents_ready"),
+        t("agents_logged"),
+        t("service_level"),
+    );
+    let mut hot: Vec<String> = (0..s.services.len())
+        .filter_map(|r| {
+            let waiting = s.services.get(r, "in_calls_waiting")?.as_i64()?;
+            let ready = s.services.get(r, "agents_ready")?.as_i64().unwrap_or(0);
+            let name = s.services.get(r, "name")?.as_str()?.to_string();
+            (waiting > 0).then(|| {
+                if ready == 0 {
+                    format!("{name}: {waiting} waiting, NOBODY READY")
+                } else {
+                    format!("{name}: {waiting} waiting")
+                }
+            })
+        })
+        .collect();
+    hot.sort();
+    if !hot.is_empty() {
+        let _ = write!(line, " · {}", hot.join("; "));
+    }
+    let urgent = s.chat.iter().filter(|m| m.is_urgent).count();
+    if urgent > 0 {
+        let _ = write!(line, " · {urgent} urgent chat");
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_a_clock() {
+        assert_eq!(dur(5), "5s");
+        assert_eq!(dur(245), "4m05s");
+        assert_eq!(dur(3720), "1h02m");
+        assert_eq!(clock(1_795_860_003), "10:00:03");
+    }
+}

@@ -1,0 +1,260 @@
+//! The configuration file: TOML, at the OS config dir or a path given on the command line.
+//!
+//! ```toml
+//! [server]
+//! url = "https://example.brightpattern.com"
+//! tenant = "example.brightpattern.com"   # defaults to the URL's host
+//! username = "supervisor"
+//! auth = "oauth"                          # or "password" (legacy login, retired in 5.36)
+//! poll_interval_secs = 2                  # at least 1
+//!
+//! [availability]
+//! services = ["Sales", "Support"]
+//! ```
+//!
+//! Secrets never live here: see [`crate::secrets`].
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use lookout_statsapi::{StatKey, parse_server_url};
+
+/// How to log in to the tenant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// OAuth client credentials with the user's API secret (BPCC 5.x and later).
+    #[default]
+    OAuth,
+    /// The legacy password login with a session cookie (retired in BPCC 5.36).
+    Password,
+}
+
+impl AuthMode {
+    /// The environment variable that may hold this mode's secret.
+    pub fn secret_env(self) -> &'static str {
+        match self {
+            AuthMode::OAuth => "LOOKOUT_CLIENT_SECRET",
+            AuthMode::Password => "LOOKOUT_PASSWORD",
+        }
+    }
+
+    /// What the secret is called, for messages.
+    pub fn secret_name(self) -> &'static str {
+        match self {
+            AuthMode::OAuth => "API secret",
+            AuthMode::Password => "password",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    pub username: String,
+    #[serde(default)]
+    pub auth: AuthMode,
+    #[serde(default = "default_poll")]
+    pub poll_interval_secs: u64,
+    /// How columns spell their statistic key; the client falls back to the other spelling
+    /// once if the server rejects this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat_key: Option<StatKey>,
+}
+
+fn default_poll() -> u64 {
+    2
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityConfig {
+    /// Service names to check with `check_available_agents`.
+    #[serde(default)]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub availability: AvailabilityConfig,
+}
+
+/// A configuration that cannot be used: which file, where, and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "no configuration file at {path}; create one (see docs/config.md) or pass --config FILE"
+    )]
+    Missing { path: PathBuf },
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("cannot tell where the configuration lives on this system (no home directory); pass --config FILE")]
+    NoConfigDir,
+}
+
+/// Keys that would hold a secret. They are refused, so a secret never sits in a file.
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "client_secret",
+    "secret",
+    "api_secret",
+    "token",
+];
+
+impl Config {
+    /// The default location: `<OS config dir>/lookout/config.toml`.
+    pub fn default_path() -> Result<PathBuf, ConfigError> {
+        directories::ProjectDirs::from("", "", "lookout")
+            .map(|d| d.config_dir().join("config.toml"))
+            .ok_or(ConfigError::NoConfigDir)
+    }
+
+    /// Load from `path`, or from the default location when `None`.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None => Config::default_path()?,
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ConfigError::Missing { path });
+            }
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        Config::parse(&text).map_err(|message| ConfigError::Invalid { path, message })
+    }
+
+    /// Parse and validate TOML text.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let raw: toml::Table = toml::from_str(text).map_err(|e| e.to_string().trim().to_string())?;
+        for (section, value) in &raw {
+            if let Some(table) = value.as_table() {
+                for key in table.keys() {
+                    if SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
+                        return Err(format!(
+                            "[{section}] {key}: secrets do not belong in the configuration file; remove it and store the secret in the OS keychain, or set LOOKOUT_PASSWORD / LOOKOUT_CLIENT_SECRET in the environment"
+                        ));
+                    }
+                }
+            }
+        }
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string().trim().to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let s = &self.server;
+        parse_server_url(&s.url).map_err(|e| format!("[server] url: {e}"))?;
+        if s.username.trim().is_empty() {
+            return Err("[server] username: must not be empty".into());
+        }
+        if s.poll_interval_secs < 1 {
+            return Err(format!(
+                "[server] poll_interval_secs: {} is too short; the minimum is 1 second",
+                s.poll_interval_secs
+            ));
+        }
+        if s.poll_interval_secs > 3600 {
+            return Err(format!(
+                "[server] poll_interval_secs: {} is more than an hour; real-time alerts need a poll every few seconds",
+                s.poll_interval_secs
+            ));
+        }
+        if let Some(t) = &s.tenant
+            && t.trim().is_empty()
+        {
+            return Err("[server] tenant: must not be empty (or leave it out to use the URL's host)".into());
+        }
+        for name in &self.availability.services {
+            if name.trim().is_empty() {
+                return Err("[availability] services: a service name is empty".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The tenant host: `tenant` if set, else the URL's host.
+    pub fn tenant(&self) -> String {
+        if let Some(t) = &self.server.tenant {
+            return t.clone();
+        }
+        parse_server_url(&self.server.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// The configuration as TOML text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[server]
+url = "https://example.brightpattern.com"
+username = "supervisor"
+auth = "password"
+
+[availability]
+services = ["Sales"]
+"#;
+
+    #[test]
+    fn a_good_file_with_defaults() {
+        let c = Config::parse(GOOD).unwrap();
+        assert_eq!(c.server.poll_interval_secs, 2);
+        assert_eq!(c.server.auth, AuthMode::Password);
+        assert_eq!(c.tenant(), "example.brightpattern.com");
+        assert_eq!(c.availability.services, vec!["Sales"]);
+        assert_eq!(Config::parse(&c.to_toml()).unwrap(), c);
+    }
+
+    #[test]
+    fn bad_files_say_what_and_where() {
+        let cases = [
+            (GOOD.replace("https://", "http://"), "[server] url"),
+            (GOOD.replace("supervisor", " "), "[server] username"),
+            (
+                GOOD.replace("auth = \"password\"", "auth = \"password\"\npoll_interval_secs = 0"),
+                "minimum is 1 second",
+            ),
+            (GOOD.replace("auth = \"password\"", "auth = \"kerberos\""), "unknown variant"),
+            (GOOD.replace("username", "user_name"), "unknown field `user_name`"),
+            (
+                GOOD.replace("auth = \"password\"", "password = \"hunter2\""),
+                "secrets do not belong",
+            ),
+            ("[server\nurl=".to_string(), "line 1"),
+        ];
+        for (text, want) in cases {
+            let err = Config::parse(&text).unwrap_err();
+            assert!(err.contains(want), "want {want:?} in {err:?}");
+            assert!(!err.contains("hunter2"), "the secret is echoed: {err}");
+        }
+    }
+
+    #[test]
+    fn a_missing_file_names_its_path() {
+        let err = Config::load(Some(Path::new("/nonexistent/lookout.toml"))).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/lookout.toml"), "{err}");
+    }
+}

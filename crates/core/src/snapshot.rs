@@ -1,0 +1,460 @@
+//! The snapshot: one poll's data, typed. Built once per poll from the wire strings by the
+//! [`catalogue`](crate::catalogue), then shared read-only (`Arc<Snapshot>`) by everything
+//! downstream.
+//!
+//! Columns are named by statistic, because the subscription uses statistic names as column
+//! ids (see [`Plan`]). `""` on the wire is [`Value::None`], never 0.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+
+use lookout_statsapi::{
+    AppSubscription, Cell, ChatRequest, Column, DataResponse, GridRequest, SubscriptionRequest,
+};
+
+use crate::catalogue::{Kind, kind_of};
+
+/// One typed value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// No value (`""` or `null` on the wire).
+    None,
+    Int(i64),
+    Float(f64),
+    Text(Arc<str>),
+}
+
+impl Value {
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            Value::Float(f) if f.fract() == 0.0 => Some(*f as i64),
+            _ => None,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn is_none(&self) -> bool {
+        matches!(self, Value::None)
+    }
+
+    /// Parse a wire cell as a value of `kind`. A value that does not fit its kind is kept as
+    /// text rather than dropped, so nothing the server said is lost.
+    pub fn parse(cell: &Cell, kind: Kind) -> Value {
+        let Some(text) = cell.text() else {
+            return Value::None;
+        };
+        let t = text.trim();
+        let number = || -> Option<Value> {
+            if let Ok(i) = t.parse::<i64>() {
+                return Some(Value::Int(i));
+            }
+            t.parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(Value::Float)
+        };
+        let whole = || -> Option<Value> {
+            number().map(|v| match v {
+                Value::Float(f) => Value::Int(f.round() as i64),
+                other => other,
+            })
+        };
+        let parsed = match kind {
+            Kind::Count | Kind::Seconds => whole(),
+            Kind::Percent => t
+                .strip_suffix('%')
+                .unwrap_or(t)
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(Value::Float),
+            Kind::State => {
+                let s = t.to_ascii_lowercase();
+                // Some wallboards treat "0" as "no state" too.
+                if s.is_empty() || s == "0" {
+                    Some(Value::None)
+                } else {
+                    Some(Value::Text(s.into()))
+                }
+            }
+            Kind::Text => Some(Value::Text(text.as_ref().into())),
+            Kind::Unknown => number(),
+        };
+        parsed.unwrap_or_else(|| Value::Text(text.as_ref().into()))
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::None => s.serialize_unit(),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Float(f) => s.serialize_f64(*f),
+            Value::Text(t) => s.serialize_str(t),
+        }
+    }
+}
+
+/// A grid: named columns and rows of values in column order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grid {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl Grid {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+
+    /// The value at `row` in column `name`.
+    pub fn get(&self, row: usize, name: &str) -> Option<&Value> {
+        let c = self.column(name)?;
+        self.rows.get(row).and_then(|r| r.get(c))
+    }
+}
+
+impl Serialize for Grid {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Row<'a>(&'a [String], &'a [Value]);
+        impl Serialize for Row<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(self.0.len()))?;
+                for (c, v) in self.0.iter().zip(self.1) {
+                    m.serialize_entry(c, v)?;
+                }
+                m.end()
+            }
+        }
+        let mut seq = s.serialize_seq(Some(self.rows.len()))?;
+        for r in &self.rows {
+            seq.serialize_element(&Row(&self.columns, r))?;
+        }
+        seq.end()
+    }
+}
+
+/// An internal chat message, typed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChatMessage {
+    pub id: String,
+    pub login_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// Unix seconds, when `send_time` could be read.
+    pub send_time: Option<i64>,
+    pub is_urgent: bool,
+    pub content: String,
+}
+
+/// Read a chat `send_time`: RFC 3339 / ISO 8601 (with or without `T` and zone, read as UTC),
+/// or Unix seconds or milliseconds.
+pub fn parse_send_time(text: &str) -> Option<i64> {
+    let t = text.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        let n: i64 = t.parse().ok()?;
+        return Some(if n > 100_000_000_000 { n / 1000 } else { n });
+    }
+    let normalized = t.replacen(' ', "T", 1);
+    let parsed = humantime::parse_rfc3339_weak(&normalized)
+        .or_else(|_| humantime::parse_rfc3339_weak(normalized.trim_end_matches('Z')))
+        .ok()
+        .or_else(|| {
+            // An explicit "+00:00" offset is UTC too.
+            let no_zone = normalized
+                .strip_suffix("+00:00")
+                .or_else(|| normalized.strip_suffix("+0000"))?;
+            humantime::parse_rfc3339_weak(no_zone).ok()
+        })?;
+    parsed
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs() as i64)
+}
+
+fn truthy(cell: &Cell) -> bool {
+    match cell {
+        Cell::Bool(b) => *b,
+        other => other
+            .text()
+            .is_some_and(|t| matches!(t.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
+    }
+}
+
+fn text(cell: &Cell) -> String {
+    cell.text().map(|t| t.into_owned()).unwrap_or_default()
+}
+
+/// One poll's data, typed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Snapshot {
+    /// Unix seconds when the data arrived.
+    #[serde(skip)]
+    pub taken_at: i64,
+    pub totals: BTreeMap<String, Value>,
+    pub services: Grid,
+    pub agents: Grid,
+    pub chat: Vec<ChatMessage>,
+    pub availability: BTreeMap<String, bool>,
+}
+
+/// The app id, and the grid ids, this program's subscriptions use.
+pub const APP_ID: &str = "lookout";
+pub const SERVICES_GRID: &str = "services";
+pub const AGENTS_GRID: &str = "agents";
+
+/// What to subscribe to: statistics per section. Column ids are the statistic names, so data
+/// rows come back keyed by statistic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub totals: Vec<String>,
+    pub services: Vec<String>,
+    pub agents: Vec<String>,
+    /// Chat messages to fetch (`None`: no chat).
+    pub chat_limit: Option<usize>,
+}
+
+fn owned(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+impl Plan {
+    /// What the overview shows, and what `lookout snapshot` fetches until rules declare more.
+    pub fn overview() -> Plan {
+        Plan {
+            totals: owned(&[
+                "in_calls_waiting",
+                "in_max_wait_time",
+                "in_calls_received_per_day",
+                "in_calls_abandoned_in_queue_per_day",
+                "service_level",
+                "agents_logged",
+                "agents_ready",
+            ]),
+            services: owned(&[
+                "name",
+                "in_calls_waiting",
+                "in_max_wait_time",
+                "agents_ready",
+                "agents_busy",
+                "agents_logged",
+                "service_level",
+                "service_level_target",
+                "in_calls_received_per_day",
+                "in_calls_abandoned_in_queue_per_day",
+            ]),
+            agents: owned(&[
+                "login_id",
+                "first_last_name",
+                "team_name",
+                "acd_state",
+                "reason",
+                "state_duration",
+                "in_calls_handled_per_day",
+            ]),
+            chat_limit: Some(50),
+        }
+    }
+
+    /// The subscription request for this plan.
+    pub fn request(&self) -> SubscriptionRequest {
+        let grid = |id: &str, stats: &[String]| {
+            GridRequest::new(id, stats.iter().map(|s| Column::new(s.as_str(), s.as_str())).collect())
+        };
+        let app = AppSubscription {
+            stats_totals: (!self.totals.is_empty()).then(|| self.totals.clone()),
+            service_grids: (!self.services.is_empty())
+                .then(|| vec![grid(SERVICES_GRID, &self.services)]),
+            agent_grids: (!self.agents.is_empty()).then(|| vec![grid(AGENTS_GRID, &self.agents)]),
+            chat_messages: self.chat_limit.map(|l| ChatRequest {
+                filter: Some(String::new()),
+                limit: Some((l as i64).into()),
+            }),
+            ..Default::default()
+        };
+        SubscriptionRequest::from([(APP_ID.to_string(), app)])
+    }
+}
+
+impl Snapshot {
+    /// Type a data response subscribed with `plan`. Missing sections, rows and cells become
+    /// empty grids and [`Value::None`]; unknown keys are ignored.
+    pub fn from_data(plan: &Plan, data: &DataResponse, taken_at: i64) -> Snapshot {
+        let app = data.get(APP_ID);
+        let totals = plan
+            .totals
+            .iter()
+            .map(|stat| {
+                let v = app
+                    .and_then(|a| a.stats_totals.as_ref())
+                    .and_then(|t| t.get(stat))
+                    .map_or(Value::None, |c| Value::parse(c, kind_of(stat)));
+                (stat.clone(), v)
+            })
+            .collect();
+        let grid = |grids: Option<&Vec<lookout_statsapi::GridData>>, id: &str, stats: &[String]| {
+            let kinds: Vec<Kind> = stats.iter().map(|s| kind_of(s)).collect();
+            let rows = grids
+                .and_then(|gs| gs.iter().find(|g| g.id.as_text() == id))
+                .map(|g| {
+                    g.values
+                        .iter()
+                        .map(|row| {
+                            stats
+                                .iter()
+                                .zip(&kinds)
+                                .map(|(s, k)| row.get(s).map_or(Value::None, |c| Value::parse(c, *k)))
+                                .collect()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Grid {
+                columns: stats.to_vec(),
+                rows,
+            }
+        };
+        let services = grid(
+            app.and_then(|a| a.service_grids.as_ref()),
+            SERVICES_GRID,
+            &plan.services,
+        );
+        let agents = grid(
+            app.and_then(|a| a.agent_grids.as_ref()),
+            AGENTS_GRID,
+            &plan.agents,
+        );
+        let chat = app
+            .and_then(|a| a.chat_messages.as_ref())
+            .map(|msgs| {
+                msgs.iter()
+                    .map(|m| ChatMessage {
+                        id: text(&m.id),
+                        login_id: text(&m.login_id),
+                        first_name: text(&m.first_name),
+                        last_name: text(&m.last_name),
+                        send_time: m.send_time.text().and_then(|t| parse_send_time(&t)),
+                        is_urgent: truthy(&m.is_urgent),
+                        content: text(&m.content),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Snapshot {
+            taken_at,
+            totals,
+            services,
+            agents,
+            chat,
+            availability: BTreeMap::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_are_typed_by_the_catalogue() {
+        let c = |s: &str| Cell::Text(s.into());
+        assert_eq!(Value::parse(&c("12"), Kind::Count), Value::Int(12));
+        assert_eq!(Value::parse(&c(""), Kind::Count), Value::None, "\"\" is no value, not 0");
+        assert_eq!(Value::parse(&Cell::Null, Kind::Count), Value::None);
+        assert_eq!(Value::parse(&c("12.6"), Kind::Seconds), Value::Int(13));
+        assert_eq!(Value::parse(&c("85.5"), Kind::Percent), Value::Float(85.5));
+        assert_eq!(Value::parse(&c("85.5 %"), Kind::Percent), Value::Float(85.5));
+        assert_eq!(Value::parse(&c("Ready"), Kind::State), Value::Text("ready".into()));
+        assert_eq!(Value::parse(&c(""), Kind::State), Value::None);
+        assert_eq!(Value::parse(&c("007"), Kind::Text), Value::Text("007".into()));
+        assert_eq!(Value::parse(&c("3"), Kind::Unknown), Value::Int(3));
+        assert_eq!(Value::parse(&c("n/a"), Kind::Count), Value::Text("n/a".into()), "kept, not lost");
+        assert_eq!(Value::parse(&c("NaN"), Kind::Percent), Value::Text("NaN".into()));
+        assert_eq!(
+            Value::parse(&Cell::Number(serde_json::Number::from(4)), Kind::Count),
+            Value::Int(4)
+        );
+        assert_eq!(Value::parse(&Cell::Unsupported, Kind::Count), Value::None);
+    }
+
+    #[test]
+    fn send_times_in_every_form() {
+        assert_eq!(parse_send_time("2026-11-28T10:00:00Z"), Some(1_795_860_000));
+        assert_eq!(parse_send_time("2026-11-28 10:00:00"), Some(1_795_860_000));
+        assert_eq!(parse_send_time("2026-11-28T10:00:00+00:00"), Some(1_795_860_000));
+        assert_eq!(parse_send_time("1795860000"), Some(1_795_860_000));
+        assert_eq!(parse_send_time("1795860000123"), Some(1_795_860_000));
+        assert_eq!(parse_send_time("yesterday"), None);
+        assert_eq!(parse_send_time(""), None);
+    }
+
+    #[test]
+    fn a_response_becomes_a_typed_snapshot() {
+        let body = r#"{"lookout":{
+            "stats_totals":{"in_calls_waiting":"3","service_level":"","extra":"x"},
+            "service_grids":[{"id":"services","values":[{"name":"Sales","in_calls_waiting":"2"},{"name":"VIP"}]}],
+            "chat_messages":[{"id":"7","login_id":"diana.yeh","first_name":"Diana","last_name":"Yeh",
+                "send_time":"2026-11-28T10:00:00Z","is_urgent":"1","content":"<b>help</b>"}]
+        }}"#;
+        let data: DataResponse = serde_json::from_str(body).unwrap();
+        let plan = Plan {
+            totals: owned(&["in_calls_waiting", "service_level", "agents_ready"]),
+            services: owned(&["name", "in_calls_waiting"]),
+            agents: owned(&["login_id"]),
+            chat_limit: Some(10),
+        };
+        let s = Snapshot::from_data(&plan, &data, 0);
+        assert_eq!(s.totals["in_calls_waiting"], Value::Int(3));
+        assert_eq!(s.totals["service_level"], Value::None);
+        assert_eq!(s.totals["agents_ready"], Value::None, "missing total is no value");
+        assert_eq!(s.services.len(), 2);
+        assert_eq!(s.services.get(1, "in_calls_waiting"), Some(&Value::None));
+        assert!(s.agents.is_empty(), "missing section tolerated");
+        assert!(s.chat[0].is_urgent);
+        assert_eq!(s.chat[0].content, "<b>help</b>");
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["services"][0]["name"], "Sales");
+        assert_eq!(json["services"][0]["in_calls_waiting"], 2);
+        assert_eq!(json["totals"]["service_level"], serde_json::Value::Null);
+        assert_eq!(json["chat"][0]["is_urgent"], true);
+    }
+
+    #[test]
+    fn the_plan_names_columns_by_statistic() {
+        let req = Plan::overview().request();
+        let json = serde_json::to_value(&req).unwrap();
+        let col = &json[APP_ID]["service_grids"][0]["columns"][0];
+        assert_eq!(col["id"], "name");
+        assert_eq!(col["stat_name"], "name");
+    }
+}
