@@ -1,1 +1,159 @@
-fn main(){}
+//! Project automation: `cargo xtask setup|test|demo|lint`.
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+/// Debian/Ubuntu packages the build and the tests need.
+/// `build-essential` and `pkg-config` build the C parts of the TLS stack; `ca-certificates`
+/// lets the client verify real tenants.
+const PACKAGES: &[&str] = &["build-essential", "pkg-config", "ca-certificates"];
+
+const HELP: &str = "\
+cargo xtask <command>
+
+  setup   install the system packages the project needs (Debian/Ubuntu; skips what is there)
+  test    setup, then run the whole test suite
+  demo    run the simulated tenant with the demo scenario and watch it live
+  lint    cargo fmt --check and cargo clippy with warnings as errors
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup(),
+        Some("test") => setup().and_then(|()| test()),
+        Some("demo") => demo(&args[1..]),
+        Some("lint") => lint(),
+        Some("help" | "-h" | "--help") | None => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status})");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+fn setup() -> Result<()> {
+    if Command::new("dpkg-query")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!(
+            "setup: not a Debian/Ubuntu system; make sure a C compiler and pkg-config are installed"
+        );
+        return Ok(());
+    }
+    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
+    if missing.is_empty() {
+        println!("setup: system packages present ({})", PACKAGES.join(", "));
+        return Ok(());
+    }
+    println!("setup: installing {}", missing.join(", "));
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let apt = |args: &[&str]| -> Command {
+        let mut c = if is_root {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        };
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    run(&mut apt(&["update", "-qq"]))?;
+    let mut install = apt(&["install", "-y", "-qq", "--no-install-recommends"]);
+    install.args(&missing);
+    run(&mut install)?;
+    println!("setup: done");
+    Ok(())
+}
+
+fn has_nextest() -> bool {
+    cargo()
+        .args(["nextest", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+fn test() -> Result<()> {
+    if has_nextest() {
+        run(cargo().args([
+            "nextest",
+            "run",
+            "--workspace",
+            "--locked",
+            "--no-fail-fast",
+        ]))?;
+    } else {
+        println!("test: cargo-nextest not found; using cargo test");
+        run(cargo().args(["test", "--workspace", "--locked", "--no-fail-fast"]))?;
+    }
+    // nextest does not run doc tests.
+    run(cargo().args(["test", "--workspace", "--locked", "--doc", "--quiet"]))
+}
+
+fn demo(extra: &[String]) -> Result<()> {
+    run(cargo()
+        .args([
+            "run",
+            "--quiet",
+            "--locked",
+            "--package",
+            "lookout-cli",
+            "--bin",
+            "lookout",
+            "--",
+            "demo",
+        ])
+        .args(extra))
+}
+
+fn lint() -> Result<()> {
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}

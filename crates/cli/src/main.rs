@@ -160,22 +160,22 @@ async fn run_sim(a: SimArgs) -> Result<()> {
         .await
         .map_err(anyhow::Error::msg)?;
     let url = handle.url();
-    println!("Simulated tenant listening on {url}");
-    println!("  profile   {profile}");
+    // Built first and written once, ignoring a closed stdout: the tenant keeps serving when
+    // whoever started it stopped reading (`lookout sim | head -1`).
+    let mut banner = format!("Simulated tenant listening on {url}\n  profile   {profile}\n");
     if let Some(n) = scenario_name {
-        println!("  scenario  {n}");
+        banner += &format!("  scenario  {n}\n");
     }
-    println!("  tenant    {tenant}");
-    println!("  username  {}", user.name);
+    banner += &format!("  tenant    {tenant}\n  username  {}\n", user.name);
     if profile.oauth {
-        println!(
-            "  auth = \"oauth\":    export LOOKOUT_CLIENT_SECRET={}",
+        banner += &format!(
+            "  auth = \"oauth\":    export LOOKOUT_CLIENT_SECRET={}\n",
             user.api_secret
         );
     }
     if profile.legacy_login {
-        println!(
-            "  auth = \"password\": export LOOKOUT_PASSWORD={}",
+        banner += &format!(
+            "  auth = \"password\": export LOOKOUT_PASSWORD={}\n",
             user.password
         );
     }
@@ -184,14 +184,21 @@ async fn run_sim(a: SimArgs) -> Result<()> {
         Some(path) => {
             std::fs::write(path, config.to_toml())
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            println!("Config written to {}", path.display());
+            banner += &format!("Config written to {}\n", path.display());
         }
         None => {
-            println!("A config file for it (lookout snapshot --config FILE):\n");
-            println!("{}", config.to_toml());
+            banner += &format!(
+                "A config file for it (lookout snapshot --config FILE):\n\n{}\n",
+                config.to_toml()
+            );
         }
     }
-    println!("Press Ctrl-C to stop.");
+    banner += "Press Ctrl-C to stop.\n";
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+    }
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;
@@ -233,7 +240,12 @@ fn client_for(config: &Config, secret: lookout_statsapi::Secret) -> Result<Clien
 
 /// Log in, subscribe, and wait for the first data (re-subscribing once if the server lost the
 /// subscription meanwhile). Prints progress on stderr.
-async fn first_snapshot(client: &mut Client, plan: &Plan, config: &Config, timeout: Duration) -> Result<Snapshot> {
+async fn first_snapshot(
+    client: &mut Client,
+    plan: &Plan,
+    config: &Config,
+    timeout: Duration,
+) -> Result<Snapshot> {
     client.authenticate().await?;
     client.create_subscription(&plan.request()).await?;
     let deadline = tokio::time::Instant::now() + timeout;
@@ -322,7 +334,9 @@ async fn run_demo(a: DemoArgs) -> Result<()> {
     let mut client = client_for(&config, lookout_statsapi::Secret::new(user.api_secret))?;
     let plan = Plan::overview();
     let interval = Duration::from_secs(config.server.poll_interval_secs);
-    let stop_at = a.duration.map(|d| tokio::time::Instant::now() + Duration::from_secs(d));
+    let stop_at = a
+        .duration
+        .map(|d| tokio::time::Instant::now() + Duration::from_secs(d));
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let run = async {

@@ -39,7 +39,13 @@ fn table(out: &mut String, grid: &Grid) {
     let rows: Vec<Vec<String>> = grid
         .rows
         .iter()
-        .map(|r| grid.columns.iter().zip(r).map(|(c, v)| cell(c, v)).collect())
+        .map(|r| {
+            grid.columns
+                .iter()
+                .zip(r)
+                .map(|(c, v)| cell(c, v))
+                .collect()
+        })
         .collect();
     let widths: Vec<usize> = grid
         .columns
@@ -83,7 +89,11 @@ pub fn snapshot_text(s: &Snapshot) -> String {
         let flag = if m.is_urgent { "URGENT " } else { "" };
         // Chat text is other people's words: shown as is, control characters removed.
         let content: String = m.content.chars().filter(|c| !c.is_control()).collect();
-        let _ = writeln!(out, "  {when} {flag}{} {}: {content}", m.first_name, m.last_name);
+        let _ = writeln!(
+            out,
+            "  {when} {flag}{} {}: {content}",
+            m.first_name, m.last_name
+        );
     }
     if !s.availability.is_empty() {
         let _ = writeln!(out, "\nAvailability");

@@ -26,9 +26,20 @@ pub enum Kind {
 pub fn kind_of(stat: &str) -> Kind {
     match stat {
         "acd_state" | "acd_next_state" => Kind::State,
-        "name" | "id" | "login_id" | "firstname" | "lastname" | "first_last_name"
-        | "last_first_name" | "user_id" | "team_id" | "team_name" | "extension" | "reason"
-        | "active_item_media_type" | "is_agent" => Kind::Text,
+        "name"
+        | "id"
+        | "login_id"
+        | "firstname"
+        | "lastname"
+        | "first_last_name"
+        | "last_first_name"
+        | "user_id"
+        | "team_id"
+        | "team_name"
+        | "extension"
+        | "reason"
+        | "active_item_media_type"
+        | "is_agent" => Kind::Text,
         "in_max_wait_time"
         | "in_ewt"
         | "in_average_speed_of_answer"

@@ -100,18 +100,14 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
-    #[error("cannot tell where the configuration lives on this system (no home directory); pass --config FILE")]
+    #[error(
+        "cannot tell where the configuration lives on this system (no home directory); pass --config FILE"
+    )]
     NoConfigDir,
 }
 
 /// Keys that would hold a secret. They are refused, so a secret never sits in a file.
-const SECRET_KEYS: &[&str] = &[
-    "password",
-    "client_secret",
-    "secret",
-    "api_secret",
-    "token",
-];
+const SECRET_KEYS: &[&str] = &["password", "client_secret", "secret", "api_secret", "token"];
 
 impl Config {
     /// The default location: `<OS config dir>/lookout/config.toml`.
@@ -139,7 +135,8 @@ impl Config {
 
     /// Parse and validate TOML text.
     pub fn parse(text: &str) -> Result<Config, String> {
-        let raw: toml::Table = toml::from_str(text).map_err(|e| e.to_string().trim().to_string())?;
+        let raw: toml::Table =
+            toml::from_str(text).map_err(|e| e.to_string().trim().to_string())?;
         for (section, value) in &raw {
             if let Some(table) = value.as_table() {
                 for key in table.keys() {
@@ -177,7 +174,9 @@ impl Config {
         if let Some(t) = &s.tenant
             && t.trim().is_empty()
         {
-            return Err("[server] tenant: must not be empty (or leave it out to use the URL's host)".into());
+            return Err(
+                "[server] tenant: must not be empty (or leave it out to use the URL's host)".into(),
+            );
         }
         for name in &self.availability.services {
             if name.trim().is_empty() {
@@ -234,11 +233,20 @@ services = ["Sales"]
             (GOOD.replace("https://", "http://"), "[server] url"),
             (GOOD.replace("supervisor", " "), "[server] username"),
             (
-                GOOD.replace("auth = \"password\"", "auth = \"password\"\npoll_interval_secs = 0"),
+                GOOD.replace(
+                    "auth = \"password\"",
+                    "auth = \"password\"\npoll_interval_secs = 0",
+                ),
                 "minimum is 1 second",
             ),
-            (GOOD.replace("auth = \"password\"", "auth = \"kerberos\""), "unknown variant"),
-            (GOOD.replace("username", "user_name"), "unknown field `user_name`"),
+            (
+                GOOD.replace("auth = \"password\"", "auth = \"kerberos\""),
+                "unknown variant",
+            ),
+            (
+                GOOD.replace("username", "user_name"),
+                "unknown field `user_name`",
+            ),
             (
                 GOOD.replace("auth = \"password\"", "password = \"hunter2\""),
                 "secrets do not belong",
@@ -255,6 +263,9 @@ services = ["Sales"]
     #[test]
     fn a_missing_file_names_its_path() {
         let err = Config::load(Some(Path::new("/nonexistent/lookout.toml"))).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/lookout.toml"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent/lookout.toml"),
+            "{err}"
+        );
     }
 }

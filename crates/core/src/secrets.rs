@@ -43,11 +43,12 @@ pub fn find_secret(config: &Config) -> Result<Secret, MissingSecret> {
         return Ok(Secret::new(v));
     }
     let account = keyring_account(config);
-    let keychain = match keyring::Entry::new(KEYRING_SERVICE, &account).and_then(|e| e.get_password()) {
-        Ok(p) if !p.is_empty() => return Ok(Secret::new(p)),
-        Ok(_) | Err(keyring::Error::NoEntry) => None,
-        Err(e) => Some(e.to_string()),
-    };
+    let keychain =
+        match keyring::Entry::new(KEYRING_SERVICE, &account).and_then(|e| e.get_password()) {
+            Ok(p) if !p.is_empty() => return Ok(Secret::new(p)),
+            Ok(_) | Err(keyring::Error::NoEntry) => None,
+            Err(e) => Some(e.to_string()),
+        };
     Err(MissingSecret {
         what: mode.secret_name(),
         env: mode.secret_env(),

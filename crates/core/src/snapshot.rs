@@ -205,9 +205,9 @@ pub fn parse_send_time(text: &str) -> Option<i64> {
 fn truthy(cell: &Cell) -> bool {
     match cell {
         Cell::Bool(b) => *b,
-        other => other
-            .text()
-            .is_some_and(|t| matches!(t.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
+        other => other.text().is_some_and(|t| {
+            matches!(t.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes")
+        }),
     }
 }
 
@@ -289,7 +289,13 @@ impl Plan {
     /// The subscription request for this plan.
     pub fn request(&self) -> SubscriptionRequest {
         let grid = |id: &str, stats: &[String]| {
-            GridRequest::new(id, stats.iter().map(|s| Column::new(s.as_str(), s.as_str())).collect())
+            GridRequest::new(
+                id,
+                stats
+                    .iter()
+                    .map(|s| Column::new(s.as_str(), s.as_str()))
+                    .collect(),
+            )
         };
         let app = AppSubscription {
             stats_totals: (!self.totals.is_empty()).then(|| self.totals.clone()),
@@ -333,7 +339,9 @@ impl Snapshot {
                             stats
                                 .iter()
                                 .zip(&kinds)
-                                .map(|(s, k)| row.get(s).map_or(Value::None, |c| Value::parse(c, *k)))
+                                .map(|(s, k)| {
+                                    row.get(s).map_or(Value::None, |c| Value::parse(c, *k))
+                                })
                                 .collect()
                         })
                         .collect()
@@ -389,17 +397,37 @@ mod tests {
     fn cells_are_typed_by_the_catalogue() {
         let c = |s: &str| Cell::Text(s.into());
         assert_eq!(Value::parse(&c("12"), Kind::Count), Value::Int(12));
-        assert_eq!(Value::parse(&c(""), Kind::Count), Value::None, "\"\" is no value, not 0");
+        assert_eq!(
+            Value::parse(&c(""), Kind::Count),
+            Value::None,
+            "\"\" is no value, not 0"
+        );
         assert_eq!(Value::parse(&Cell::Null, Kind::Count), Value::None);
         assert_eq!(Value::parse(&c("12.6"), Kind::Seconds), Value::Int(13));
         assert_eq!(Value::parse(&c("85.5"), Kind::Percent), Value::Float(85.5));
-        assert_eq!(Value::parse(&c("85.5 %"), Kind::Percent), Value::Float(85.5));
-        assert_eq!(Value::parse(&c("Ready"), Kind::State), Value::Text("ready".into()));
+        assert_eq!(
+            Value::parse(&c("85.5 %"), Kind::Percent),
+            Value::Float(85.5)
+        );
+        assert_eq!(
+            Value::parse(&c("Ready"), Kind::State),
+            Value::Text("ready".into())
+        );
         assert_eq!(Value::parse(&c(""), Kind::State), Value::None);
-        assert_eq!(Value::parse(&c("007"), Kind::Text), Value::Text("007".into()));
+        assert_eq!(
+            Value::parse(&c("007"), Kind::Text),
+            Value::Text("007".into())
+        );
         assert_eq!(Value::parse(&c("3"), Kind::Unknown), Value::Int(3));
-        assert_eq!(Value::parse(&c("n/a"), Kind::Count), Value::Text("n/a".into()), "kept, not lost");
-        assert_eq!(Value::parse(&c("NaN"), Kind::Percent), Value::Text("NaN".into()));
+        assert_eq!(
+            Value::parse(&c("n/a"), Kind::Count),
+            Value::Text("n/a".into()),
+            "kept, not lost"
+        );
+        assert_eq!(
+            Value::parse(&c("NaN"), Kind::Percent),
+            Value::Text("NaN".into())
+        );
         assert_eq!(
             Value::parse(&Cell::Number(serde_json::Number::from(4)), Kind::Count),
             Value::Int(4)
@@ -411,7 +439,10 @@ mod tests {
     fn send_times_in_every_form() {
         assert_eq!(parse_send_time("2026-11-28T10:00:00Z"), Some(1_795_860_000));
         assert_eq!(parse_send_time("2026-11-28 10:00:00"), Some(1_795_860_000));
-        assert_eq!(parse_send_time("2026-11-28T10:00:00+00:00"), Some(1_795_860_000));
+        assert_eq!(
+            parse_send_time("2026-11-28T10:00:00+00:00"),
+            Some(1_795_860_000)
+        );
         assert_eq!(parse_send_time("1795860000"), Some(1_795_860_000));
         assert_eq!(parse_send_time("1795860000123"), Some(1_795_860_000));
         assert_eq!(parse_send_time("yesterday"), None);
@@ -436,7 +467,11 @@ mod tests {
         let s = Snapshot::from_data(&plan, &data, 0);
         assert_eq!(s.totals["in_calls_waiting"], Value::Int(3));
         assert_eq!(s.totals["service_level"], Value::None);
-        assert_eq!(s.totals["agents_ready"], Value::None, "missing total is no value");
+        assert_eq!(
+            s.totals["agents_ready"],
+            Value::None,
+            "missing total is no value"
+        );
         assert_eq!(s.services.len(), 2);
         assert_eq!(s.services.get(1, "in_calls_waiting"), Some(&Value::None));
         assert!(s.agents.is_empty(), "missing section tolerated");

@@ -27,8 +27,26 @@ const FIRST: &[&str] = &[
     "Kwame", "Ines", "Felix", "Yara", "Jonas", "Maya", "Arjun", "Chloe", "Ivan",
 ];
 const LAST: &[&str] = &[
-    "Yeh", "Haddad", "Fischer", "Brown", "Natarajan", "Novak", "Tanaka", "Berg", "Okafor", "Silva",
-    "Petrova", "Mensah", "Moreau", "Weber", "Costa", "Lind", "Cohen", "Rao", "Martin", "Sokolov",
+    "Yeh",
+    "Haddad",
+    "Fischer",
+    "Brown",
+    "Natarajan",
+    "Novak",
+    "Tanaka",
+    "Berg",
+    "Okafor",
+    "Silva",
+    "Petrova",
+    "Mensah",
+    "Moreau",
+    "Weber",
+    "Costa",
+    "Lind",
+    "Cohen",
+    "Rao",
+    "Martin",
+    "Sokolov",
 ];
 const NOT_READY_REASONS: &[&str] = &["Break", "Lunch", "Meeting", "Training", "Coaching"];
 pub const DISPOSITIONS: &[&str] = &[
@@ -680,7 +698,10 @@ mod tests {
         assert!(received > 100, "calls arrive: {received}");
         assert!(answered > 50, "calls are answered: {answered}");
         let states: std::collections::HashSet<_> = m.agents.iter().map(|a| a.state).collect();
-        assert!(states.len() >= 3, "agents are in several states: {states:?}");
+        assert!(
+            states.len() >= 3,
+            "agents are in several states: {states:?}"
+        );
         assert!(!m.chat.is_empty(), "agents chat");
         assert!(m.agents.iter().any(|a| !a.dispositions.is_empty()));
     }
@@ -698,12 +719,20 @@ mod tests {
         for _ in 0..30 {
             m.step();
         }
-        assert!(on_sales.iter().all(|&i| m.agents[i].state == AgentState::NotReady));
+        assert!(
+            on_sales
+                .iter()
+                .all(|&i| m.agents[i].state == AgentState::NotReady)
+        );
         assert!(m.services[sales].queue.len() >= 4);
         assert!(m.max_wait(sales) >= 30);
         for _ in 0..60 {
             m.step();
         }
-        assert!(on_sales.iter().any(|&i| m.agents[i].state != AgentState::NotReady));
+        assert!(
+            on_sales
+                .iter()
+                .any(|&i| m.agents[i].state != AgentState::NotReady)
+        );
     }
 }

@@ -105,7 +105,11 @@ impl Profile {
             .ok_or_else(|| {
                 format!(
                     "unknown profile `{name}`; choose one of: {}, latest",
-                    PROFILES.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+                    PROFILES
+                        .iter()
+                        .map(|p| p.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             })
     }

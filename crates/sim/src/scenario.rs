@@ -58,9 +58,11 @@ impl<'de> Deserialize<'de> for Dur {
         }
         match Raw::deserialize(d)? {
             Raw::Secs(s) => Ok(Dur(Duration::from_secs(s))),
-            Raw::Text(t) => humantime::parse_duration(t.trim())
-                .map(Dur)
-                .map_err(|e| serde::de::Error::custom(format!("`{t}` is not a duration ({e}); write e.g. \"30s\", \"2m\" or 45"))),
+            Raw::Text(t) => humantime::parse_duration(t.trim()).map(Dur).map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "`{t}` is not a duration ({e}); write e.g. \"30s\", \"2m\" or 45"
+                ))
+            }),
         }
     }
 }
@@ -267,17 +269,22 @@ impl Scenario {
         let mut events = Vec::with_capacity(file.event.len());
         for (i, mut table) in file.event.into_iter().enumerate() {
             let n = i + 1;
-            let at = table
-                .remove("at")
-                .ok_or_else(|| format!("event {n}: missing `at` (when it happens, e.g. at = \"30s\")"))?;
+            let at = table.remove("at").ok_or_else(|| {
+                format!("event {n}: missing `at` (when it happens, e.g. at = \"30s\")")
+            })?;
             let at = Dur::deserialize(at).map_err(|e| format!("event {n}: `at`: {e}"))?;
             let what = table
                 .get("do")
                 .and_then(|v| v.as_str())
                 .unwrap_or("?")
                 .to_string();
-            let action = Action::deserialize(toml::Value::Table(table))
-                .map_err(|e| format!("event {n} (do = \"{what}\", at {}s): {}", at.secs(), e.to_string().trim()))?;
+            let action = Action::deserialize(toml::Value::Table(table)).map_err(|e| {
+                format!(
+                    "event {n} (do = \"{what}\", at {}s): {}",
+                    at.secs(),
+                    e.to_string().trim()
+                )
+            })?;
             if let Action::Set {
                 service,
                 agent,
@@ -325,17 +332,21 @@ impl Scenario {
         for (i, e) in self.events.iter().enumerate() {
             let n = i + 1;
             let service_ok = |s: &str| {
-                model.service_index(s).is_some().then_some(()).ok_or_else(|| {
-                    format!(
-                        "event {n}: no service `{s}`; the tenant has: {}",
-                        model
-                            .services
-                            .iter()
-                            .map(|s| s.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })
+                model
+                    .service_index(s)
+                    .is_some()
+                    .then_some(())
+                    .ok_or_else(|| {
+                        format!(
+                            "event {n}: no service `{s}`; the tenant has: {}",
+                            model
+                                .services
+                                .iter()
+                                .map(|s| s.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
             };
             let agent_ok = |a: &str| {
                 model
@@ -414,8 +425,14 @@ mod tests {
     fn errors_say_which_event_and_what() {
         let cases = [
             ("[[event]]\ndo = \"calls\"\n", "event 1: missing `at`"),
-            ("[[event]]\nat = \"soon\"\ndo = \"calls\"\n", "`soon` is not a duration"),
-            ("[[event]]\nat = 1\ndo = \"explode\"\n", "unknown variant `explode`"),
+            (
+                "[[event]]\nat = \"soon\"\ndo = \"calls\"\n",
+                "`soon` is not a duration",
+            ),
+            (
+                "[[event]]\nat = 1\ndo = \"explode\"\n",
+                "unknown variant `explode`",
+            ),
             (
                 "[[event]]\nat = 1\ndo = \"calls\"\nservice = \"Sales\"\ncount = 1\ncolour = 3\n",
                 "unknown field `colour`",
@@ -443,10 +460,14 @@ mod tests {
 
     #[test]
     fn unknown_names_are_reported() {
-        let s = Scenario::parse("[[event]]\nat = 1\ndo = \"calls\"\nservice = \"Nope\"\ncount = 1\n")
-            .unwrap();
+        let s =
+            Scenario::parse("[[event]]\nat = 1\ndo = \"calls\"\nservice = \"Nope\"\ncount = 1\n")
+                .unwrap();
         let m = Model::new(&ModelConfig::default());
         let err = s.check_names(&m, &[]).unwrap_err();
-        assert!(err.contains("no service `Nope`") && err.contains("Sales"), "{err}");
+        assert!(
+            err.contains("no service `Nope`") && err.contains("Sales"),
+            "{err}"
+        );
     }
 }

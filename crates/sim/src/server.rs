@@ -138,9 +138,7 @@ impl Pins<'_> {
         self.0
             .iter()
             .rev()
-            .find(|p| {
-                p.stat == stat && &p.target == t && p.until.is_none_or(|u| self.1 < u)
-            })
+            .find(|p| p.stat == stat && &p.target == t && p.until.is_none_or(|u| self.1 < u))
             .map(|p| p.value.clone())
     }
 }
@@ -205,7 +203,14 @@ fn hex_token(rng: &mut SmallRng) -> String {
 fn guid_token(rng: &mut SmallRng) -> String {
     let n: u128 = rng.random();
     let h = format!("{n:032X}");
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 impl Tenant {
@@ -401,7 +406,10 @@ impl Tenant {
     fn principal(&mut self, headers: &HeaderMap) -> Option<Principal> {
         let now = Instant::now();
         self.oauth.retain(|_, t| t.expires > now);
-        if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        if let Some(auth) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
             let token = auth.strip_prefix("Bearer ").unwrap_or(auth).trim();
             if let Some(t) = self.oauth.get(token) {
                 return Some(Principal::OAuth {
@@ -565,7 +573,10 @@ fn router(tenant: Shared) -> Router {
             get(check_available_agents),
         )
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
-        .layer(middleware::from_fn_with_state(tenant.clone(), faults_and_headers))
+        .layer(middleware::from_fn_with_state(
+            tenant.clone(),
+            faults_and_headers,
+        ))
         .with_state(tenant)
 }
 
@@ -604,7 +615,8 @@ async fn faults_and_headers(State(t): State<Shared>, req: Request, next: Next) -
                 Response::new(Body::from_stream(stream))
             }
             Some(Ok(status)) => {
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
                 let html = format!(
                     "<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center><hr><center>nginx</center></body></html>"
                 );
@@ -667,7 +679,10 @@ async fn oauth_token(State(t): State<Shared>, body: Bytes) -> Response {
             expires: Instant::now() + ttl,
         },
     );
-    let scope = form.get("scope").cloned().unwrap_or_else(|| t.tenant.clone());
+    let scope = form
+        .get("scope")
+        .cloned()
+        .unwrap_or_else(|| t.tenant.clone());
     Json(json!({
         "access_token": token,
         "token_type": "Bearer",
@@ -688,7 +703,12 @@ async fn legacy_login(State(t): State<Shared>, body: Bytes) -> Response {
     let Ok(req) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    let field = |k: &str| req.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let field = |k: &str| {
+        req.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
     let (user, password) = (field("username"), field("password"));
     if !t
         .users
@@ -702,7 +722,8 @@ async fn legacy_login(State(t): State<Shared>, body: Bytes) -> Response {
     let token = guid_token(&mut t.rng);
     let user_id = guid_token(&mut t.rng);
     t.legacy.insert(token.clone(), user.clone());
-    let mut resp = Json(json!({"token": token, "privileges": [], "user_id": user_id})).into_response();
+    let mut resp =
+        Json(json!({"token": token, "privileges": [], "user_id": user_id})).into_response();
     let tenant = t.tenant.clone();
     let cookies: Vec<String> = match t.profile.cookies {
         CookieScheme::BpSession => vec![format!("X-BP-SESSION-ID={token}; Path=/; HttpOnly")],
@@ -821,7 +842,11 @@ fn pretty(v: serde_json::Value) -> Response {
         .into_response()
 }
 
-fn authed_lookup(t: &Shared, headers: &HeaderMap, f: impl FnOnce(&Model) -> serde_json::Value) -> Response {
+fn authed_lookup(
+    t: &Shared,
+    headers: &HeaderMap,
+    f: impl FnOnce(&Model) -> serde_json::Value,
+) -> Response {
     let mut t = lock(t);
     if t.principal(headers).is_none() {
         return StatusCode::UNAUTHORIZED.into_response();
@@ -848,7 +873,10 @@ async fn cfg_dispositions(
 }
 
 fn named(list: impl Iterator<Item = (String, String)>) -> serde_json::Value {
-    serde_json::Value::Array(list.map(|(id, name)| json!({"id": id, "name": name})).collect())
+    serde_json::Value::Array(
+        list.map(|(id, name)| json!({"id": id, "name": name}))
+            .collect(),
+    )
 }
 
 async fn cfg_teams(State(t): State<Shared>, headers: HeaderMap) -> Response {

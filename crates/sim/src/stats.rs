@@ -148,19 +148,19 @@ fn sum_value(t: &Sums, stat: &str) -> Option<String> {
         "in_calls_abandoned_percent_per_day" => pct(t.abandoned + t.short, t.received),
         "service_level" => pct(t.in_sl, t.answered + t.abandoned),
         "service_level_threshold_time" => t.threshold.to_string(),
-        "in_average_speed_of_answer" => {
-            if t.answered == 0 {
-                String::new()
-            } else {
-                (t.answer_wait / t.answered).to_string()
-            }
-        }
+        "in_average_speed_of_answer" => t
+            .answer_wait
+            .checked_div(t.answered)
+            .map_or(String::new(), |v| v.to_string()),
         "out_calls_answered_per_day" | "out_calls_handled_per_day" => t.out.to_string(),
         _ => return None,
     })
 }
 
-fn agent_count<'a>(agents: impl Iterator<Item = &'a crate::model::Agent>, stat: &str) -> Option<u64> {
+fn agent_count<'a>(
+    agents: impl Iterator<Item = &'a crate::model::Agent>,
+    stat: &str,
+) -> Option<u64> {
     let wanted: &dyn Fn(AgentState) -> bool = match stat {
         "agents_logged" => &|s| s != AgentState::LoggedOut,
         "agents_ready" => &|s| s == AgentState::Ready,
@@ -203,7 +203,13 @@ pub fn total_value(m: &Model, services: &[usize], stat: &str) -> Option<String> 
 pub fn agent_value(m: &Model, ai: usize, stat: &str, dispositions: &[String]) -> Option<String> {
     let a = &m.agents[ai];
     let logged = a.state != AgentState::LoggedOut;
-    let since = |t: u64| if logged { (m.now - t).to_string() } else { String::new() };
+    let since = |t: u64| {
+        if logged {
+            (m.now - t).to_string()
+        } else {
+            String::new()
+        }
+    };
     Some(match stat {
         "login_id" => a.login_id.clone(),
         "firstname" => a.first.clone(),
@@ -229,7 +235,11 @@ pub fn agent_value(m: &Model, ai: usize, stat: &str, dispositions: &[String]) ->
             .as_ref()
             .map_or(String::new(), |c| c.hold.to_string()),
         "active_item_media_type" => a.call.as_ref().map_or(String::new(), |c| {
-            if m.services[c.service].name.to_ascii_lowercase().contains("chat") {
+            if m.services[c.service]
+                .name
+                .to_ascii_lowercase()
+                .contains("chat")
+            {
                 "chat".into()
             } else {
                 "voice".into()
@@ -237,13 +247,10 @@ pub fn agent_value(m: &Model, ai: usize, stat: &str, dispositions: &[String]) ->
         }),
         "in_calls_handled_per_day" => a.handled_in.to_string(),
         "out_calls_handled_per_day" => a.handled_out.to_string(),
-        "calls_average_handling_time_per_day" => {
-            if a.handled_in == 0 {
-                String::new()
-            } else {
-                (a.handle_time_total / a.handled_in).to_string()
-            }
-        }
+        "calls_average_handling_time_per_day" => a
+            .handle_time_total
+            .checked_div(a.handled_in)
+            .map_or(String::new(), |v| v.to_string()),
         "agent_total_ready_time" => a.ready_time.to_string(),
         "agent_total_busy_time" => a.busy_time.to_string(),
         "agent_total_ACW_time" => a.acw_time.to_string(),

@@ -10,7 +10,9 @@ use serde_json::{Map, Value, json};
 
 use crate::model::{AgentState, Model};
 use crate::profile::{OrderForms, Profile, StatKeys};
-use crate::stats::{AGENT_STATS, SERVICE_STATS, TOTAL_STATS, agent_value, service_value, total_value};
+use crate::stats::{
+    AGENT_STATS, SERVICE_STATS, TOTAL_STATS, agent_value, service_value, total_value,
+};
 
 /// A 400 answer: the server's error code and message.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,7 +131,9 @@ fn string_list(v: &Value, what: &str) -> Result<Vec<String>, Rejection> {
     v.as_array()
         .ok_or_else(|| reject(ERR_BAD_VALUE, format!("{what} must be an array")))?
         .iter()
-        .map(|x| as_text(x).ok_or_else(|| reject(ERR_BAD_VALUE, format!("{what} must hold strings"))))
+        .map(|x| {
+            as_text(x).ok_or_else(|| reject(ERR_BAD_VALUE, format!("{what} must hold strings")))
+        })
         .collect()
 }
 
@@ -155,9 +159,9 @@ impl Subscription {
         }
         let mut apps = Vec::new();
         for (app_id, app) in root {
-            let app = app
-                .as_object()
-                .ok_or_else(|| reject(ERR_MALFORMED, format!("app '{app_id}' must be an object")))?;
+            let app = app.as_object().ok_or_else(|| {
+                reject(ERR_MALFORMED, format!("app '{app_id}' must be an object"))
+            })?;
             for key in app.keys() {
                 if !APP_KEYS.contains(&key.as_str()) && profile.strict_keys {
                     return Err(reject(
@@ -262,19 +266,26 @@ fn parse_grid(v: &Value, kind: GridKind, profile: &Profile) -> Result<GridDef, R
         GridKind::Service => SERVICE_STATS,
         GridKind::Agent => AGENT_STATS,
     };
-    let cols = g
-        .get("columns")
-        .and_then(|c| c.as_array())
-        .ok_or_else(|| reject(ERR_BAD_VALUE, format!("{label} '{gid}' has no columns array")))?;
+    let cols = g.get("columns").and_then(|c| c.as_array()).ok_or_else(|| {
+        reject(
+            ERR_BAD_VALUE,
+            format!("{label} '{gid}' has no columns array"),
+        )
+    })?;
     let mut columns = Vec::with_capacity(cols.len());
     for c in cols {
-        let c = c
-            .as_object()
-            .ok_or_else(|| reject(ERR_BAD_VALUE, format!("{label} '{gid}': a column must be an object")))?;
-        let cid = c
-            .get("id")
-            .and_then(as_text)
-            .ok_or_else(|| reject(ERR_BAD_VALUE, format!("{label} '{gid}': a column has no id")))?;
+        let c = c.as_object().ok_or_else(|| {
+            reject(
+                ERR_BAD_VALUE,
+                format!("{label} '{gid}': a column must be an object"),
+            )
+        })?;
+        let cid = c.get("id").and_then(as_text).ok_or_else(|| {
+            reject(
+                ERR_BAD_VALUE,
+                format!("{label} '{gid}': a column has no id"),
+            )
+        })?;
         let snake = c.get("stat_name").and_then(as_text);
         let camel = c.get("statName").and_then(as_text);
         let stat = match (profile.stat_keys, snake, camel) {
@@ -339,19 +350,30 @@ fn parse_grid(v: &Value, kind: GridKind, profile: &Profile) -> Result<GridDef, R
     let has_col = |id: &str| columns.iter().any(|c| c.id == id);
     let mut order = Vec::new();
     if let Some(by) = g.get("order_by").and_then(as_text) {
-        let dir = g.get("order_dir").and_then(as_text).unwrap_or_else(|| "ASC".into());
+        let dir = g
+            .get("order_dir")
+            .and_then(as_text)
+            .unwrap_or_else(|| "ASC".into());
         order.push((by, dir.eq_ignore_ascii_case("DESC")));
     }
     if let Some(list) = g.get("order").filter(|_| profile.order == OrderForms::Both) {
-        let list = list
-            .as_array()
-            .ok_or_else(|| reject(ERR_BAD_VALUE, format!("{label} '{gid}': order must be an array")))?;
+        let list = list.as_array().ok_or_else(|| {
+            reject(
+                ERR_BAD_VALUE,
+                format!("{label} '{gid}': order must be an array"),
+            )
+        })?;
         for o in list {
-            let by = o
-                .get("by")
+            let by = o.get("by").and_then(as_text).ok_or_else(|| {
+                reject(
+                    ERR_BAD_VALUE,
+                    format!("{label} '{gid}': order entry has no `by`"),
+                )
+            })?;
+            let dir = o
+                .get("dir")
                 .and_then(as_text)
-                .ok_or_else(|| reject(ERR_BAD_VALUE, format!("{label} '{gid}': order entry has no `by`")))?;
-            let dir = o.get("dir").and_then(as_text).unwrap_or_else(|| "ASC".into());
+                .unwrap_or_else(|| "ASC".into());
             order.push((by, dir.eq_ignore_ascii_case("DESC")));
         }
     }
@@ -359,7 +381,9 @@ fn parse_grid(v: &Value, kind: GridKind, profile: &Profile) -> Result<GridDef, R
         if !has_col(by) {
             return Err(reject(
                 ERR_BAD_COLUMN_REF,
-                format!("{label} '{gid}': order refers to column '{by}', which the grid does not have"),
+                format!(
+                    "{label} '{gid}': order refers to column '{by}', which the grid does not have"
+                ),
             ));
         }
     }
@@ -368,13 +392,19 @@ fn parse_grid(v: &Value, kind: GridKind, profile: &Profile) -> Result<GridDef, R
         Some(Value::String(s)) if s.is_empty() => None,
         Some(v) => Some(as_limit(v, "limit")?),
     };
-    let filter = match g.get("filter_by").and_then(as_text).filter(|s| !s.is_empty()) {
+    let filter = match g
+        .get("filter_by")
+        .and_then(as_text)
+        .filter(|s| !s.is_empty())
+    {
         None => None,
         Some(by) => {
             if !has_col(&by) {
                 return Err(reject(
                     ERR_BAD_COLUMN_REF,
-                    format!("{label} '{gid}': filter_by refers to column '{by}', which the grid does not have"),
+                    format!(
+                        "{label} '{gid}': filter_by refers to column '{by}', which the grid does not have"
+                    ),
                 ));
             }
             let value = g.get("filter_value").and_then(as_text).unwrap_or_default();
@@ -392,20 +422,28 @@ fn parse_grid(v: &Value, kind: GridKind, profile: &Profile) -> Result<GridDef, R
                 _ => {
                     return Err(reject(
                         ERR_BAD_VALUE,
-                        format!("{label} '{gid}': filter_operation '{op_text}' is not one of EQ, NE, LT, GT, LE, GE"),
+                        format!(
+                            "{label} '{gid}': filter_operation '{op_text}' is not one of EQ, NE, LT, GT, LE, GE"
+                        ),
                     ));
                 }
             };
             Some((by, value, op))
         }
     };
-    let team_ids = g.get("team_ids").map(|v| string_list(v, "team_ids")).transpose()?;
+    let team_ids = g
+        .get("team_ids")
+        .map(|v| string_list(v, "team_ids"))
+        .transpose()?;
     let service_ids = g
         .get("service_ids")
         .map(|v| string_list(v, "service_ids"))
         .transpose()?
         .filter(|v| !v.is_empty());
-    let logged_in_only = g.get("logged_in_agents_only").and_then(as_flag).unwrap_or(false);
+    let logged_in_only = g
+        .get("logged_in_agents_only")
+        .and_then(as_flag)
+        .unwrap_or(false);
     Ok(GridDef {
         id,
         columns,
@@ -445,13 +483,7 @@ pub trait Overrides {
     fn totals(&self, stat: &str) -> Option<String>;
 }
 
-fn cell(
-    m: &Model,
-    kind: GridKind,
-    row: usize,
-    col: &ColumnDef,
-    ov: &dyn Overrides,
-) -> String {
+fn cell(m: &Model, kind: GridKind, row: usize, col: &ColumnDef, ov: &dyn Overrides) -> String {
     let one = |stat: &str| -> String {
         match kind {
             GridKind::Service => ov
@@ -497,13 +529,12 @@ fn grid_rows(m: &Model, kind: GridKind, g: &GridDef, ov: &dyn Overrides) -> Vec<
             .filter(|&i| {
                 let a = &m.agents[i];
                 (!g.logged_in_only || a.state != AgentState::LoggedOut)
-                    && g
-                        .team_ids
+                    && g.team_ids
                         .as_ref()
                         .is_none_or(|ids| ids.contains(&m.teams[a.team].id))
-                    && g.service_ids.as_ref().is_none_or(|ids| {
-                        a.skills.iter().any(|s| ids.contains(&m.services[*s].id))
-                    })
+                    && g.service_ids
+                        .as_ref()
+                        .is_none_or(|ids| a.skills.iter().any(|s| ids.contains(&m.services[*s].id)))
             })
             .collect(),
     };

@@ -256,7 +256,10 @@ impl Client {
                 client_id,
                 client_secret,
                 scope,
-            } => self.authenticate_oauth(&client_id, &client_secret, &scope).await,
+            } => {
+                self.authenticate_oauth(&client_id, &client_secret, &scope)
+                    .await
+            }
             Auth::Password {
                 tenant_url,
                 username,
@@ -396,7 +399,10 @@ impl Client {
     /// answers 400 and [`ClientOptions::stat_key_fallback`] is on, the request is sent once more
     /// with the other spelling; if that works, the client keeps using it. If both fail, the
     /// first rejection is returned.
-    pub async fn create_subscription(&mut self, request: &SubscriptionRequest) -> Result<(), Error> {
+    pub async fn create_subscription(
+        &mut self,
+        request: &SubscriptionRequest,
+    ) -> Result<(), Error> {
         let first = self.try_create(request, self.stat_key).await;
         match first {
             Err(Error::SubscriptionRejected { .. }) if self.opts.stat_key_fallback => {
@@ -512,10 +518,7 @@ impl Client {
     pub async fn check_available_agents(&self, service: &str) -> Result<bool, Error> {
         const PATH: &str = "/statsapi/info/check_available_agents";
         let endpoint = self.endpoint(&Method::GET, PATH);
-        let req = self
-            .http
-            .get(self.url(PATH))
-            .query(&[("service", service)]);
+        let req = self.http.get(self.url(PATH)).query(&[("service", service)]);
         let (status, _, body) = self.send(req, &endpoint).await?;
         match status {
             StatusCode::OK => {
@@ -624,7 +627,11 @@ impl Client {
             });
         }
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport(endpoint, e))? {
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| self.transport(endpoint, e))?
+        {
             if body.len() + chunk.len() > limit {
                 return Err(Error::BodyTooLarge {
                     endpoint: endpoint.to_string(),
@@ -659,7 +666,11 @@ impl Client {
     }
 }
 
-fn decode<T: DeserializeOwned>(endpoint: &str, status: StatusCode, body: &[u8]) -> Result<T, Error> {
+fn decode<T: DeserializeOwned>(
+    endpoint: &str,
+    status: StatusCode,
+    body: &[u8],
+) -> Result<T, Error> {
     serde_json::from_slice(body).map_err(|e| Error::Decode {
         endpoint: endpoint.to_string(),
         status: status.as_u16(),
@@ -740,8 +751,14 @@ mod tests {
         )
         .unwrap();
         let mut h = HeaderMap::new();
-        h.append(SET_COOKIE, HeaderValue::from_static("X-BP-SESSION-ID=ABC; Path=/"));
-        h.append(SET_COOKIE, HeaderValue::from_static("AWSALB=xyz; Path=/; Max-Age=600"));
+        h.append(
+            SET_COOKIE,
+            HeaderValue::from_static("X-BP-SESSION-ID=ABC; Path=/"),
+        );
+        h.append(
+            SET_COOKIE,
+            HeaderValue::from_static("AWSALB=xyz; Path=/; Max-Age=600"),
+        );
         h.append(SET_COOKIE, HeaderValue::from_static("broken"));
         c.store_cookies(&h);
         assert_eq!(c.cookies.len(), 2);

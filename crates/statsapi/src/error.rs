@@ -80,7 +80,10 @@ pub enum Error {
     Timeout { endpoint: String, after: Duration },
 
     /// The body is not what the API sends for this status.
-    #[error("{endpoint}: HTTP {status} body is not valid: {message}{}", excerpt_msg(excerpt))]
+    #[error(
+        "{endpoint}: HTTP {status} body is not valid: {message}{}",
+        excerpt_msg(excerpt)
+    )]
     Decode {
         endpoint: String,
         status: u16,

@@ -102,11 +102,22 @@ async fn poll_until_data(c: &Client) -> DataResponse {
 async fn full_cycle(sim: &SimHandle, mut c: Client) {
     c.authenticate().await.unwrap();
     c.create_subscription(&full_request()).await.unwrap();
-    assert_eq!(c.poll_data().await.unwrap(), PollOutcome::NotReady, "204 first");
+    assert_eq!(
+        c.poll_data().await.unwrap(),
+        PollOutcome::NotReady,
+        "204 first"
+    );
     let data = poll_until_data(&c).await;
     let app = &data["1"];
     let totals = app.stats_totals.as_ref().unwrap();
-    assert!(totals["agents_logged"].text().unwrap().parse::<u32>().unwrap() > 0);
+    assert!(
+        totals["agents_logged"]
+            .text()
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+            > 0
+    );
     let services = &app.service_grids.as_ref().unwrap()[0];
     assert_eq!(services.id.as_text(), "s");
     assert_eq!(services.values.len(), 6);
@@ -117,7 +128,10 @@ async fn full_cycle(sim: &SimHandle, mut c: Client) {
     assert_eq!(sim.active_subscriptions(), 1);
     c.delete_subscription().await.unwrap();
     assert_eq!(sim.active_subscriptions(), 0, "the tenant slot is freed");
-    assert!(matches!(c.poll_data().await, Err(Error::NoSubscription { .. })));
+    assert!(matches!(
+        c.poll_data().await,
+        Err(Error::NoSubscription { .. })
+    ));
 }
 
 #[tokio::test]
@@ -150,11 +164,19 @@ async fn stat_name_spelling_falls_back_once_and_sticks() {
     c.authenticate().await.unwrap();
     assert_eq!(c.stat_key(), StatKey::SnakeCase);
     c.create_subscription(&full_request()).await.unwrap();
-    assert_eq!(c.stat_key(), StatKey::CamelCase, "the spelling that worked is kept");
+    assert_eq!(
+        c.stat_key(),
+        StatKey::CamelCase,
+        "the spelling that worked is kept"
+    );
     assert_eq!(s.request_count("POST /statsapi/subscription"), 2);
     poll_until_data(&c).await;
     c.create_subscription(&full_request()).await.unwrap();
-    assert_eq!(s.request_count("POST /statsapi/subscription"), 3, "no retry once known");
+    assert_eq!(
+        s.request_count("POST /statsapi/subscription"),
+        3,
+        "no retry once known"
+    );
 
     // Without the fallback the rejection, with the server's reason, reaches the caller.
     let mut strict = Client::new(
@@ -244,7 +266,10 @@ async fn both_order_forms_limit_and_filter() {
     let mut sorted: Vec<String> = by_dir.iter().map(|r| r.0.clone()).collect();
     sorted.sort();
     sorted.reverse();
-    assert_eq!(by_dir.iter().map(|r| r.0.clone()).collect::<Vec<_>>(), sorted);
+    assert_eq!(
+        by_dir.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+        sorted
+    );
 
     let array_form = agent_rows(
         &mut c,
@@ -274,7 +299,11 @@ async fn both_order_forms_limit_and_filter() {
         }),
     )
     .await;
-    assert!(!filtered.is_empty() && filtered.len() < 40, "{}", filtered.len());
+    assert!(
+        !filtered.is_empty() && filtered.len() < 40,
+        "{}",
+        filtered.len()
+    );
     assert!(filtered.iter().all(|r| !r.1.is_empty()));
 
     // logged_in_agents_only as the string "true", as one real client sends it.
@@ -361,7 +390,10 @@ async fn unknown_statistic_is_a_400_with_the_servers_message() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(!err.is_transient(), "retrying will not fix a bad subscription");
+    assert!(
+        !err.is_transient(),
+        "retrying will not fix a bad subscription"
+    );
     assert!(err.to_string().contains("in_ewt_x"));
     // A column that refers to a missing column id is rejected too.
     let req = agent_grid(|g| g.order_by = Some("nope".into()));
@@ -378,7 +410,10 @@ async fn legacy_login_retired_on_5_36() {
     let err = c.authenticate().await.unwrap_err();
     assert!(matches!(err, Error::LegacyLoginRetired { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains("OAuth") && msg.contains("auth = \"oauth\""), "{msg}");
+    assert!(
+        msg.contains("OAuth") && msg.contains("auth = \"oauth\""),
+        "{msg}"
+    );
     // OAuth works there.
     full_cycle(&s, client(&s, oauth(&demo_user()))).await;
 }
@@ -386,7 +421,10 @@ async fn legacy_login_retired_on_5_36() {
 #[tokio::test]
 async fn oauth_on_a_server_without_it() {
     let s = sim("5.2").await;
-    let err = client(&s, oauth(&demo_user())).authenticate().await.unwrap_err();
+    let err = client(&s, oauth(&demo_user()))
+        .authenticate()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::OAuthUnavailable { .. }), "{err:?}");
     assert!(err.to_string().contains("auth = \"password\""));
 }
@@ -401,7 +439,10 @@ async fn wrong_credentials_are_rejected_in_both_modes() {
         let err = client(&s, auth).authenticate().await.unwrap_err();
         assert!(matches!(err, Error::AuthRejected { .. }), "{err:?}");
         assert!(!err.is_transient());
-        assert!(!err.to_string().contains("wrong"), "no secret in messages: {err}");
+        assert!(
+            !err.to_string().contains("wrong"),
+            "no secret in messages: {err}"
+        );
     }
 }
 
@@ -430,7 +471,10 @@ async fn dropped_subscriptions_give_404_then_recreate_works() {
     c.create_subscription(&full_request()).await.unwrap();
     poll_until_data(&c).await;
     s.apply(&Action::DropSubscriptions);
-    assert!(matches!(c.poll_data().await, Err(Error::NoSubscription { .. })));
+    assert!(matches!(
+        c.poll_data().await,
+        Err(Error::NoSubscription { .. })
+    ));
     c.create_subscription(&full_request()).await.unwrap();
     poll_until_data(&c).await;
 }
@@ -460,13 +504,19 @@ async fn takeover_and_token_expiry_give_401() {
         user: Some("supervisor".into()),
         duration: None,
     });
-    assert!(matches!(legacy.poll_data().await, Err(Error::Unauthorized { .. })));
+    assert!(matches!(
+        legacy.poll_data().await,
+        Err(Error::Unauthorized { .. })
+    ));
 
     let mut c = client(&s, oauth(&demo_user()));
     c.authenticate().await.unwrap();
     c.create_subscription(&full_request()).await.unwrap();
     s.apply(&Action::ExpireTokens);
-    assert!(matches!(c.poll_data().await, Err(Error::Unauthorized { .. })));
+    assert!(matches!(
+        c.poll_data().await,
+        Err(Error::Unauthorized { .. })
+    ));
     // A fresh token serves the same OAuth user's subscription.
     c.authenticate().await.unwrap();
     poll_until_data(&c).await;
@@ -478,14 +528,24 @@ async fn lookups_and_availability() {
     let mut c = client(&s, oauth(&demo_user()));
     // Availability needs no login.
     assert!(c.check_available_agents("Sales").await.is_ok());
-    let err = c.check_available_agents("No Such Service").await.unwrap_err();
+    let err = c
+        .check_available_agents("No Such Service")
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(400));
     assert!(matches!(c.teams().await, Err(Error::Unauthorized { .. })));
     c.authenticate().await.unwrap();
     let services = c.services().await.unwrap();
     assert_eq!(
         services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
-        ["Sales", "Support", "Billing", "Support Chat", "VIP", "Retention"]
+        [
+            "Sales",
+            "Support",
+            "Billing",
+            "Support Chat",
+            "VIP",
+            "Retention"
+        ]
     );
     assert_eq!(c.agents().await.unwrap().len(), 40);
     let all = c.dispositions(DispositionFilter::default()).await.unwrap();
@@ -542,10 +602,17 @@ async fn chat_filter_and_limit() {
     c.create_subscription(&req).await.unwrap();
     let data = poll_until_data(&c).await;
     let app = &data["c"];
-    assert!(app.stats_totals.is_none() && app.agent_grids.is_none(), "only what was asked");
+    assert!(
+        app.stats_totals.is_none() && app.agent_grids.is_none(),
+        "only what was asked"
+    );
     let msgs = app.chat_messages.as_ref().unwrap();
     assert_eq!(msgs.len(), 2);
-    assert_eq!(msgs[0].content.text().unwrap(), "message 3 about refunds", "newest first");
+    assert_eq!(
+        msgs[0].content.text().unwrap(),
+        "message 3 about refunds",
+        "newest first"
+    );
     assert_eq!(msgs[1].is_urgent.text().unwrap(), "1");
 }
 
@@ -595,7 +662,9 @@ async fn faults_map_to_typed_errors() {
     s2.apply(&Action::Malformed { duration: dur(60) });
     let err = c2.poll_data().await.unwrap_err();
     match &err {
-        Error::Decode { excerpt, status, .. } => {
+        Error::Decode {
+            excerpt, status, ..
+        } => {
             assert_eq!(*status, 200);
             assert!(excerpt.contains("service_grids"), "{excerpt}");
         }
@@ -643,7 +712,10 @@ async fn oversized_bodies_are_not_read() {
     c.create_subscription(&full_request()).await.unwrap();
     let _ = c.poll_data().await; // 204
     let err = c.poll_data().await.unwrap_err();
-    assert!(matches!(err, Error::BodyTooLarge { limit: 1_000, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::BodyTooLarge { limit: 1_000, .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -675,7 +747,13 @@ async fn a_restarted_tenant_on_the_same_port_forgets_sessions() {
         ..SimConfig::default()
     };
     let _s2 = lookout_sim::start(cfg, addr).await.unwrap();
-    assert!(matches!(c.poll_data().await, Err(Error::Unauthorized { .. })));
+    assert!(matches!(
+        c.poll_data().await,
+        Err(Error::Unauthorized { .. })
+    ));
     c.authenticate().await.unwrap();
-    assert!(matches!(c.poll_data().await, Err(Error::NoSubscription { .. })));
+    assert!(matches!(
+        c.poll_data().await,
+        Err(Error::NoSubscription { .. })
+    ));
 }

@@ -104,7 +104,13 @@ fn data_responses_round_trip() {
     assert_eq!(row["5"].text(), None, "\"\" is no value");
     let d: DataResponse = round_trip(PM_DATA);
     let app = &d["example.subscription.string"];
-    assert_eq!(app.chat_messages.as_ref().unwrap()[0].is_urgent.text().unwrap(), "1");
+    assert_eq!(
+        app.chat_messages.as_ref().unwrap()[0]
+            .is_urgent
+            .text()
+            .unwrap(),
+        "1"
+    );
 }
 
 #[test]
@@ -113,9 +119,13 @@ fn auth_and_lookup_bodies_round_trip() {
         r#"{"access_token":"15490315E83E4F0A8C7B6D5E4F3A2B1C0D9E8F7A6B5C4D3E2F1A0B9C8D7E1AF9","token_type":"Bearer","expires_in":"3600","scope":"yourcompany.brightpattern.com"}"#,
     );
     assert_eq!(t.expires_in.unwrap().seconds(), Some(3600));
-    let t: TokenResponse = round_trip(r#"{"access_token":"X","token_type":"Bearer","expires_in":3264}"#);
+    let t: TokenResponse =
+        round_trip(r#"{"access_token":"X","token_type":"Bearer","expires_in":3264}"#);
     assert_eq!(t.expires_in.as_ref().unwrap().seconds(), Some(3264));
-    assert!(!format!("{t:?}").contains("\"X\""), "tokens stay out of Debug");
+    assert!(
+        !format!("{t:?}").contains("\"X\""),
+        "tokens stay out of Debug"
+    );
     let l: LegacyAuthResponse = round_trip(
         r#"{"token":"552B7CF9-B2D7-4966-A446-CEAFB1028AD8","privileges":[],"user_id":"3F540B8B-5BBB-477B-B8FB-C6BF400795C3"}"#,
     );
@@ -161,7 +171,10 @@ fn wrong_shapes_are_errors_not_panics() {
         "{",
         "\u{0}\u{1}",
     ] {
-        assert!(serde_json::from_str::<DataResponse>(body).is_err(), "{body:?}");
+        assert!(
+            serde_json::from_str::<DataResponse>(body).is_err(),
+            "{body:?}"
+        );
     }
 }
 
@@ -233,7 +246,10 @@ async fn bad_bodies_over_real_http() {
     // Oversized, announced by Content-Length, and streamed without one.
     let big = vec![b' '; 100 * 1024];
     let c = client_for(&raw_server(http("200 OK", &big)).await);
-    assert!(matches!(c.poll_data().await, Err(Error::BodyTooLarge { .. })));
+    assert!(matches!(
+        c.poll_data().await,
+        Err(Error::BodyTooLarge { .. })
+    ));
     let mut chunked =
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
     for _ in 0..100 {
@@ -243,7 +259,10 @@ async fn bad_bodies_over_real_http() {
     }
     chunked.extend_from_slice(b"0\r\n\r\n");
     let c = client_for(&raw_server(chunked).await);
-    assert!(matches!(c.poll_data().await, Err(Error::BodyTooLarge { .. })));
+    assert!(matches!(
+        c.poll_data().await,
+        Err(Error::BodyTooLarge { .. })
+    ));
     // A 200 login with no token and no cookie.
     let mut c = client_for(&raw_server(http("200 OK", br#"{"token":""}"#)).await);
     assert!(matches!(c.authenticate().await, Err(Error::Decode { .. })));
