@@ -134,40 +134,31 @@ struct Pin {
 struct Pins<'a>(&'a [Pin], u64);
 
 impl Pins<'_> {
-    fn find(&self, t: &Target, stat: &str) -> Option<String> {
+    /// The latest pin still in force for `stat` on a target `matches` accepts.
+    fn find(&self, stat: &str, matches: impl Fn(&Target) -> bool) -> Option<String> {
         self.0
             .iter()
             .rev()
-            .find(|p| p.stat == stat && &p.target == t && p.until.is_none_or(|u| self.1 < u))
+            .find(|p| p.stat == stat && matches(&p.target) && p.until.is_none_or(|u| self.1 < u))
             .map(|p| p.value.clone())
     }
 }
 
 impl Overrides for Pins<'_> {
     fn service(&self, service: &str, stat: &str) -> Option<String> {
-        self.0
-            .iter()
-            .rev()
-            .find(|p| {
-                p.stat == stat
-                    && matches!(&p.target, Target::Service(s) if s.eq_ignore_ascii_case(service))
-                    && p.until.is_none_or(|u| self.1 < u)
-            })
-            .map(|p| p.value.clone())
+        self.find(
+            stat,
+            |t| matches!(t, Target::Service(s) if s.eq_ignore_ascii_case(service)),
+        )
     }
     fn agent(&self, login: &str, stat: &str) -> Option<String> {
-        self.0
-            .iter()
-            .rev()
-            .find(|p| {
-                p.stat == stat
-                    && matches!(&p.target, Target::Agent(a) if a.eq_ignore_ascii_case(login))
-                    && p.until.is_none_or(|u| self.1 < u)
-            })
-            .map(|p| p.value.clone())
+        self.find(
+            stat,
+            |t| matches!(t, Target::Agent(a) if a.eq_ignore_ascii_case(login)),
+        )
     }
     fn totals(&self, stat: &str) -> Option<String> {
-        self.find(&Target::Totals, stat)
+        self.find(stat, |t| *t == Target::Totals)
     }
 }
 

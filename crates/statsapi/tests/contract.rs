@@ -52,7 +52,18 @@ fn password(user: &User) -> Auth {
 }
 
 fn client(sim: &SimHandle, auth: Auth) -> Client {
-    Client::new(&sim.url(), auth, ClientOptions::default()).unwrap()
+    client_with(sim, auth, ClientOptions::default())
+}
+
+fn client_with(sim: &SimHandle, auth: Auth, opts: ClientOptions) -> Client {
+    Client::new(&sim.url(), auth, opts).unwrap()
+}
+
+fn timeout_ms(ms: u64) -> ClientOptions {
+    ClientOptions {
+        timeout: Duration::from_millis(ms),
+        ..ClientOptions::default()
+    }
 }
 
 /// Totals, a service grid, an agent grid and chat, in one app.
@@ -179,15 +190,14 @@ async fn stat_name_spelling_falls_back_once_and_sticks() {
     );
 
     // Without the fallback the rejection, with the server's reason, reaches the caller.
-    let mut strict = Client::new(
-        &s.url(),
+    let mut strict = client_with(
+        &s,
         password(&demo_user()),
         ClientOptions {
             stat_key_fallback: false,
             ..ClientOptions::default()
         },
-    )
-    .unwrap();
+    );
     strict.authenticate().await.unwrap();
     match strict.create_subscription(&full_request()).await {
         Err(Error::SubscriptionRejected {
@@ -201,15 +211,14 @@ async fn stat_name_spelling_falls_back_once_and_sticks() {
 #[tokio::test]
 async fn stat_name_only_server_with_camel_case_client() {
     let s = sim("5.2").await;
-    let mut c = Client::new(
-        &s.url(),
+    let mut c = client_with(
+        &s,
         password(&demo_user()),
         ClientOptions {
             stat_key: StatKey::CamelCase,
             ..ClientOptions::default()
         },
-    )
-    .unwrap();
+    );
     c.authenticate().await.unwrap();
     c.create_subscription(&full_request()).await.unwrap();
     assert_eq!(c.stat_key(), StatKey::SnakeCase);
@@ -619,15 +628,7 @@ async fn chat_filter_and_limit() {
 #[tokio::test]
 async fn faults_map_to_typed_errors() {
     let s = sim("5.3").await;
-    let mut c = Client::new(
-        &s.url(),
-        oauth(&demo_user()),
-        ClientOptions {
-            timeout: Duration::from_millis(500),
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
+    let mut c = client_with(&s, oauth(&demo_user()), timeout_ms(500));
     c.authenticate().await.unwrap();
     c.create_subscription(&full_request()).await.unwrap();
     poll_until_data(&c).await;
@@ -647,15 +648,7 @@ async fn faults_map_to_typed_errors() {
     });
 
     let s2 = sim("5.3").await;
-    let mut c2 = Client::new(
-        &s2.url(),
-        oauth(&demo_user()),
-        ClientOptions {
-            timeout: Duration::from_millis(500),
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
+    let mut c2 = client_with(&s2, oauth(&demo_user()), timeout_ms(500));
     c2.authenticate().await.unwrap();
     c2.create_subscription(&full_request()).await.unwrap();
     poll_until_data(&c2).await;
@@ -672,15 +665,7 @@ async fn faults_map_to_typed_errors() {
     }
 
     let s3 = sim("5.3").await;
-    let c3 = Client::new(
-        &s3.url(),
-        oauth(&demo_user()),
-        ClientOptions {
-            timeout: Duration::from_millis(300),
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
+    let c3 = client_with(&s3, oauth(&demo_user()), timeout_ms(300));
     s3.apply(&Action::Slow {
         delay: lookout_sim::scenario::Dur(Duration::from_secs(2)),
         duration: dur(60),
@@ -699,15 +684,14 @@ async fn faults_map_to_typed_errors() {
 #[tokio::test]
 async fn oversized_bodies_are_not_read() {
     let s = sim("5.3").await;
-    let mut c = Client::new(
-        &s.url(),
+    let mut c = client_with(
+        &s,
         oauth(&demo_user()),
         ClientOptions {
             max_body_bytes: 1_000,
             ..ClientOptions::default()
         },
-    )
-    .unwrap();
+    );
     c.authenticate().await.unwrap();
     c.create_subscription(&full_request()).await.unwrap();
     let _ = c.poll_data().await; // 204
