@@ -101,9 +101,10 @@ pub enum Error {
 }
 
 impl Error {
-    /// True for failures that retrying later may fix by itself (network, timeouts, 5xx,
-    /// malformed bodies, 409). False for what needs a person: rejected credentials, a retired
-    /// login method, a rejected subscription, a bad URL.
+    /// True for failures a retry can get past: network, timeouts, 5xx, malformed bodies, 409,
+    /// and 401/404, which need a fresh login or a new subscription before the retry. False for
+    /// what needs a person: rejected credentials, a retired login method, a rejected
+    /// subscription, a bad URL.
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Transport { .. }
