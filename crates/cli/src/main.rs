@@ -255,13 +255,7 @@ async fn first_snapshot(
         match client.poll_data().await {
             Ok(PollOutcome::Data(data)) => {
                 let mut snap = Snapshot::from_data(plan, &data, unix_now());
-                for service in &config.availability.services {
-                    let available = client
-                        .check_available_agents(service)
-                        .await
-                        .with_context(|| format!("availability of service `{service}`"))?;
-                    snap.availability.insert(service.clone(), available);
-                }
+                add_availability(client, config, &mut snap).await?;
                 return Ok(snap);
             }
             Ok(PollOutcome::NotReady) => {
@@ -282,6 +276,18 @@ async fn first_snapshot(
         }
         tokio::time::sleep(interval).await;
     }
+}
+
+/// Ask `check_available_agents` for each configured service and record the answers.
+async fn add_availability(client: &Client, config: &Config, snap: &mut Snapshot) -> Result<()> {
+    for service in &config.availability.services {
+        let available = client
+            .check_available_agents(service)
+            .await
+            .with_context(|| format!("availability of service `{service}`"))?;
+        snap.availability.insert(service.clone(), available);
+    }
+    Ok(())
 }
 
 fn unix_now() -> i64 {
@@ -350,12 +356,10 @@ async fn run_demo(a: DemoArgs) -> Result<()> {
             let line = match client.poll_data().await {
                 Ok(PollOutcome::Data(data)) => {
                     let mut snap = Snapshot::from_data(&plan, &data, unix_now());
-                    for s in &config.availability.services {
-                        if let Ok(v) = client.check_available_agents(s).await {
-                            snap.availability.insert(s.clone(), v);
-                        }
+                    match add_availability(&client, &config, &mut snap).await {
+                        Ok(()) => render::summary_line(&snap),
+                        Err(e) => format!("{}  (error: {e:#})", render::summary_line(&snap)),
                     }
-                    render::summary_line(&snap)
                 }
                 Ok(PollOutcome::NotReady) => "waiting for data…".to_string(),
                 Err(e) => format!("error: {e}"),

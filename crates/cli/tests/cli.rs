@@ -68,6 +68,13 @@ fn write_config(dir: &Path, url: &str, extra: &str) -> std::path::PathBuf {
     path
 }
 
+/// Write a scenario file into `dir` and return its path.
+fn write_scenario(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 fn tempdir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("lookout-cli-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
@@ -77,12 +84,11 @@ fn tempdir(name: &str) -> std::path::PathBuf {
 #[test]
 fn snapshot_against_the_simulated_tenant_prints_typed_json() {
     let dir = tempdir("json");
-    let scenario = dir.join("scenario.toml");
-    std::fs::write(
-        &scenario,
+    let scenario = write_scenario(
+        &dir,
+        "scenario.toml",
         "[[event]]\nat = 0\ndo = \"chat\"\nfrom = \"diana.yeh\"\nurgent = true\ncontent = \"<b>help</b> now\"\n\n[[event]]\nat = 0\ndo = \"agents\"\nservice = \"Billing\"\nstate = \"not_ready\"\n",
-    )
-    .unwrap();
+    );
     let (_sim, url) = start_sim(&["--scenario", scenario.to_str().unwrap()]);
     let config = write_config(&dir, &url, "");
     let out = snapshot(&config, "json", Some("demo-secret"));
@@ -191,12 +197,11 @@ fn missing_secret_and_bad_config_are_explained() {
 #[test]
 fn sim_rejects_a_bad_scenario_with_the_event_number() {
     let dir = tempdir("scenario");
-    let scenario = dir.join("bad.toml");
-    std::fs::write(
-        &scenario,
+    let scenario = write_scenario(
+        &dir,
+        "bad.toml",
         "[[event]]\nat = 5\ndo = \"calls\"\nservice = \"Nope\"\ncount = 1\n",
-    )
-    .unwrap();
+    );
     let out = Command::new(BIN)
         .args(["sim", "--port", "0", "--scenario"])
         .arg(&scenario)

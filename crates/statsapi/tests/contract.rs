@@ -98,6 +98,17 @@ fn full_request() -> SubscriptionRequest {
     SubscriptionRequest::from([("1".to_string(), app)])
 }
 
+/// A client that has logged in and subscribed to [`full_request`].
+async fn subscribed(sim: &SimHandle, auth: Auth) -> Client {
+    subscribed_with(client(sim, auth)).await
+}
+
+async fn subscribed_with(mut c: Client) -> Client {
+    c.authenticate().await.unwrap();
+    c.create_subscription(&full_request()).await.unwrap();
+    c
+}
+
 /// Poll until data (the first poll after create is 204).
 async fn poll_until_data(c: &Client) -> DataResponse {
     for _ in 0..5 {
@@ -211,16 +222,15 @@ async fn stat_name_spelling_falls_back_once_and_sticks() {
 #[tokio::test]
 async fn stat_name_only_server_with_camel_case_client() {
     let s = sim("5.2").await;
-    let mut c = client_with(
+    let c = subscribed_with(client_with(
         &s,
         password(&demo_user()),
         ClientOptions {
             stat_key: StatKey::CamelCase,
             ..ClientOptions::default()
         },
-    );
-    c.authenticate().await.unwrap();
-    c.create_subscription(&full_request()).await.unwrap();
+    ))
+    .await;
     assert_eq!(c.stat_key(), StatKey::SnakeCase);
 }
 
@@ -458,9 +468,7 @@ async fn wrong_credentials_are_rejected_in_both_modes() {
 #[tokio::test]
 async fn tenant_subscription_limit_409_then_freed() {
     let s = sim_with("5.3", |c| c.subscription_limit = 1).await;
-    let mut a = client(&s, oauth(&demo_user()));
-    a.authenticate().await.unwrap();
-    a.create_subscription(&full_request()).await.unwrap();
+    let mut a = subscribed(&s, oauth(&demo_user())).await;
     let mut b = client(&s, password(&wallboard_user()));
     b.authenticate().await.unwrap();
     let err = b.create_subscription(&full_request()).await.unwrap_err();
@@ -475,9 +483,7 @@ async fn tenant_subscription_limit_409_then_freed() {
 #[tokio::test]
 async fn dropped_subscriptions_give_404_then_recreate_works() {
     let s = sim("5.3").await;
-    let mut c = client(&s, oauth(&demo_user()));
-    c.authenticate().await.unwrap();
-    c.create_subscription(&full_request()).await.unwrap();
+    let mut c = subscribed(&s, oauth(&demo_user())).await;
     poll_until_data(&c).await;
     s.apply(&Action::DropSubscriptions);
     assert!(matches!(
@@ -491,9 +497,7 @@ async fn dropped_subscriptions_give_404_then_recreate_works() {
 #[tokio::test]
 async fn a_second_login_of_the_same_user_ends_the_first() {
     let s = sim("5.3").await;
-    let mut first = client(&s, password(&demo_user()));
-    first.authenticate().await.unwrap();
-    first.create_subscription(&full_request()).await.unwrap();
+    let first = subscribed(&s, password(&demo_user())).await;
     poll_until_data(&first).await;
     let mut second = client(&s, password(&demo_user()));
     second.authenticate().await.unwrap();
@@ -506,9 +510,7 @@ async fn a_second_login_of_the_same_user_ends_the_first() {
 #[tokio::test]
 async fn takeover_and_token_expiry_give_401() {
     let s = sim("5.3").await;
-    let mut legacy = client(&s, password(&demo_user()));
-    legacy.authenticate().await.unwrap();
-    legacy.create_subscription(&full_request()).await.unwrap();
+    let legacy = subscribed(&s, password(&demo_user())).await;
     s.apply(&Action::Takeover {
         user: Some("supervisor".into()),
         duration: None,
@@ -518,9 +520,7 @@ async fn takeover_and_token_expiry_give_401() {
         Err(Error::Unauthorized { .. })
     ));
 
-    let mut c = client(&s, oauth(&demo_user()));
-    c.authenticate().await.unwrap();
-    c.create_subscription(&full_request()).await.unwrap();
+    let mut c = subscribed(&s, oauth(&demo_user())).await;
     s.apply(&Action::ExpireTokens);
     assert!(matches!(
         c.poll_data().await,
@@ -628,9 +628,7 @@ async fn chat_filter_and_limit() {
 #[tokio::test]
 async fn faults_map_to_typed_errors() {
     let s = sim("5.3").await;
-    let mut c = client_with(&s, oauth(&demo_user()), timeout_ms(500));
-    c.authenticate().await.unwrap();
-    c.create_subscription(&full_request()).await.unwrap();
+    let c = subscribed_with(client_with(&s, oauth(&demo_user()), timeout_ms(500))).await;
     poll_until_data(&c).await;
     let dur = |s: u64| lookout_sim::scenario::Dur(Duration::from_secs(s));
 
@@ -642,15 +640,9 @@ async fn faults_map_to_typed_errors() {
     assert!(matches!(err, Error::Status { status: 503, .. }), "{err:?}");
     assert!(err.is_transient());
     assert!(err.to_string().contains("/statsapi/subscription/data"));
-    s.apply(&Action::Errors {
-        status: 503,
-        duration: dur(0),
-    });
 
     let s2 = sim("5.3").await;
-    let mut c2 = client_with(&s2, oauth(&demo_user()), timeout_ms(500));
-    c2.authenticate().await.unwrap();
-    c2.create_subscription(&full_request()).await.unwrap();
+    let c2 = subscribed_with(client_with(&s2, oauth(&demo_user()), timeout_ms(500))).await;
     poll_until_data(&c2).await;
     s2.apply(&Action::Malformed { duration: dur(60) });
     let err = c2.poll_data().await.unwrap_err();
@@ -684,16 +676,15 @@ async fn faults_map_to_typed_errors() {
 #[tokio::test]
 async fn oversized_bodies_are_not_read() {
     let s = sim("5.3").await;
-    let mut c = client_with(
+    let c = subscribed_with(client_with(
         &s,
         oauth(&demo_user()),
         ClientOptions {
             max_body_bytes: 1_000,
             ..ClientOptions::default()
         },
-    );
-    c.authenticate().await.unwrap();
-    c.create_subscription(&full_request()).await.unwrap();
+    ))
+    .await;
     let _ = c.poll_data().await; // 204
     let err = c.poll_data().await.unwrap_err();
     assert!(
@@ -705,9 +696,7 @@ async fn oversized_bodies_are_not_read() {
 #[tokio::test]
 async fn subscription_requests_keep_the_not_ready_window() {
     let s = sim_with("5.3", |c| c.ready_after_polls = 3).await;
-    let mut c = client(&s, oauth(&demo_user()));
-    c.authenticate().await.unwrap();
-    c.create_subscription(&full_request()).await.unwrap();
+    let mut c = subscribed(&s, oauth(&demo_user())).await;
     for _ in 0..3 {
         assert_eq!(c.poll_data().await.unwrap(), PollOutcome::NotReady);
     }
@@ -721,9 +710,7 @@ async fn subscription_requests_keep_the_not_ready_window() {
 async fn a_restarted_tenant_on_the_same_port_forgets_sessions() {
     let s = sim("5.3").await;
     let addr = s.addr;
-    let mut c = client(&s, oauth(&demo_user()));
-    c.authenticate().await.unwrap();
-    c.create_subscription(&full_request()).await.unwrap();
+    let mut c = subscribed(&s, oauth(&demo_user())).await;
     s.stop().await;
     assert!(matches!(c.poll_data().await, Err(Error::Transport { .. })));
     let cfg = SimConfig {
