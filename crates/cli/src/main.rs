@@ -8,9 +8,15 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use lookout_core::{Config, Plan, Snapshot, secrets};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use lookout_core::keeper::{self, ShutdownReport};
+use lookout_core::{
+    Config, ConnectionStatus, KeeperHandle, KeeperOptions, Plan, Snapshot, secrets,
+};
 use lookout_sim::{Profile, Scenario, SimConfig};
-use lookout_statsapi::{Client, ClientOptions, Error as ApiError, PollOutcome};
+use lookout_statsapi::{Client, ClientOptions};
 
 mod render;
 
@@ -122,6 +128,7 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<Interrupted>() => ExitCode::from(130),
         Err(e) => {
             eprintln!("lookout: error: {e:#}");
             ExitCode::FAILURE
@@ -199,9 +206,7 @@ async fn run_sim(a: SimArgs) -> Result<()> {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     }
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot wait for Ctrl-C")?;
+    interrupted("stopping the simulated tenant").await;
     handle.stop().await;
     Ok(())
 }
@@ -222,6 +227,7 @@ fn sim_config(url: &str, tenant: &str, user: &str, profile: &Profile) -> Config 
         },
         availability: lookout_core::config::AvailabilityConfig {
             services: vec!["Sales".into(), "Billing".into()],
+            ..Default::default()
         },
     }
 }
@@ -238,56 +244,83 @@ fn client_for(config: &Config, secret: lookout_statsapi::Secret) -> Result<Clien
     )?)
 }
 
-/// Log in, subscribe, and wait for the first data (re-subscribing once if the server lost the
-/// subscription meanwhile). Prints progress on stderr.
-async fn first_snapshot(
-    client: &mut Client,
-    plan: &Plan,
-    config: &Config,
-    timeout: Duration,
-) -> Result<Snapshot> {
-    client.authenticate().await?;
-    client.create_subscription(&plan.request()).await?;
-    let deadline = tokio::time::Instant::now() + timeout;
-    let interval = Duration::from_secs(config.server.poll_interval_secs.clamp(1, 5));
-    let mut resubscribed = false;
-    loop {
-        match client.poll_data().await {
-            Ok(PollOutcome::Data(data)) => {
-                let mut snap = Snapshot::from_data(plan, &data, unix_now());
-                add_availability(client, config, &mut snap).await?;
-                return Ok(snap);
-            }
-            Ok(PollOutcome::NotReady) => {
-                eprintln!("waiting for data…");
-            }
-            Err(ApiError::NoSubscription { .. }) if !resubscribed => {
-                resubscribed = true;
-                client.create_subscription(&plan.request()).await?;
-            }
-            Err(e) => return Err(e.into()),
-        }
-        if tokio::time::Instant::now() + interval > deadline {
-            bail!(
-                "no data from {} within {} s (the server kept answering 204 \"not ready\")",
-                config.server.url,
-                timeout.as_secs()
-            );
-        }
-        tokio::time::sleep(interval).await;
+/// The user pressed Ctrl-C before the command was done (exit status 130, like a shell).
+#[derive(Debug)]
+struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
     }
 }
 
-/// Ask `check_available_agents` for each configured service and record the answers.
-async fn add_availability(client: &Client, config: &Config, snap: &mut Snapshot) -> Result<()> {
-    for service in &config.availability.services {
-        let available = client
-            .check_available_agents(service)
-            .await
-            .with_context(|| format!("availability of service `{service}`"))?;
-        snap.availability.insert(service.clone(), available);
+impl std::error::Error for Interrupted {}
+
+/// Wait for Ctrl-C. From then on a second Ctrl-C quits at once, without cleaning up.
+async fn interrupted(what: &'static str) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        // No signal handling here: never interrupted.
+        std::future::pending::<()>().await;
     }
-    Ok(())
+    eprintln!("lookout: {what} (Ctrl-C again to quit at once)…");
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("lookout: quitting at once");
+            std::process::exit(130);
+        }
+    });
+}
+
+/// Run the session keeper for `config`.
+fn start_keeper(config: &Config, client: Client, plan: Plan) -> KeeperHandle {
+    keeper::spawn(client, plan, KeeperOptions::from_config(config))
+}
+
+/// Stop the keeper and say so if the subscription could not be deleted.
+async fn stop_keeper(keeper: KeeperHandle) -> ShutdownReport {
+    let report = keeper.shutdown().await;
+    if let Some(p) = &report.problem {
+        eprintln!("lookout: warning: {p}; the tenant frees the slot when the session expires");
+    }
+    report
+}
+
+/// Wait for the keeper's first snapshot, showing its progress on stderr. Gives up when it
+/// fails, when `timeout` passes, or on Ctrl-C.
+async fn first_snapshot(keeper: &mut KeeperHandle, timeout: Duration) -> Result<Arc<Snapshot>> {
+    let mut changes = keeper
+        .take_changes()
+        .context("the keeper's status changes were already taken")?;
+    let mut snapshots = keeper.snapshots();
+    let status = keeper.status();
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            Some(s) = changes.recv() => match &s {
+                ConnectionStatus::Failed { reason } => bail!("{reason}"),
+                ConnectionStatus::Live { .. } => {}
+                other => eprintln!("lookout: {}", other.describe(SystemTime::now())),
+            },
+            Ok(()) = snapshots.changed() => {
+                if let Some(snap) = snapshots.borrow_and_update().clone() {
+                    return Ok(snap);
+                }
+            }
+            () = &mut deadline => {
+                let last = status.borrow().clone();
+                match last.problem() {
+                    Some(p) => bail!("no data within {} s; the last problem: {p}", timeout.as_secs()),
+                    None => bail!(
+                        "no data within {} s (the connection is {})",
+                        timeout.as_secs(),
+                        last.describe(SystemTime::now())
+                    ),
+                }
+            }
+            () = interrupted("interrupted; deleting the subscription") => return Err(Interrupted.into()),
+        }
+    }
 }
 
 fn unix_now() -> i64 {
@@ -303,20 +336,14 @@ async fn run_snapshot(a: SnapshotArgs) -> Result<()> {
     let secret = tokio::task::spawn_blocking(move || secrets::find_secret(&for_secret))
         .await
         .context("the keychain lookup failed")??;
-    let mut client = client_for(&config, secret)?;
-    let plan = Plan::overview();
-    let result = first_snapshot(&mut client, &plan, &config, Duration::from_secs(a.timeout)).await;
+    let client = client_for(&config, secret)?;
+    let mut keeper = start_keeper(&config, client, Plan::overview());
+    let result = first_snapshot(&mut keeper, Duration::from_secs(a.timeout)).await;
     // Free the tenant's subscription slot whatever happened.
-    if client.has_session() {
-        match tokio::time::timeout(Duration::from_secs(5), client.delete_subscription()).await {
-            Ok(Ok(())) | Ok(Err(ApiError::NoSubscription { .. })) => {}
-            Ok(Err(e)) => eprintln!("lookout: warning: could not delete the subscription: {e}"),
-            Err(_) => eprintln!("lookout: warning: deleting the subscription timed out"),
-        }
-    }
+    stop_keeper(keeper).await;
     let snap = result?;
     match a.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&snap)?),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&*snap)?),
         Format::Text => print!("{}", render::snapshot_text(&snap)),
     }
     Ok(())
@@ -337,41 +364,39 @@ async fn run_demo(a: DemoArgs) -> Result<()> {
         "Demo: simulated tenant at {} with the demo scenario; one line per poll. Ctrl-C stops.",
         handle.url()
     );
-    let mut client = client_for(&config, lookout_statsapi::Secret::new(user.api_secret))?;
-    let plan = Plan::overview();
-    let interval = Duration::from_secs(config.server.poll_interval_secs);
-    let stop_at = a
-        .duration
-        .map(|d| tokio::time::Instant::now() + Duration::from_secs(d));
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let run = async {
-        client.authenticate().await?;
-        client.create_subscription(&plan.request()).await?;
-        loop {
-            ticker.tick().await;
-            if stop_at.is_some_and(|t| tokio::time::Instant::now() >= t) {
-                return Ok::<(), anyhow::Error>(());
-            }
-            let line = match client.poll_data().await {
-                Ok(PollOutcome::Data(data)) => {
-                    let mut snap = Snapshot::from_data(&plan, &data, unix_now());
-                    match add_availability(&client, &config, &mut snap).await {
-                        Ok(()) => render::summary_line(&snap),
-                        Err(e) => format!("{}  (error: {e:#})", render::summary_line(&snap)),
-                    }
-                }
-                Ok(PollOutcome::NotReady) => "waiting for data…".to_string(),
-                Err(e) => format!("error: {e}"),
-            };
-            println!("{}  {line}", render::clock(unix_now()));
+    let client = client_for(&config, lookout_statsapi::Secret::new(user.api_secret))?;
+    let mut keeper = start_keeper(&config, client, Plan::overview());
+    let mut changes = keeper
+        .take_changes()
+        .context("the keeper's status changes were already taken")?;
+    let mut snapshots = keeper.snapshots();
+    let stop = async {
+        match a.duration {
+            Some(d) => tokio::time::sleep(Duration::from_secs(d)).await,
+            None => std::future::pending().await,
         }
     };
-    tokio::select! {
-        r = run => r?,
-        _ = tokio::signal::ctrl_c() => println!("stopping…"),
+    tokio::pin!(stop);
+    let interrupt = interrupted("stopping: deleting the subscription");
+    tokio::pin!(interrupt);
+    loop {
+        tokio::select! {
+            Some(s) = changes.recv() => {
+                println!("{}  connection: {}", render::clock(unix_now()), s.describe(SystemTime::now()));
+            }
+            Ok(()) = snapshots.changed() => {
+                let snap = snapshots.borrow_and_update().clone();
+                if let Some(snap) = snap {
+                    println!("{}  {}", render::clock(snap.taken_at), render::summary_line(&snap));
+                }
+            }
+            () = &mut stop => break,
+            () = &mut interrupt => break,
+        }
     }
-    let _ = client.delete_subscription().await;
+    if stop_keeper(keeper).await.deleted {
+        println!("Subscription deleted.");
+    }
     handle.stop().await;
     Ok(())
 }

@@ -41,10 +41,14 @@ fn start_sim(args: &[&str]) -> (Running, String) {
 }
 
 fn snapshot(config: &Path, format: &str, secret: Option<&str>) -> Output {
+    snapshot_cmd(config, format, secret, 10).output().unwrap()
+}
+
+fn snapshot_cmd(config: &Path, format: &str, secret: Option<&str>, timeout: u32) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(["snapshot", "--config"])
         .arg(config)
-        .args(["--format", format, "--timeout", "10"])
+        .args(["--format", format, "--timeout", &timeout.to_string()])
         .env_remove("LOOKOUT_CLIENT_SECRET")
         .env_remove("LOOKOUT_PASSWORD")
         // No session bus: the keychain lookup fails fast instead of waiting for one.
@@ -53,7 +57,7 @@ fn snapshot(config: &Path, format: &str, secret: Option<&str>) -> Output {
         cmd.env("LOOKOUT_CLIENT_SECRET", s)
             .env("LOOKOUT_PASSWORD", s);
     }
-    cmd.output().unwrap()
+    cmd
 }
 
 fn write_config(dir: &Path, url: &str, extra: &str) -> std::path::PathBuf {
@@ -151,10 +155,17 @@ fn snapshot_against_garbage_names_the_endpoint_and_status() {
         }
     });
     let dir = tempdir("garbage");
-    let out = snapshot(&write_config(&dir, &url, ""), "json", Some("x"));
+    // A 502 may pass: the keeper retries until the timeout, then says what it last saw.
+    let out = snapshot_cmd(&write_config(&dir, &url, ""), "json", Some("x"), 3)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no data within 3 s; the last problem"),
+        "{err}"
+    );
     assert!(err.contains("/configapi/v2/oauth/token"), "{err}");
     assert!(err.contains("HTTP 502"), "{err}");
     assert!(err.contains("Welcome to nginx"), "{err}");
@@ -218,4 +229,137 @@ fn sim_rejects_a_bad_scenario_with_the_event_number() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown profile `9.9`"));
+}
+
+/// Send SIGINT, as Ctrl-C in a terminal does.
+fn ctrl_c(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -INT failed");
+}
+
+/// Wait for `child` to exit, at most `limit`.
+fn wait_exit(child: &mut Child, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+    let until = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < until {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    None
+}
+
+/// Read stderr lines in the background; `wait_for` blocks until one contains a text.
+struct Lines(std::sync::mpsc::Receiver<String>);
+
+impl Lines {
+    fn of(child: &mut Child) -> Lines {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Lines(rx)
+    }
+
+    fn wait_for(&self, text: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            match self.0.recv_timeout(std::time::Duration::from_secs(15)) {
+                Ok(line) => {
+                    let hit = line.contains(text);
+                    seen.push(line);
+                    if hit {
+                        return seen;
+                    }
+                }
+                Err(_) => panic!("no line with {text:?}; saw {seen:#?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn ctrl_c_deletes_the_subscription_and_a_second_one_quits_at_once() {
+    let dir = tempdir("ctrl-c");
+    // One subscription slot; data never comes for the first 12 s; from 6 s on, every answer
+    // takes 30 s.
+    let scenario = write_scenario(
+        &dir,
+        "scenario.toml",
+        "[[event]]\nat = 0\ndo = \"not_ready\"\nfor = \"12s\"\n\n[[event]]\nat = \"6s\"\ndo = \"slow\"\ndelay = \"30s\"\nfor = \"30s\"\n",
+    );
+    let (_sim, url) = start_sim(&[
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--subscription-limit",
+        "1",
+    ]);
+    let config = write_config(&dir, &url, "");
+
+    // Ctrl-C while waiting for data: the subscription is deleted and the slot is free.
+    let mut first = snapshot_cmd(&config, "text", Some("demo-secret"), 60)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = Lines::of(&mut first);
+    lines.wait_for("waiting for data");
+    ctrl_c(&first);
+    let status = wait_exit(&mut first, std::time::Duration::from_secs(5)).expect("exited");
+    assert_eq!(status.code(), Some(130));
+    lines.wait_for("Ctrl-C again to quit at once");
+    // The only slot is free again: a second client can subscribe (it would get 409 if not).
+    let mut second = snapshot_cmd(&config, "text", Some("demo-secret"), 60)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = Lines::of(&mut second);
+    lines.wait_for("waiting for data");
+    // From 6 s on the tenant hangs: the first Ctrl-C starts a clean shutdown that would wait
+    // up to 5 s for the delete; the second quits at once.
+    std::thread::sleep(std::time::Duration::from_secs(7));
+    ctrl_c(&second);
+    lines.wait_for("Ctrl-C again to quit at once");
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert!(
+        second.try_wait().unwrap().is_none(),
+        "still waiting for the hung tenant to delete the subscription"
+    );
+    let asked = std::time::Instant::now();
+    ctrl_c(&second);
+    let status = wait_exit(&mut second, std::time::Duration::from_secs(2)).expect("quit at once");
+    assert_eq!(status.code(), Some(130));
+    assert!(asked.elapsed() < std::time::Duration::from_secs(2));
+}
+
+#[test]
+fn demo_shows_the_connection_and_one_line_per_poll() {
+    let out = Command::new(BIN)
+        .args(["demo", "--duration", "5", "--interval", "1"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "connection: logging in",
+        "connection: waiting for data",
+        "connection: live",
+        "Subscription deleted.",
+    ] {
+        assert!(stdout.contains(want), "no {want:?} in:\n{stdout}");
+    }
+    let summaries = stdout.lines().filter(|l| l.contains(" · ready ")).count();
+    assert!(summaries >= 3, "one summary line per poll:\n{stdout}");
 }

@@ -10,6 +10,7 @@
 //!
 //! [availability]
 //! services = ["Sales", "Support"]
+//! interval_secs = 10                     # how often to check them
 //! ```
 //!
 //! Secrets never live here: see [`crate::secrets`].
@@ -70,12 +71,28 @@ fn default_poll() -> u64 {
     2
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AvailabilityConfig {
     /// Service names to check with `check_available_agents`.
     #[serde(default)]
     pub services: Vec<String>,
+    /// Seconds between availability checks (at least 1).
+    #[serde(default = "default_availability_interval")]
+    pub interval_secs: u64,
+}
+
+fn default_availability_interval() -> u64 {
+    10
+}
+
+impl Default for AvailabilityConfig {
+    fn default() -> Self {
+        AvailabilityConfig {
+            services: Vec::new(),
+            interval_secs: default_availability_interval(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,6 +194,12 @@ impl Config {
             return Err(
                 "[server] tenant: must not be empty (or leave it out to use the URL's host)".into(),
             );
+        }
+        let every = self.availability.interval_secs;
+        if !(1..=3600).contains(&every) {
+            return Err(format!(
+                "[availability] interval_secs: {every} is out of range; use 1 to 3600 seconds"
+            ));
         }
         for name in &self.availability.services {
             if name.trim().is_empty() {

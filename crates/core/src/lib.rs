@@ -1,4 +1,5 @@
-//! The Lookout engine: configuration, secrets, the statistics catalogue and the typed snapshot.
+//! The Lookout engine: configuration, secrets, the statistics catalogue, the typed snapshot and
+//! the session keeper that produces it.
 //!
 //! Data flows one way: the tenant's answer becomes a [`Snapshot`] (typed once, by the
 //! [`catalogue`]), which everything downstream reads. This crate has no GUI dependencies; the
@@ -6,8 +7,10 @@
 
 pub mod catalogue;
 pub mod config;
+pub mod keeper;
 pub mod secrets;
 pub mod snapshot;
 
 pub use config::{AuthMode, Config, ConfigError};
+pub use keeper::{ConnectionStatus, KeeperHandle, KeeperOptions, Problem, ProblemKind};
 pub use snapshot::{ChatMessage, Grid, Plan, Snapshot, Value};

@@ -496,6 +496,12 @@ impl SimHandle {
         t.model.now
     }
 
+    /// The moment simulated second `secs` begins (scripted faults start and end on these).
+    pub fn instant_of(&self, secs: u64) -> Instant {
+        let t = lock(&self.tenant);
+        t.started + Duration::from_secs_f64(secs as f64 / t.speed)
+    }
+
     /// Stop serving and wait until the port is free.
     pub async fn stop(mut self) {
         self.stop_inner().await;

@@ -271,6 +271,37 @@ impl Client {
         }
     }
 
+    /// Get a fresh OAuth token while the current one stays in use: on failure the current
+    /// session is kept, so a refresh attempt never costs a poll. With a password login there is
+    /// nothing to refresh (the session has no stated lifetime) and this returns at once.
+    pub async fn refresh(&mut self) -> Result<Login, Error> {
+        match self.auth.clone() {
+            Auth::OAuth {
+                client_id,
+                client_secret,
+                scope,
+            } => {
+                self.authenticate_oauth(&client_id, &client_secret, &scope)
+                    .await
+            }
+            Auth::Password { .. } => Ok(Login { expires_at: None }),
+        }
+    }
+
+    /// A client for the calls that need no login (`check_available_agents`), sharing this
+    /// client's connection pool and settings but none of its session.
+    pub fn without_session(&self) -> Client {
+        Client {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            auth: self.auth.clone(),
+            opts: self.opts.clone(),
+            session: Session::None,
+            cookies: Vec::new(),
+            stat_key: self.stat_key,
+        }
+    }
+
     async fn authenticate_oauth(
         &mut self,
         client_id: &str,
