@@ -247,6 +247,7 @@ services = ["Sales"]
         assert_eq!(c.server.auth, AuthMode::Password);
         assert_eq!(c.tenant(), "example.brightpattern.com");
         assert_eq!(c.availability.services, vec!["Sales"]);
+        assert_eq!(c.availability.interval_secs, 10);
         assert_eq!(Config::parse(&c.to_toml()).unwrap(), c);
     }
 
@@ -275,6 +276,13 @@ services = ["Sales"]
                 "secrets do not belong",
             ),
             ("[server\nurl=".to_string(), "line 1"),
+            (
+                GOOD.replace(
+                    "services = [\"Sales\"]",
+                    "services = [\"Sales\"]\ninterval_secs = 0",
+                ),
+                "[availability] interval_secs: 0 is out of range",
+            ),
         ];
         for (text, want) in cases {
             let err = Config::parse(&text).unwrap_err();

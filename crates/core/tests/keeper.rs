@@ -1009,3 +1009,69 @@ for = "1m"
         "{report:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_server_never_brings_the_keeper_down() {
+    use std::io::{Read, Write};
+    // Each connection gets the next kind of garbage, round and round.
+    let answers: [&[u8]; 6] = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        b"garbage\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 18\r\n\r\n{\"access_token\":1}",
+        b"",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"access_token\":\"\xff\xfe\",\"expires_in\":\"-1\"}",
+    ];
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 8192];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(answers[n % answers.len()]);
+        }
+    });
+    let clock = Arc::new(TestClock::default());
+    let client = Client::new(&url, oauth(), ClientOptions::default()).unwrap();
+    let mut keeper = keeper::spawn(client, Plan::overview(), options(&clock));
+    let mut changes = keeper.take_changes().unwrap();
+    let end = Instant::now() + Duration::from_secs(8);
+    let mut seen = Vec::new();
+    while let Ok(Some(s)) = tokio::time::timeout_at(end, changes.recv()).await {
+        seen.push(s);
+    }
+    let attempts: Vec<u32> = seen
+        .iter()
+        .filter_map(|s| match s {
+            ConnectionStatus::Reconnecting { attempt, .. } => Some(*attempt),
+            _ => None,
+        })
+        .collect();
+    assert!(attempts.len() >= 4, "{seen:#?}");
+    assert_eq!(attempts, (1..=attempts.len() as u32).collect::<Vec<_>>());
+    for s in &seen {
+        assert!(
+            !matches!(
+                s,
+                ConnectionStatus::Failed { .. } | ConnectionStatus::Live { .. }
+            ),
+            "{s:?}"
+        );
+        if let Some(p) = s.problem() {
+            assert!(
+                matches!(p.kind, ProblemKind::Malformed | ProblemKind::Network),
+                "{p:?}"
+            );
+            assert!(p.message.contains("/configapi/v2/oauth/token"), "{p}");
+        }
+    }
+    let report = keeper.shutdown().await;
+    assert_eq!(
+        report,
+        ShutdownReport {
+            deleted: false,
+            problem: None
+        }
+    );
+}
