@@ -389,6 +389,54 @@ async fn comes_up_live_with_availability_and_dispositions_and_frees_its_slot() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn availability_is_checked_on_its_own_interval_and_merged_into_snapshots() {
+    let sim = start_sim(sim_config(
+        "5.3",
+        r#"
+[[event]]
+at = "0s"
+do = "set"
+service = "Billing"
+stat = "agents_ready"
+value = 2
+
+[[event]]
+at = "4s"
+do = "set"
+service = "Billing"
+stat = "agents_ready"
+value = 0
+"#,
+    ))
+    .await;
+    let h = Harness::start(sim, oauth()).await;
+    let live = h
+        .wait_state("live", h.started, Duration::from_secs(5))
+        .await;
+    let billing = |t: Instant| {
+        h.snapshots_between(h.started, t)
+            .last()
+            .and_then(|(_, s)| s.availability.get("Billing").copied())
+    };
+    sleep_until(h.at(4) - Duration::from_millis(200)).await;
+    assert_eq!(billing(Instant::now()), Some(true));
+    // Checked every 2 s: the change shows in a snapshot within a check and a poll.
+    let shows = h.at(4) + Duration::from_secs(2) + TICK + Duration::from_millis(300);
+    sleep_until(shows).await;
+    assert_eq!(billing(shows), Some(false), "{}", h.describe());
+    // Its own cadence: two services every 2 s, not a check per poll.
+    let checks = h
+        .sim()
+        .request_count("GET /statsapi/info/check_available_agents");
+    let rounds = Instant::now().duration_since(live).as_secs_f64() / 2.0 + 1.0;
+    assert!(
+        checks as f64 <= (rounds + 1.0) * 2.0,
+        "{checks} checks in {rounds:.1} rounds"
+    );
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polls_keep_a_steady_cadence_when_answers_are_slow() {
     // Every answer takes 400 ms: poll starts must stay 1 s apart, not 1.4 s.
     let sim = start_sim(sim_config(

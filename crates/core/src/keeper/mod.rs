@@ -577,6 +577,14 @@ impl Keeper {
     }
 
     async fn poll(&mut self) -> Outcome {
+        let outcome = self.poll_loop().await;
+        // What availability checks said before a gap may be stale after it: unknown until the
+        // next round.
+        lock(&self.availability).clear();
+        outcome
+    }
+
+    async fn poll_loop(&mut self) -> Outcome {
         let interval = self.options.poll_interval;
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -714,6 +722,8 @@ impl Keeper {
                                 // failed check.
                                 if map.remove(&service).is_some() {
                                     tracing::warn!("availability of service `{service}`: {e}");
+                                } else {
+                                    tracing::debug!("availability of service `{service}`: {e}");
                                 }
                             }
                         }
