@@ -19,6 +19,7 @@ use lookout_sim::{Profile, Scenario, SimConfig};
 use lookout_statsapi::{Client, ClientOptions};
 
 mod render;
+mod rules_cli;
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +41,31 @@ enum Command {
     Snapshot(SnapshotArgs),
     /// Run the simulated tenant with the demo scenario and watch it live
     Demo(DemoArgs),
+    /// Check, test and document rules
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Subcommand)]
+pub enum RulesCommand {
+    /// Compile, validate and lint every rule in DIR; exit 1 on any error
+    Check {
+        /// The rules folder
+        #[arg(default_value = "rules")]
+        dir: PathBuf,
+    },
+    /// Run the rule tests in DIR/tests/*.toml; exit 1 on any failure
+    Test {
+        /// The rules folder
+        #[arg(default_value = "rules")]
+        dir: PathBuf,
+    },
+    /// Write Rhai definition files for the language server, so editors complete the rule API
+    Defs {
+        /// Where to write them
+        #[arg(long, default_value = "rules/.defs")]
+        out: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -124,6 +150,7 @@ fn main() -> ExitCode {
             Command::Sim(a) => run_sim(a).await,
             Command::Snapshot(a) => run_snapshot(a).await,
             Command::Demo(a) => run_demo(a).await,
+            Command::Rules(c) => rules_cli::run(c),
         }
     });
     match result {

@@ -28,6 +28,7 @@ fn cell(stat: &str, v: &Value) -> String {
         Value::Int(i) => i.to_string(),
         Value::Float(f) => format!("{f:.1}"),
         Value::Text(t) => t.to_string(),
+        Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
     }
 }
 

@@ -87,6 +87,11 @@ pub fn kind_of(stat: &str) -> Kind {
         .map_or(Kind::Unknown, |(_, kind)| *kind)
 }
 
+/// True when the catalogue lists `stat`.
+pub fn is_known(stat: &str) -> bool {
+    CATALOGUE.iter().any(|(name, _)| *name == stat)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,9 +5,11 @@
 //! [`catalogue`]), which everything downstream reads. This crate has no GUI dependencies; the
 //! command line and the desktop app both drive it.
 
+pub mod alerts;
 pub mod catalogue;
 pub mod config;
 pub mod keeper;
+pub mod rules;
 pub mod secrets;
 pub mod snapshot;
 

@@ -25,6 +25,8 @@ pub enum Value {
     Int(i64),
     Float(f64),
     Text(Arc<str>),
+    /// A flag (chat `is_urgent`).
+    Bool(bool),
 }
 
 impl Value {
@@ -110,6 +112,7 @@ impl Serialize for Value {
             Value::Int(i) => s.serialize_i64(*i),
             Value::Float(f) => s.serialize_f64(*f),
             Value::Text(t) => s.serialize_str(t),
+            Value::Bool(b) => s.serialize_bool(*b),
         }
     }
 }
@@ -226,7 +229,22 @@ pub struct Snapshot {
     pub agents: Grid,
     pub chat: Vec<ChatMessage>,
     pub availability: BTreeMap<String, bool>,
+    /// The chat messages as a grid (columns [`CHAT_COLUMNS`]), made on first use: fill `chat`
+    /// before anything asks for it.
+    #[serde(skip)]
+    chat_grid: std::sync::OnceLock<Grid>,
 }
+
+/// The columns of [`Snapshot::chat_grid`].
+pub const CHAT_COLUMNS: [&str; 7] = [
+    "id",
+    "login_id",
+    "first_name",
+    "last_name",
+    "send_time",
+    "is_urgent",
+    "content",
+];
 
 /// The app id, and the grid ids, this program's subscriptions use.
 pub const APP_ID: &str = "lookout";
@@ -385,7 +403,32 @@ impl Snapshot {
             agents,
             chat,
             availability: BTreeMap::new(),
+            chat_grid: Default::default(),
         }
+    }
+
+    /// The chat messages as a grid, one row per message (columns [`CHAT_COLUMNS`]), so rules
+    /// query them like the other grids. Made on first use.
+    pub fn chat_grid(&self) -> &Grid {
+        self.chat_grid.get_or_init(|| Grid {
+            columns: CHAT_COLUMNS.iter().map(|c| c.to_string()).collect(),
+            rows: self
+                .chat
+                .iter()
+                .map(|m| {
+                    let text = |t: &str| Value::Text(t.into());
+                    vec![
+                        text(&m.id),
+                        text(&m.login_id),
+                        text(&m.first_name),
+                        text(&m.last_name),
+                        m.send_time.map_or(Value::None, Value::Int),
+                        Value::Bool(m.is_urgent),
+                        text(&m.content),
+                    ]
+                })
+                .collect(),
+        })
     }
 }
 

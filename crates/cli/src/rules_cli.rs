@@ -1,0 +1,115 @@
+//! `lookout rules …`: the rule author's tools.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use lookout_core::rules::{RuleEngine, RuleSet, testfile};
+
+use crate::RulesCommand;
+
+pub fn run(cmd: RulesCommand) -> Result<()> {
+    match cmd {
+        RulesCommand::Check { dir } => check(&dir),
+        RulesCommand::Test { dir } => test(&dir),
+        RulesCommand::Defs { out } => {
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            RuleEngine::default()
+                .write_definitions(&out)
+                .with_context(|| format!("cannot write definitions to {}", out.display()))?;
+            println!(
+                "Definitions written to {}; point the Rhai language server at them.",
+                out.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn load(dir: &Path) -> Result<(RuleEngine, RuleSet)> {
+    if !dir.is_dir() {
+        bail!("{}: no such folder of rules", dir.display());
+    }
+    let engine = RuleEngine::default();
+    let set = RuleSet::load(&engine, dir)
+        .with_context(|| format!("cannot read the rules folder {}", dir.display()))?;
+    Ok((engine, set))
+}
+
+fn check(dir: &Path) -> Result<()> {
+    let (_engine, set) = load(dir)?;
+    let (mut errors, mut warnings) = (0, 0);
+    for file in set.files.values() {
+        for d in file.error.iter().chain(file.warnings.iter()) {
+            eprintln!("{}\n", d.render(&file.source));
+            if d.warning {
+                warnings += 1;
+            } else {
+                errors += 1;
+            }
+        }
+    }
+    let n = set.files.len();
+    if n == 0 {
+        bail!("{}: no .rhai files", dir.display());
+    }
+    println!(
+        "{n} rule{} checked: {errors} error{}, {warnings} warning{}",
+        if n == 1 { "" } else { "s" },
+        if errors == 1 { "" } else { "s" },
+        if warnings == 1 { "" } else { "s" },
+    );
+    if errors > 0 {
+        bail!("{errors} rule file(s) do not compile");
+    }
+    Ok(())
+}
+
+fn test(dir: &Path) -> Result<()> {
+    let (engine, set) = load(dir)?;
+    let files = testfile::find(dir)
+        .with_context(|| format!("cannot read {}", dir.join("tests").display()))?;
+    if files.is_empty() {
+        bail!("no tests in {}", dir.join("tests").display());
+    }
+    let (mut failed, mut checks) = (0, 0);
+    let mut tested = std::collections::BTreeSet::new();
+    for path in &files {
+        let tf = match testfile::TestFile::load(path) {
+            Ok(t) => t,
+            Err(e) => {
+                println!("FAIL {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        tested.insert(lookout_core::rules::rule_id(&tf.rule));
+        let report = tf.run(&engine);
+        checks += report.checks;
+        if report.failures.is_empty() {
+            println!("ok   {} ({} checks)", path.display(), report.checks);
+        } else {
+            failed += 1;
+            println!("FAIL {}", path.display());
+            for f in &report.failures {
+                println!("  {}", f.replace('\n', "\n  "));
+            }
+        }
+    }
+    let untested: Vec<&String> = set
+        .files
+        .keys()
+        .filter(|id| !tested.contains(*id))
+        .collect();
+    for id in &untested {
+        println!("note: {id}.rhai has no test");
+    }
+    println!(
+        "{} test file(s), {checks} checks, {failed} failed",
+        files.len()
+    );
+    if failed > 0 {
+        bail!("{failed} test file(s) failed");
+    }
+    Ok(())
+}

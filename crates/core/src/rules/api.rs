@@ -1,0 +1,680 @@
+//! What a rule sees: the snapshot as registered custom types over one shared `Arc<Snapshot>`
+//! (never converted into Rhai maps: measured 25–30× slower, and deep-copied by every `for`),
+//! the row-set helpers implemented here in Rust, and `alert`.
+//!
+//! Per-run state (the rule's `needs`, its deadline, the alerts it emits) lives in a thread-local
+//! set by the runner: rules run one at a time on one thread.
+
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position};
+
+use super::Finding;
+use super::meta::{Needs, Severity};
+use crate::snapshot::{Grid, Snapshot, Value};
+
+type Fallible<T> = Result<T, Box<EvalAltResult>>;
+
+fn fail<T>(msg: impl Into<String>) -> Fallible<T> {
+    Err(Box::new(EvalAltResult::ErrorRuntime(
+        msg.into().into(),
+        Position::NONE,
+    )))
+}
+
+/// The most alerts one rule may emit in one run.
+pub const MAX_ALERTS_PER_RUN: usize = 1000;
+
+/// What the runner sets before each rule run.
+pub(crate) struct RunCtx {
+    pub(crate) rule: String,
+    pub(crate) needs: Needs,
+    pub(crate) severity: Severity,
+    pub(crate) deadline: Instant,
+    pub(crate) findings: Vec<Finding>,
+}
+
+thread_local! {
+    pub(crate) static RUN: RefCell<Option<RunCtx>> = const { RefCell::new(None) };
+}
+
+fn with_ctx<T>(f: impl FnOnce(&mut RunCtx) -> T) -> Option<T> {
+    RUN.with(|r| r.borrow_mut().as_mut().map(f))
+}
+
+/// Which grid of a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Table {
+    Services,
+    Agents,
+    Chat,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Services => "services",
+            Table::Agents => "agents",
+            Table::Chat => "chat",
+        }
+    }
+
+    fn grid(self, snap: &Snapshot) -> &Grid {
+        match self {
+            Table::Services => &snap.services,
+            Table::Agents => &snap.agents,
+            Table::Chat => snap.chat_grid(),
+        }
+    }
+}
+
+/// A set of rows of one grid: all of them, or a selection.
+#[derive(Clone)]
+pub struct Rows {
+    snap: Arc<Snapshot>,
+    table: Table,
+    sel: Option<Arc<Vec<u32>>>,
+}
+
+/// One row.
+#[derive(Clone)]
+pub struct Row {
+    snap: Arc<Snapshot>,
+    table: Table,
+    row: u32,
+}
+
+/// The totals of a snapshot.
+#[derive(Clone)]
+pub struct Totals {
+    snap: Arc<Snapshot>,
+}
+
+/// A whole snapshot (`prev`).
+#[derive(Clone)]
+pub struct SnapView {
+    snap: Arc<Snapshot>,
+}
+
+impl Rows {
+    pub(crate) fn all(snap: Arc<Snapshot>, table: Table) -> Rows {
+        Rows {
+            snap,
+            table,
+            sel: None,
+        }
+    }
+
+    fn grid(&self) -> &Grid {
+        self.table.grid(&self.snap)
+    }
+
+    fn len(&self) -> usize {
+        match &self.sel {
+            Some(s) => s.len(),
+            None => self.grid().len(),
+        }
+    }
+
+    fn index(&self, i: usize) -> u32 {
+        match &self.sel {
+            Some(s) => s[i],
+            None => i as u32,
+        }
+    }
+
+    fn indices(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.len()).map(|i| self.index(i))
+    }
+
+    fn select(&self, rows: Vec<u32>) -> Rows {
+        Rows {
+            snap: self.snap.clone(),
+            table: self.table,
+            sel: Some(Arc::new(rows)),
+        }
+    }
+
+    fn row(&self, r: u32) -> Row {
+        Row {
+            snap: self.snap.clone(),
+            table: self.table,
+            row: r,
+        }
+    }
+
+    /// The column's index, after checking the rule declared it.
+    fn col(&self, name: &str) -> Fallible<Option<usize>> {
+        column(&self.snap, self.table, name)
+    }
+
+    fn value(&self, r: u32, c: Option<usize>) -> &Value {
+        static NONE: Value = Value::None;
+        match c {
+            Some(c) => self
+                .grid()
+                .rows
+                .get(r as usize)
+                .and_then(|row| row.get(c))
+                .unwrap_or(&NONE),
+            None => &NONE,
+        }
+    }
+}
+
+impl IntoIterator for Rows {
+    type Item = Row;
+    type IntoIter = std::vec::IntoIter<Row>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.indices()
+            .map(|r| self.row(r))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+}
+
+/// Check that the running rule declared `name` for `table`, and find it in the grid. A
+/// declared column the data does not carry reads as no value.
+fn column(snap: &Snapshot, table: Table, name: &str) -> Fallible<Option<usize>> {
+    let declared = with_ctx(|ctx| match table {
+        Table::Services => ctx.needs.services.contains(name),
+        Table::Agents => ctx.needs.agents.contains(name),
+        Table::Chat => ctx.needs.chat,
+    })
+    .unwrap_or(true);
+    let grid = table.grid(snap);
+    let found = grid.column(name);
+    if !declared {
+        if table == Table::Chat {
+            return fail(
+                "the rule reads chat but does not declare it; add `chat: true` to RULE.needs",
+            );
+        }
+        if found.is_none() && !crate::catalogue::is_known(name) {
+            return fail(unknown_column(table, name, &grid.columns));
+        }
+        return fail(format!(
+            "column `{name}` is not declared; add \"{name}\" to RULE.needs.{}",
+            table.name()
+        ));
+    }
+    match found {
+        Some(c) => Ok(Some(c)),
+        None if table == Table::Chat => fail(unknown_column(table, name, &grid.columns)),
+        None => Ok(None),
+    }
+}
+
+fn unknown_column(table: Table, name: &str, columns: &[String]) -> String {
+    let hint = super::diag::closest(name, columns.iter().map(String::as_str))
+        .map(|c| format!("did you mean `{c}`? "))
+        .unwrap_or_default();
+    format!(
+        "unknown column `{name}`; {hint}the {} grid has: {}",
+        table.name(),
+        if columns.is_empty() {
+            "(no columns)".to_string()
+        } else {
+            columns.join(", ")
+        }
+    )
+}
+
+pub(crate) fn to_dynamic(v: &Value) -> Dynamic {
+    match v {
+        Value::None => Dynamic::UNIT,
+        Value::Int(i) => Dynamic::from_int(*i),
+        Value::Float(f) => Dynamic::from_float(*f),
+        Value::Text(t) => Dynamic::from(ImmutableString::from(&**t)),
+        Value::Bool(b) => Dynamic::from_bool(*b),
+    }
+}
+
+fn key_text(v: &Value) -> Option<String> {
+    match v {
+        Value::None => None,
+        Value::Int(i) => Some(i.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Text(t) => Some(t.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+    }
+}
+
+/// Compare a cell with a script value. `None` when they cannot be compared (no value, or a
+/// number against text).
+fn compare(cell: &Value, other: &Dynamic) -> Option<Ordering> {
+    if let Some(n) = number(other) {
+        return cell.as_f64()?.partial_cmp(&n);
+    }
+    if let Ok(b) = other.as_bool() {
+        return match cell {
+            Value::Bool(c) => Some(c.cmp(&b)),
+            _ => None,
+        };
+    }
+    let s = other.read_lock::<ImmutableString>()?;
+    match cell {
+        Value::Text(t) => Some((**t).cmp(s.as_str())),
+        _ => None,
+    }
+}
+
+fn number(d: &Dynamic) -> Option<f64> {
+    if let Ok(i) = d.as_int() {
+        return Some(i as f64);
+    }
+    d.as_float().ok()
+}
+
+fn matches(cell: &Value, op: &str, other: &Dynamic) -> Fallible<bool> {
+    if other.is_unit() {
+        return Ok(match op {
+            "==" => cell.is_none(),
+            "!=" => !cell.is_none(),
+            _ => false,
+        });
+    }
+    let ord = compare(cell, other);
+    Ok(match op {
+        "==" => ord == Some(Ordering::Equal),
+        "!=" => !cell.is_none() && ord != Some(Ordering::Equal),
+        ">" => ord == Some(Ordering::Greater),
+        ">=" => matches!(ord, Some(Ordering::Greater | Ordering::Equal)),
+        "<" => ord == Some(Ordering::Less),
+        "<=" => matches!(ord, Some(Ordering::Less | Ordering::Equal)),
+        "contains" => match (cell, other.read_lock::<ImmutableString>()) {
+            (Value::Text(t), Some(s)) => t.to_lowercase().contains(&s.to_lowercase()),
+            _ => false,
+        },
+        other => {
+            return fail(format!(
+                "unknown comparison `{other}`; use ==, !=, >, >=, <, <= or contains"
+            ));
+        }
+    })
+}
+
+fn where_op(rows: &mut Rows, col: &str, op: &str, value: Dynamic) -> Fallible<Rows> {
+    let c = rows.col(col)?;
+    let mut out = Vec::new();
+    for r in rows.indices() {
+        if matches(rows.value(r, c), op, &value)? {
+            out.push(r);
+        }
+    }
+    Ok(rows.select(out))
+}
+
+fn numbers<'a>(rows: &'a Rows, c: Option<usize>) -> impl Iterator<Item = &'a Value> + 'a {
+    rows.indices()
+        .map(move |r| rows.value(r, c))
+        .filter(|v| matches!(v, Value::Int(_) | Value::Float(_)))
+}
+
+fn sum(rows: &mut Rows, col: &str) -> Fallible<Dynamic> {
+    let c = rows.col(col)?;
+    let (mut ints, mut floats, mut any_float) = (0i64, 0f64, false);
+    for v in numbers(rows, c) {
+        match v {
+            Value::Int(i) => ints = ints.saturating_add(*i),
+            Value::Float(f) => {
+                floats += f;
+                any_float = true;
+            }
+            _ => {}
+        }
+    }
+    Ok(if any_float {
+        Dynamic::from_float(ints as f64 + floats)
+    } else {
+        Dynamic::from_int(ints)
+    })
+}
+
+fn extreme(rows: &mut Rows, col: &str, want: Ordering) -> Fallible<Dynamic> {
+    let c = rows.col(col)?;
+    let best = numbers(rows, c).fold(None::<&Value>, |best, v| match best {
+        Some(b) if v.as_f64().partial_cmp(&b.as_f64()) != Some(want) => Some(b),
+        _ => Some(v),
+    });
+    Ok(best.map_or(Dynamic::UNIT, to_dynamic))
+}
+
+fn avg(rows: &mut Rows, col: &str) -> Fallible<Dynamic> {
+    let c = rows.col(col)?;
+    let (mut total, mut n) = (0f64, 0usize);
+    for v in numbers(rows, c) {
+        total += v.as_f64().unwrap_or(0.0);
+        n += 1;
+    }
+    Ok(if n == 0 {
+        Dynamic::UNIT
+    } else {
+        Dynamic::from_float(total / n as f64)
+    })
+}
+
+fn top(rows: &mut Rows, n: i64, col: &str) -> Fallible<Rows> {
+    let c = rows.col(col)?;
+    let mut with: Vec<(u32, f64)> = rows
+        .indices()
+        .filter_map(|r| rows.value(r, c).as_f64().map(|v| (r, v)))
+        .collect();
+    // Largest first; equal values keep their order.
+    with.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal));
+    with.truncate(n.max(0) as usize);
+    Ok(rows.select(with.into_iter().map(|(r, _)| r).collect()))
+}
+
+fn count_by(rows: &mut Rows, col: &str) -> Fallible<Map> {
+    let c = rows.col(col)?;
+    let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+    for r in rows.indices() {
+        if let Some(k) = key_text(rows.value(r, c)) {
+            *counts.entry(k).or_default() += 1;
+        }
+    }
+    Ok(counts
+        .into_iter()
+        .map(|(k, n)| (k.into(), Dynamic::from_int(n)))
+        .collect())
+}
+
+fn group_by(rows: &mut Rows, col: &str) -> Fallible<Map> {
+    let c = rows.col(col)?;
+    let mut groups: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
+    for r in rows.indices() {
+        if let Some(k) = key_text(rows.value(r, c)) {
+            groups.entry(k).or_default().push(r);
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(k, sel)| (k.into(), Dynamic::from(rows.select(sel))))
+        .collect())
+}
+
+fn values(rows: &mut Rows, col: &str) -> Fallible<Array> {
+    let c = rows.col(col)?;
+    Ok(rows
+        .indices()
+        .map(|r| to_dynamic(rows.value(r, c)))
+        .collect())
+}
+
+fn row_get(row: &mut Row, col: &str) -> Fallible<Dynamic> {
+    let c = column(&row.snap, row.table, col)?;
+    Ok(match c {
+        Some(c) => row
+            .table
+            .grid(&row.snap)
+            .rows
+            .get(row.row as usize)
+            .and_then(|r| r.get(c))
+            .map_or(Dynamic::UNIT, to_dynamic),
+        None => Dynamic::UNIT,
+    })
+}
+
+fn totals_get(t: &mut Totals, stat: &str) -> Fallible<Dynamic> {
+    let declared = with_ctx(|ctx| ctx.needs.totals.contains(stat)).unwrap_or(true);
+    let found = t.snap.totals.get(stat);
+    if !declared {
+        if found.is_none() && !crate::catalogue::is_known(stat) {
+            let hint = super::diag::closest(stat, t.snap.totals.keys().map(String::as_str))
+                .map(|c| format!("did you mean `{c}`? "))
+                .unwrap_or_default();
+            return fail(format!(
+                "unknown total `{stat}`; {hint}the totals are: {}",
+                t.snap
+                    .totals
+                    .keys()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        return fail(format!(
+            "total `{stat}` is not declared; add \"{stat}\" to RULE.needs.totals"
+        ));
+    }
+    Ok(found.map_or(Dynamic::UNIT, to_dynamic))
+}
+
+/// Emit a condition that is true now.
+fn alert(key: Dynamic, severity: Option<&str>, title: Dynamic, body: Dynamic) -> Fallible<()> {
+    let key = key.to_string();
+    if key.trim().is_empty() || key == "()" {
+        return fail("alert: the key must not be empty; it names the condition across polls");
+    }
+    let severity = match severity {
+        None => None,
+        Some(s) => Some(Severity::parse(s).ok_or_else(|| {
+            Box::new(EvalAltResult::ErrorRuntime(
+                format!("alert: severity `{s}` is not one of \"info\", \"warning\", \"critical\"")
+                    .into(),
+                Position::NONE,
+            ))
+        })?),
+    };
+    let text = |d: Dynamic| {
+        if d.is_unit() {
+            String::new()
+        } else {
+            d.to_string()
+        }
+    };
+    let (title, body) = (text(title), text(body));
+    let pushed = with_ctx(|ctx| {
+        if ctx.findings.len() >= MAX_ALERTS_PER_RUN {
+            return Err(format!(
+                "alert: more than {MAX_ALERTS_PER_RUN} alerts in one run; group them (count_by, group_by) into fewer keys"
+            ));
+        }
+        ctx.findings.push(Finding {
+            rule: ctx.rule.clone(),
+            key,
+            severity: severity.unwrap_or(ctx.severity),
+            title,
+            body,
+        });
+        Ok(())
+    });
+    match pushed {
+        Some(Err(m)) => fail(m),
+        _ => Ok(()),
+    }
+}
+
+/// `5m 12s`, `1h 02m`, `45s`.
+pub fn fmt_dur(secs: i64) -> String {
+    let s = secs.max(0);
+    if s >= 3600 {
+        format!("{}h {:02}m", s / 3600, s / 60 % 60)
+    } else if s >= 60 {
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+fn pct(a: Dynamic, b: Dynamic) -> Dynamic {
+    match (number(&a), number(&b)) {
+        (Some(a), Some(b)) if b != 0.0 => Dynamic::from_float(a / b * 100.0),
+        _ => Dynamic::UNIT,
+    }
+}
+
+/// Every function the API adds, for suggestions in error messages.
+pub const API_FUNCTIONS: &[&str] = &[
+    "alert",
+    "where",
+    "count_by",
+    "group_by",
+    "top",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "values",
+    "first",
+    "len",
+    "is_empty",
+    "fmt_dur",
+    "pct",
+    "join",
+    "available",
+];
+
+/// Host variables every rule sees.
+pub const VARIABLES: &[&str] = &[
+    "now",
+    "totals",
+    "services",
+    "agents",
+    "chat",
+    "prev",
+    "availability",
+];
+
+/// Register the types and functions above.
+pub(crate) fn register(engine: &mut Engine) {
+    engine
+        .register_type_with_name::<Rows>("Rows")
+        .register_type_with_name::<Row>("Row")
+        .register_type_with_name::<Totals>("Totals")
+        .register_type_with_name::<SnapView>("Snapshot")
+        .register_iterator::<Rows>()
+        .register_fn("len", |r: &mut Rows| r.len() as i64)
+        .register_fn("is_empty", |r: &mut Rows| r.len() == 0)
+        .register_fn("first", |r: &mut Rows| {
+            if r.len() == 0 {
+                Dynamic::UNIT
+            } else {
+                Dynamic::from(r.row(r.index(0)))
+            }
+        })
+        .register_indexer_get(|r: &mut Rows, i: i64| -> Fallible<Row> {
+            let n = r.len();
+            if i < 0 || i as usize >= n {
+                return fail(format!("row {i} does not exist; there are {n} rows"));
+            }
+            Ok(r.row(r.index(i as usize)))
+        })
+        .register_fn(
+            "where",
+            |r: &mut Rows, col: &str, value: Dynamic| -> Fallible<Rows> {
+                where_op(r, col, "==", value)
+            },
+        )
+        .register_fn("where", where_op)
+        .register_fn("count_by", count_by)
+        .register_fn("group_by", group_by)
+        .register_fn("top", top)
+        .register_fn("sum", sum)
+        .register_fn("min", |r: &mut Rows, c: &str| extreme(r, c, Ordering::Less))
+        .register_fn("max", |r: &mut Rows, c: &str| {
+            extreme(r, c, Ordering::Greater)
+        })
+        .register_fn("avg", avg)
+        .register_fn("values", values)
+        .register_indexer_get(row_get)
+        .register_indexer_get(totals_get)
+        .register_get("totals", |s: &mut SnapView| Totals {
+            snap: s.snap.clone(),
+        })
+        .register_get("services", |s: &mut SnapView| {
+            Rows::all(s.snap.clone(), Table::Services)
+        })
+        .register_get("agents", |s: &mut SnapView| {
+            Rows::all(s.snap.clone(), Table::Agents)
+        })
+        .register_get("chat", |s: &mut SnapView| {
+            Rows::all(s.snap.clone(), Table::Chat)
+        })
+        .register_get("taken_at", |s: &mut SnapView| s.snap.taken_at)
+        .register_fn(
+            "alert",
+            |key: Dynamic, title: Dynamic, body: Dynamic| -> Fallible<()> {
+                alert(key, None, title, body)
+            },
+        )
+        .register_fn(
+            "alert",
+            |key: Dynamic, severity: &str, title: Dynamic, body: Dynamic| -> Fallible<()> {
+                alert(key, Some(severity), title, body)
+            },
+        )
+        .register_fn("fmt_dur", fmt_dur)
+        .register_fn("fmt_dur", |s: f64| fmt_dur(s.round() as i64))
+        .register_fn("fmt_dur", |_: ()| "–".to_string())
+        .register_fn("pct", pct)
+        .register_fn("join", |a: Array, sep: &str| {
+            a.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(sep)
+        })
+        .register_fn("sleep", |_: i64| -> Fallible<()> {
+            fail("sleep() is not available in rules: a rule runs once per poll and must not wait")
+        })
+        .register_fn("sleep", |_: f64| -> Fallible<()> {
+            fail("sleep() is not available in rules: a rule runs once per poll and must not wait")
+        });
+    // "No value" compares as false with any number, like a missing reading: `s.sl < 80` is
+    // false when there is no service level yet, instead of an error.
+    macro_rules! unit_cmp {
+        ($($op:literal),*) => {$(
+            engine.register_fn($op, |_: (), _: i64| false);
+            engine.register_fn($op, |_: (), _: f64| false);
+            engine.register_fn($op, |_: i64, _: ()| false);
+            engine.register_fn($op, |_: f64, _: ()| false);
+        )*};
+    }
+    unit_cmp!(">", ">=", "<", "<=");
+}
+
+thread_local! {
+    /// The snapshot being evaluated, for `available`.
+    pub(crate) static CURRENT: RefCell<Option<Arc<Snapshot>>> = const { RefCell::new(None) };
+}
+
+/// The host variables for one poll.
+pub(crate) fn scope_for(
+    now: i64,
+    snap: &Arc<Snapshot>,
+    prev: Option<&Arc<Snapshot>>,
+) -> rhai::Scope<'static> {
+    let mut scope = rhai::Scope::new();
+    scope.push_constant("now", now);
+    scope.push_constant("totals", Totals { snap: snap.clone() });
+    scope.push_constant("services", Rows::all(snap.clone(), Table::Services));
+    scope.push_constant("agents", Rows::all(snap.clone(), Table::Agents));
+    scope.push_constant("chat", Rows::all(snap.clone(), Table::Chat));
+    match prev {
+        Some(p) => scope.push_constant("prev", SnapView { snap: p.clone() }),
+        None => scope.push_constant("prev", ()),
+    };
+    let availability: Map = snap
+        .availability
+        .iter()
+        .map(|(k, v)| (k.as_str().into(), Dynamic::from_bool(*v)))
+        .collect();
+    scope.push_constant("availability", availability);
+    scope
+}
+
+/// A scope with the host variables' names, for compiling with strict variables. They are
+/// plain variables here, not constants: the optimizer would fold a constant's compile-time
+/// value (an empty snapshot, `prev = ()`) into the rule.
+pub(crate) fn compile_scope() -> rhai::Scope<'static> {
+    let mut scope = rhai::Scope::new();
+    for name in VARIABLES {
+        scope.push_dynamic(*name, Dynamic::UNIT);
+    }
+    scope
+}

@@ -1,0 +1,544 @@
+//! Rules: user-written Rhai scripts, one per `.rhai` file, each a pure function of the snapshot
+//! that emits the conditions true *now* (`alert(key, title, body)`). The host keeps all state.
+//!
+//! - [`RuleEngine`] compiles and runs rules in a sandbox (see `engine.rs`), with the snapshot
+//!   exposed as custom types and the row-set helpers in Rust (`api.rs`).
+//! - [`RuleSet`] is a folder of rules, reloaded when files change; a file that stops compiling
+//!   keeps its last good version.
+//! - [`Evaluator`] runs a rule set over each snapshot within a deadline per rule and a budget per
+//!   poll; a rule that fails keeps its last alert set.
+//! - [`worker`] runs all that on its own thread; [`testfile`] is the rule test format.
+
+mod api;
+pub mod diag;
+mod engine;
+pub mod meta;
+pub mod testfile;
+pub mod worker;
+
+use std::collections::{BTreeMap, HashMap};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use rhai::{AST, Engine};
+
+pub use api::fmt_dur;
+pub use diag::Diagnostic;
+pub use meta::{Mode, Needs, RuleMeta, Severity};
+
+use crate::snapshot::{Plan, Snapshot};
+
+/// A condition a rule says is true now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    /// The rule's id (its file name without `.rhai`).
+    pub rule: String,
+    pub key: String,
+    pub severity: Severity,
+    pub title: String,
+    pub body: String,
+}
+
+/// How long and how much a rule may run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Wall-clock time one rule may run per poll.
+    pub deadline: Duration,
+    /// Wall-clock time all rules together may run per poll; rules past it are skipped (and keep
+    /// their last alerts).
+    pub poll_budget: Duration,
+    pub max_operations: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            deadline: Duration::from_millis(100),
+            poll_budget: Duration::from_millis(1000),
+            max_operations: 2_000_000,
+        }
+    }
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// The file name without `.rhai`: alert keys are scoped by it, so renaming the rule's
+    /// `name` keeps its alerts.
+    pub id: String,
+    pub path: PathBuf,
+    pub meta: RuleMeta,
+    pub source: Arc<str>,
+    ast: Arc<AST>,
+}
+
+/// The sandboxed engine rules run in.
+pub struct RuleEngine {
+    engine: Engine,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for RuleEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleEngine")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one rule run gave.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub result: Result<Vec<Finding>, Diagnostic>,
+    pub elapsed: Duration,
+}
+
+impl Default for RuleEngine {
+    fn default() -> Self {
+        RuleEngine::new(Limits::default())
+    }
+}
+
+impl RuleEngine {
+    pub fn new(limits: Limits) -> RuleEngine {
+        RuleEngine {
+            engine: engine::build(&limits),
+            limits,
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Compile `source` (read from `path`) and read its `const RULE`.
+    pub fn compile(&self, path: &Path, source: &str) -> Result<Rule, Diagnostic> {
+        let mut ast = self
+            .engine
+            .compile_with_scope(&api::compile_scope(), source)
+            .map_err(|e| diag::from_parse(path, &e))?;
+        let meta = meta::read(&ast).map_err(|m| {
+            let line = source
+                .lines()
+                .position(|l| l.trim_start().starts_with("const RULE"))
+                .map_or(1, |i| i + 1);
+            Diagnostic::error(path, line, 1, m)
+        })?;
+        ast.set_source(path.display().to_string());
+        Ok(Rule {
+            id: rule_id(path),
+            path: path.to_path_buf(),
+            meta,
+            source: source.into(),
+            ast: Arc::new(ast),
+        })
+    }
+
+    /// Warnings about a compiled rule: statistics the catalogue does not know (the server may
+    /// reject them).
+    pub fn lint(&self, rule: &Rule) -> Vec<Diagnostic> {
+        let n = &rule.meta.needs;
+        let line = rule
+            .source
+            .lines()
+            .position(|l| l.contains("needs"))
+            .map_or(1, |i| i + 1);
+        [
+            ("totals", &n.totals),
+            ("services", &n.services),
+            ("agents", &n.agents),
+        ]
+        .into_iter()
+        .flat_map(|(section, stats)| stats.iter().map(move |s| (section, s)))
+        .filter(|(_, s)| !crate::catalogue::is_known(s))
+        .map(|(section, s)| {
+            let hint = diag::closest(s, crate::catalogue::CATALOGUE.iter().map(|(n, _)| *n))
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_else(|| "; the server rejects statistics it does not have".into());
+            Diagnostic::warning(
+                &rule.path,
+                line,
+                1,
+                format!("RULE.needs.{section}: `{s}` is not a statistic Lookout knows{hint}"),
+            )
+        })
+        .collect()
+    }
+
+    /// Run `rule` over `snap` (with `prev`, the snapshot before it), stopping at `deadline`.
+    pub fn run(
+        &self,
+        rule: &Rule,
+        now: i64,
+        snap: &Arc<Snapshot>,
+        prev: Option<&Arc<Snapshot>>,
+        deadline: Instant,
+    ) -> RunOutcome {
+        let started = Instant::now();
+        api::RUN.with(|r| {
+            *r.borrow_mut() = Some(api::RunCtx {
+                rule: rule.id.clone(),
+                needs: rule.meta.needs.clone(),
+                severity: rule.meta.severity,
+                deadline,
+                findings: Vec::new(),
+            })
+        });
+        api::CURRENT.with(|c| *c.borrow_mut() = Some(snap.clone()));
+        let mut scope = api::scope_for(now, snap, prev);
+        let ran = catch_unwind(AssertUnwindSafe(|| {
+            self.engine.run_ast_with_scope(&mut scope, &rule.ast)
+        }));
+        let ctx = api::RUN.with(|r| r.borrow_mut().take());
+        api::CURRENT.with(|c| *c.borrow_mut() = None);
+        let findings = ctx.map(|c| c.findings).unwrap_or_default();
+        let result = match ran {
+            Ok(Ok(())) => Ok(findings),
+            Ok(Err(e)) => Err(diag::from_eval(&rule.path, &e, &self.limits)),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(Diagnostic::error(
+                    &rule.path,
+                    0,
+                    0,
+                    format!(
+                        "internal error while running the rule (it was stopped; please report this): {what}"
+                    ),
+                ))
+            }
+        };
+        RunOutcome {
+            result,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// Definition files for the Rhai language server, so editors complete the rule API.
+    pub fn write_definitions(&self, dir: &Path) -> std::io::Result<()> {
+        let scope = api::compile_scope();
+        self.engine
+            .definitions_with_scope(&scope)
+            .with_headers(true)
+            .include_standard_packages(false)
+            .write_to_dir(dir)
+    }
+}
+
+/// `rules/no_ready.rhai` → `no_ready`.
+pub fn rule_id(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// One file of a rule folder.
+#[derive(Debug, Clone)]
+pub struct RuleFile {
+    pub path: PathBuf,
+    /// The last version that compiled (it keeps running while the file is broken).
+    pub rule: Option<Arc<Rule>>,
+    /// Why the file as it is now does not compile.
+    pub error: Option<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+    /// The text the current state was made from.
+    pub source: String,
+    stamp: Option<(SystemTime, u64)>,
+}
+
+/// What a reload changed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Added(String),
+    Updated(String),
+    /// The file no longer compiles; its last good version keeps running.
+    Broken(String, Diagnostic),
+    Removed(String),
+}
+
+/// A folder of rules.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    pub dir: PathBuf,
+    pub files: BTreeMap<String, RuleFile>,
+    /// Files seen changing at the last look, with their stamp: read once they hold still.
+    settling: HashMap<PathBuf, (SystemTime, u64)>,
+}
+
+fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+fn rule_paths(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "rhai") && p.is_file())
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
+impl RuleSet {
+    /// Compile every `.rhai` file in `dir`.
+    pub fn load(engine: &RuleEngine, dir: &Path) -> std::io::Result<RuleSet> {
+        let mut set = RuleSet {
+            dir: dir.to_path_buf(),
+            ..RuleSet::default()
+        };
+        for path in rule_paths(dir)? {
+            set.read(engine, &path);
+        }
+        Ok(set)
+    }
+
+    /// Look at the folder again: compile files that changed and have held still since the last
+    /// look (a debounce of one look interval), add new ones, drop deleted ones.
+    pub fn refresh(&mut self, engine: &RuleEngine) -> std::io::Result<Vec<Change>> {
+        let paths = rule_paths(&self.dir)?;
+        let mut changes = Vec::new();
+        let ids: Vec<String> = self.files.keys().cloned().collect();
+        for id in ids {
+            if !paths.iter().any(|p| rule_id(p) == id) {
+                self.files.remove(&id);
+                changes.push(Change::Removed(id));
+            }
+        }
+        for path in paths {
+            let now = stamp(&path);
+            let id = rule_id(&path);
+            let known = self.files.get(&id).and_then(|f| f.stamp);
+            if now == known {
+                self.settling.remove(&path);
+                continue;
+            }
+            match (self.settling.get(&path), now) {
+                (Some(before), Some(now)) if *before == now => {
+                    self.settling.remove(&path);
+                    if let Some(c) = self.read(engine, &path) {
+                        changes.push(c);
+                    }
+                }
+                (_, Some(now)) => {
+                    self.settling.insert(path, now);
+                }
+                (_, None) => {}
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Read and compile one file; returns what changed (nothing when the text is the same).
+    fn read(&mut self, engine: &RuleEngine, path: &Path) -> Option<Change> {
+        let id = rule_id(path);
+        let st = stamp(path);
+        let source = match std::fs::read_to_string(path) {
+            Ok(s) => s,
+            Err(e) => {
+                let d = Diagnostic::error(path, 0, 0, format!("cannot read the file: {e}"));
+                return Some(self.broken(id, path, String::new(), st, d));
+            }
+        };
+        if let Some(f) = self.files.get_mut(&id)
+            && f.source == source
+        {
+            f.stamp = st;
+            return None;
+        }
+        match engine.compile(path, &source) {
+            Ok(rule) => {
+                let warnings = engine.lint(&rule);
+                let existed = self.files.contains_key(&id);
+                self.files.insert(
+                    id.clone(),
+                    RuleFile {
+                        path: path.to_path_buf(),
+                        rule: Some(Arc::new(rule)),
+                        error: None,
+                        warnings,
+                        source,
+                        stamp: st,
+                    },
+                );
+                Some(if existed {
+                    Change::Updated(id)
+                } else {
+                    Change::Added(id)
+                })
+            }
+            Err(d) => Some(self.broken(id, path, source, st, d)),
+        }
+    }
+
+    fn broken(
+        &mut self,
+        id: String,
+        path: &Path,
+        source: String,
+        st: Option<(SystemTime, u64)>,
+        d: Diagnostic,
+    ) -> Change {
+        let f = self.files.entry(id.clone()).or_insert_with(|| RuleFile {
+            path: path.to_path_buf(),
+            rule: None,
+            error: None,
+            warnings: Vec::new(),
+            source: String::new(),
+            stamp: None,
+        });
+        f.error = Some(d.clone());
+        f.warnings.clear();
+        f.source = source;
+        f.stamp = st;
+        Change::Broken(id, d)
+    }
+
+    /// The rules that run: each file's last good version.
+    pub fn rules(&self) -> impl Iterator<Item = &Arc<Rule>> {
+        self.files.values().filter_map(|f| f.rule.as_ref())
+    }
+
+    /// Every error and warning, file by file.
+    pub fn diagnostics(&self) -> Vec<&Diagnostic> {
+        self.files
+            .values()
+            .flat_map(|f| f.error.iter().chain(f.warnings.iter()))
+            .collect()
+    }
+
+    /// The subscription: what the overview shows plus everything the rules need.
+    pub fn plan(&self) -> Plan {
+        let mut plan = Plan::overview();
+        for rule in self.rules() {
+            let n = &rule.meta.needs;
+            for (have, want) in [
+                (&mut plan.totals, &n.totals),
+                (&mut plan.services, &n.services),
+                (&mut plan.agents, &n.agents),
+            ] {
+                for s in want {
+                    if !have.contains(s) {
+                        have.push(s.clone());
+                    }
+                }
+            }
+            if n.chat && plan.chat_limit.is_none() {
+                plan.chat_limit = Some(50);
+            }
+        }
+        plan
+    }
+}
+
+/// How one rule did in one poll.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuleReport {
+    pub id: String,
+    pub name: String,
+    /// The error of this poll's run (the alerts are then the last good run's).
+    #[serde(serialize_with = "display")]
+    pub error: Option<Diagnostic>,
+    #[serde(serialize_with = "micros")]
+    pub elapsed: Duration,
+    pub alerts: usize,
+}
+
+fn display<S: serde::Serializer>(d: &Option<Diagnostic>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&d.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_micros() as u64)
+}
+
+/// One poll's findings from every rule.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub now: i64,
+    pub findings: Vec<Finding>,
+    pub reports: Vec<RuleReport>,
+}
+
+/// Runs a rule set over snapshots, one after another.
+#[derive(Debug, Default)]
+pub struct Evaluator {
+    last_good: HashMap<String, Vec<Finding>>,
+    prev: Option<Arc<Snapshot>>,
+}
+
+impl Evaluator {
+    /// Run every rule over `snap`. A rule that fails (or is skipped because the poll's budget
+    /// is spent) keeps its last good alerts: an error never looks like "resolved". A rule no
+    /// longer in the set has no alerts.
+    pub fn evaluate(
+        &mut self,
+        engine: &RuleEngine,
+        rules: &RuleSet,
+        snap: Arc<Snapshot>,
+        now: i64,
+    ) -> Evaluation {
+        let limits = engine.limits().clone();
+        let poll_end = Instant::now() + limits.poll_budget;
+        let mut findings = Vec::new();
+        let mut reports = Vec::new();
+        self.last_good
+            .retain(|id, _| rules.files.get(id).is_some_and(|f| f.rule.is_some()));
+        for rule in rules.rules() {
+            let start = Instant::now();
+            let (result, elapsed) = if start >= poll_end {
+                (
+                    Err(Diagnostic::error(
+                        &rule.path,
+                        0,
+                        0,
+                        format!(
+                            "skipped: the rules used up this poll's budget of {} ms before this one ran",
+                            limits.poll_budget.as_millis()
+                        ),
+                    )),
+                    Duration::ZERO,
+                )
+            } else {
+                let deadline = (start + limits.deadline).min(poll_end);
+                let out = engine.run(rule, now, &snap, self.prev.as_ref(), deadline);
+                (out.result, out.elapsed)
+            };
+            let error = match result {
+                Ok(found) => {
+                    self.last_good.insert(rule.id.clone(), found);
+                    None
+                }
+                Err(d) => Some(d),
+            };
+            let mine = self.last_good.get(&rule.id).cloned().unwrap_or_default();
+            reports.push(RuleReport {
+                id: rule.id.clone(),
+                name: rule.meta.name.clone(),
+                error,
+                elapsed,
+                alerts: mine.len(),
+            });
+            findings.extend(mine);
+        }
+        self.prev = Some(snap);
+        Evaluation {
+            now,
+            findings,
+            reports,
+        }
+    }
+
+    /// Forget the previous snapshot (`prev` is `()` in the next poll), e.g. after the
+    /// subscription was made again.
+    pub fn forget_prev(&mut self) {
+        self.prev = None;
+    }
+}
