@@ -136,12 +136,6 @@ fn known_functions() -> impl Iterator<Item = &'static str> {
 pub fn from_parse(path: &Path, err: &ParseError) -> Diagnostic {
     let (line, col) = at(err.position());
     let message = match err.err_type() {
-        ParseErrorType::Reserved(w) if w == "eval" => {
-            "`eval` is not available in rules: a rule is the code in its file".to_string()
-        }
-        ParseErrorType::Reserved(w) if w == "import" => {
-            "`import` is not available in rules: a rule is one self-contained file".to_string()
-        }
         ParseErrorType::VariableUndefined(name) => undefined_variable(name),
         ParseErrorType::AssignmentToConstant(name)
             if super::api::VARIABLES.contains(&name.as_str()) =>
@@ -151,7 +145,17 @@ pub fn from_parse(path: &Path, err: &ParseError) -> Diagnostic {
         ParseErrorType::ExprTooDeep => {
             "expression nested too deeply; split it into smaller steps with `let`".to_string()
         }
-        _ => strip_position(&err.err_type().to_string()),
+        other => {
+            let text = strip_position(&other.to_string());
+            // Disabled keywords come through the lexer, named only in the text.
+            if text.contains("'eval'") {
+                "`eval` is not available in rules: a rule is the code in its file".to_string()
+            } else if text.contains("'import'") {
+                "`import` is not available in rules: a rule is one self-contained file".to_string()
+            } else {
+                text
+            }
+        }
     };
     Diagnostic::error(path, line, col, message)
 }
@@ -187,6 +191,11 @@ pub fn from_eval(path: &Path, err: &EvalAltResult, limits: &super::Limits) -> Di
         e = inner;
     }
     chain.reverse();
+    // A short chain: the outermost calls and the innermost ones.
+    if chain.len() > 4 {
+        let n = chain.len() - 4;
+        chain.splice(2..chain.len() - 2, [format!("… {n} more calls …")]);
+    }
     let (line, col) = at(e.position());
     let message = match e {
         EvalAltResult::ErrorRuntime(msg, _) => msg.to_string(),

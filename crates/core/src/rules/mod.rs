@@ -103,10 +103,16 @@ impl Default for RuleEngine {
 
 impl RuleEngine {
     pub fn new(limits: Limits) -> RuleEngine {
-        RuleEngine {
-            engine: engine::build(&limits),
-            limits,
-        }
+        RuleEngine::with_functions(limits, |_| {})
+    }
+
+    /// An engine with extra functions registered by `extend` (an embedding's own helpers).
+    /// They run inside the same sandbox; like the built-in helpers they must be quick, since a
+    /// single native call cannot be interrupted.
+    pub fn with_functions(limits: Limits, extend: impl FnOnce(&mut Engine)) -> RuleEngine {
+        let mut engine = engine::build(&limits);
+        extend(&mut engine);
+        RuleEngine { engine, limits }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -126,6 +132,16 @@ impl RuleEngine {
                 .map_or(1, |i| i + 1);
             Diagnostic::error(path, line, 1, m)
         })?;
+        if !meta.needs.chat
+            && let Some(pos) = variable_use(&ast, "chat")
+        {
+            return Err(Diagnostic::error(
+                path,
+                pos.line().unwrap_or(0),
+                pos.position().unwrap_or(1),
+                "the rule reads `chat` but does not declare it; add `chat: true` to RULE.needs",
+            ));
+        }
         ast.set_source(path.display().to_string());
         Ok(Rule {
             id: rule_id(path),
@@ -228,6 +244,21 @@ impl RuleEngine {
             .include_standard_packages(false)
             .write_to_dir(dir)
     }
+}
+
+/// Where the script first reads the host variable `name`, if it does.
+fn variable_use(ast: &AST, name: &str) -> Option<rhai::Position> {
+    let mut found = None;
+    ast.walk(&mut |path| {
+        if let Some(rhai::ASTNode::Expr(rhai::Expr::Variable(x, _, pos))) = path.last()
+            && x.2.is_empty()
+            && x.1.as_str() == name
+        {
+            found = Some(*pos);
+        }
+        found.is_none()
+    });
+    found
 }
 
 /// `rules/no_ready.rhai` → `no_ready`.

@@ -349,7 +349,7 @@ impl TestFile {
         expect.sort_by_key(|(t, _)| *t);
         Ok(TestFile {
             path: path.to_path_buf(),
-            rule: base.join(&raw.rule),
+            rule: normalize(&base.join(&raw.rule)),
             interval,
             start: raw.start.unwrap_or(1_700_000_000),
             series,
@@ -568,6 +568,24 @@ pub struct TestReport {
     pub path: PathBuf,
     pub checks: usize,
     pub failures: Vec<String>,
+}
+
+/// `rules/tests/../x.rhai` → `rules/x.rhai`, without touching the file system.
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The test files of a rules folder: `DIR/tests/*.toml`.

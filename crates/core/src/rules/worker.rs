@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Change, Evaluation, Evaluator, RuleEngine, RuleSet};
 use crate::snapshot::{Plan, Snapshot};
@@ -54,13 +54,15 @@ impl RuleWorker {
             .spawn(move || {
                 let mut rules = rules;
                 let mut evaluator = Evaluator::default();
+                let mut last_look = Instant::now();
                 let (m, cv) = &*theirs;
                 loop {
                     let job = {
                         let mut s = lock(m);
                         if s.next.is_none() && !s.stop {
+                            let wait = LOOK_EVERY.saturating_sub(last_look.elapsed());
                             s = cv
-                                .wait_timeout(s, LOOK_EVERY)
+                                .wait_timeout(s, wait)
                                 .map(|(g, _)| g)
                                 .unwrap_or_else(|p| p.into_inner().0);
                         }
@@ -69,12 +71,10 @@ impl RuleWorker {
                         }
                         s.next.take()
                     };
-                    match job {
-                        Some((snap, now)) => {
-                            let e = evaluator.evaluate(&engine, &rules, snap, now);
-                            report(Event::Evaluated(e));
-                        }
-                        None => match rules.refresh(&engine) {
+                    // Look at the folder on its own cadence, busy or not.
+                    if last_look.elapsed() >= LOOK_EVERY {
+                        last_look = Instant::now();
+                        match rules.refresh(&engine) {
                             Ok(changes) if !changes.is_empty() => {
                                 for c in &changes {
                                     match c {
@@ -90,7 +90,11 @@ impl RuleWorker {
                                 "cannot read the rules folder {}: {e}",
                                 rules.dir.display()
                             ),
-                        },
+                        }
+                    }
+                    if let Some((snap, now)) = job {
+                        let e = evaluator.evaluate(&engine, &rules, snap, now);
+                        report(Event::Evaluated(e));
                     }
                 }
             })?;

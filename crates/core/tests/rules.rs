@@ -1,0 +1,588 @@
+//! Rules as their authors meet them: files in a folder, compiled, run over snapshots, broken in
+//! every way a rule can be broken, edited while running.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use lookout_core::rules::worker::{Event, RuleWorker};
+use lookout_core::rules::{Change, Evaluator, Limits, RuleEngine, RuleSet, Severity};
+use lookout_core::{Grid, Snapshot, Value};
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "lookout-rules-{name}-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.into())
+}
+
+/// Three services, four agents, two totals.
+fn snapshot(waiting_billing: i64) -> Snapshot {
+    let mut s = Snapshot::default();
+    s.taken_at = 1_700_000_000;
+    s.totals
+        .insert("in_calls_waiting".into(), Value::Int(3 + waiting_billing));
+    s.totals.insert("service_level".into(), Value::None);
+    s.services = Grid {
+        columns: [
+            "name",
+            "in_calls_waiting",
+            "agents_ready",
+            "in_max_wait_time",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: vec![
+            vec![text("Sales"), Value::Int(3), Value::Int(2), Value::Int(40)],
+            vec![
+                text("Billing"),
+                Value::Int(waiting_billing),
+                Value::Int(0),
+                Value::Int(95),
+            ],
+            vec![text("VIP"), Value::Int(0), Value::Int(1), Value::None],
+        ],
+    };
+    s.agents = Grid {
+        columns: ["login_id", "team_name", "acd_state", "state_duration"]
+            .map(String::from)
+            .to_vec(),
+        rows: vec![
+            vec![text("anna"), text("North"), text("ready"), Value::Int(10)],
+            vec![
+                text("ben"),
+                text("North"),
+                text("after_call_work"),
+                Value::Int(400),
+            ],
+            vec![
+                text("cleo"),
+                text("South"),
+                text("after_call_work"),
+                Value::Int(90),
+            ],
+            vec![text("dan"), text("South"), Value::None, Value::None],
+        ],
+    };
+    s.availability.insert("Billing".into(), false);
+    s
+}
+
+const HEADER: &str = r#"const RULE = #{ name: "Probe", severity: "warning",
+    needs: #{ services: ["name", "in_calls_waiting", "agents_ready", "in_max_wait_time"],
+              agents: ["login_id", "team_name", "acd_state", "state_duration"],
+              totals: ["in_calls_waiting", "service_level"] } };
+"#;
+
+/// Run one rule body (after a standard header) over `snapshot(4)`; its alerts' titles, in
+/// order, or the error.
+fn titles(body: &str) -> Result<Vec<String>, String> {
+    let dir = tempdir("one");
+    write(&dir, "probe.rhai", &format!("{HEADER}{body}"));
+    let engine = RuleEngine::default();
+    let set = RuleSet::load(&engine, &dir).unwrap();
+    if let Some(d) = set.diagnostics().first() {
+        return Err(d.to_string());
+    }
+    let mut ev = Evaluator::default();
+    let e = ev.evaluate(&engine, &set, Arc::new(snapshot(4)), 1_700_000_000);
+    match &e.reports[0].error {
+        Some(d) => Err(d.to_string()),
+        None => Ok(e.findings.iter().map(|f| f.title.clone()).collect()),
+    }
+}
+
+#[test]
+fn the_helpers_answer_in_rust_over_the_snapshot() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            r#"for s in services.where("agents_ready", 0).where("in_calls_waiting", ">", 0) { alert(s.name, s.name, ""); }"#,
+            &["Billing"],
+        ),
+        (
+            r#"alert("n", `${services.len()} ${agents.where("acd_state", "!=", "ready").len()} ${agents.where("login_id", "contains", "AN").len()}`, "");"#,
+            &["3 2 2"],
+        ),
+        (
+            r#"let c = agents.count_by("acd_state"); alert("c", `${c["after_call_work"]} ${c.ready}`, "");"#,
+            &["2 1"],
+        ),
+        (
+            r#"let g = agents.group_by("team_name"); for t in g.keys() { alert(t, `${t}:${join(g[t].values("login_id"), "+")}`, ""); }"#,
+            &["North:anna+ben", "South:cleo+dan"],
+        ),
+        (
+            r#"let t = agents.top(2, "state_duration"); alert("t", join(t.values("login_id"), ","), "");"#,
+            &["ben,cleo"],
+        ),
+        (
+            r#"alert("s", `${services.sum("in_calls_waiting")} ${services.min("in_max_wait_time")} ${services.max("in_max_wait_time")} ${services.avg("agents_ready")}`, "");"#,
+            &["7 40 95 1.0"],
+        ),
+        (
+            r#"alert("f", `${services.first().name} ${services[2].name} ${services.where("name", "Nope").first() == ()}`, "");"#,
+            &["Sales VIP true"],
+        ),
+        (
+            r#"alert("u", `${fmt_dur(3725)} ${fmt_dur(312)} ${fmt_dur(45)} ${pct(1, 4)} ${pct(1, 0) == ()}`, "");"#,
+            &["1h 02m 5m 12s 45s 25.0 true"],
+        ),
+        (
+            // No value compares false, never errors.
+            r#"if totals.service_level < 80 { alert("sl", "low", ""); } else { alert("sl", "no value", ""); }"#,
+            &["no value"],
+        ),
+        (
+            r#"alert("a", `${available("in_calls_waiting")} ${available("service_level")} ${available("agents_ready")} ${available("in_ewt")} ${availability["Billing"]}`, "");"#,
+            &["true false true false false"],
+        ),
+        (
+            r#"alert("p", `${prev == ()} ${now}`, "");"#,
+            &["true 1700000000"],
+        ),
+        (
+            r#"let n = 0; for a in agents { if a["acd_state"] == () { n += 1; } } alert("x", `${n}`, "");"#,
+            &["1"],
+        ),
+    ];
+    for (body, want) in cases {
+        let want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+        assert_eq!(titles(body), Ok(want), "{body}");
+    }
+}
+
+#[test]
+fn alerts_carry_the_rule_and_its_severity() {
+    let dir = tempdir("severity");
+    write(
+        &dir,
+        "sev.rhai",
+        r#"const RULE = #{ name: "S", severity: "info", needs: #{} };
+alert("a", "default", "b");
+alert("c", "critical", "explicit", "d");"#,
+    );
+    let engine = RuleEngine::default();
+    let set = RuleSet::load(&engine, &dir).unwrap();
+    let e = Evaluator::default().evaluate(&engine, &set, Arc::new(snapshot(0)), 0);
+    let got: Vec<(String, Severity)> = e
+        .findings
+        .iter()
+        .map(|f| (format!("{}/{}", f.rule, f.key), f.severity))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("sev/a".to_string(), Severity::Info),
+            ("sev/c".to_string(), Severity::Critical)
+        ]
+    );
+}
+
+#[test]
+fn reading_an_undeclared_or_unknown_column_says_what_to_do() {
+    let e = titles(r#"for s in services { alert(s.name, `${s.in_ewt}`, ""); }"#).unwrap_err();
+    assert!(
+        e.contains("probe.rhai:5:")
+            && e.contains("column `in_ewt` is not declared; add \"in_ewt\" to RULE.needs.services"),
+        "{e}"
+    );
+    let e =
+        titles(r#"for s in services { alert(s.name, `${s.in_calls_wating}`, ""); }"#).unwrap_err();
+    assert!(
+        e.contains("unknown column `in_calls_wating`; did you mean `in_calls_waiting`? the services grid has: name, in_calls_waiting, agents_ready, in_max_wait_time"),
+        "{e}"
+    );
+    let e = titles(r#"alert("x", `${totals.in_calls_waitin}`, "");"#).unwrap_err();
+    assert!(
+        e.contains("unknown total `in_calls_waitin`; did you mean `in_calls_waiting`?"),
+        "{e}"
+    );
+    let e = titles(r#"for m in chat { alert(m.id, "", ""); }"#).unwrap_err();
+    assert!(
+        e.contains("probe.rhai:5:10: the rule reads `chat` but does not declare it; add `chat: true` to RULE.needs"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_metadata_is_refused_with_the_key_at_fault() {
+    let cases = [
+        ("alert(\"a\", \"b\", \"c\");", "no `const RULE"),
+        (
+            r#"const RULE = #{ severity: "warning", needs: #{} };"#,
+            "RULE.name: missing",
+        ),
+        (
+            r#"const RULE = #{ name: "x", severity: "urgent", needs: #{} };"#,
+            "RULE.severity: `urgent` is not one of",
+        ),
+        (
+            r#"const RULE = #{ name: "x", for_sec: 5, needs: #{} };"#,
+            "RULE.for_sec: unknown key; did you mean `for_secs`?",
+        ),
+        (
+            r#"const RULE = #{ name: "x", for_secs: -5, needs: #{} };"#,
+            "RULE.for_secs: -5 is negative",
+        ),
+        (
+            r#"const RULE = #{ name: "x", mode: "once", needs: #{} };"#,
+            "RULE.mode: `once` is not",
+        ),
+        (r#"const RULE = #{ name: "x" };"#, "RULE.needs: missing"),
+        (
+            r#"const RULE = #{ name: "x", needs: #{ queues: ["a"] } };"#,
+            "RULE.needs.queues: unknown section",
+        ),
+        (
+            r#"const RULE = #{ name: "x", needs: #{ services: "name" } };"#,
+            "RULE.needs.services: must be a list",
+        ),
+        (
+            r#"let n = 5; const RULE = #{ name: "x", for_secs: n, needs: #{} };"#,
+            "must be a literal map",
+        ),
+    ];
+    let engine = RuleEngine::default();
+    for (src, want) in cases {
+        let err = engine.compile(Path::new("r.rhai"), src).unwrap_err();
+        assert!(err.message.contains(want), "{src}\n→ {err}");
+        assert!(err.to_string().starts_with("r.rhai:1:"), "{err}");
+    }
+    // A statistic Lookout does not know is a warning (the server may reject it), not an error.
+    let rule = engine
+        .compile(
+            Path::new("r.rhai"),
+            r#"const RULE = #{ name: "x", needs: #{ services: ["in_calls_wating"] } };"#,
+        )
+        .unwrap();
+    let w = engine.lint(&rule);
+    assert_eq!(w.len(), 1);
+    assert!(w[0].warning && w[0].message.contains("did you mean `in_calls_waiting`?"));
+}
+
+/// Every way a rule can go wrong, in one folder with a healthy rule that runs last: each is
+/// rejected or stopped within its deadline, at its file:line:col, and the healthy rule's alert
+/// is still produced in the same poll.
+#[test]
+fn hostile_rules_are_stopped_and_the_others_still_alert() {
+    let dir = tempdir("hostile");
+    let head = "const RULE = #{ name: \"hostile\", needs: #{ services: [\"name\"] } };\n";
+    let hostile: &[(&str, &str, (usize, usize), &str)] = &[
+        ("syntax.rhai", "let x = ;", (2, 9), "Unexpected ';'"),
+        (
+            "runtime.rhai",
+            "let x = 1;\nlet y = x / 0;",
+            (3, 11),
+            "Division by zero",
+        ),
+        (
+            "in_fn.rhai",
+            "fn ratio(a, b) { a / b }\nlet r = ratio(1, 0);",
+            (2, 20),
+            "Division by zero",
+        ),
+        (
+            "forever.rhai",
+            "let n = 0;\nloop { n += 1; }",
+            (3, 0),
+            "deadline",
+        ),
+        (
+            "helpers_forever.rhai",
+            "loop { services.where(\"name\", \"x\"); }",
+            (2, 0),
+            "deadline",
+        ),
+        (
+            "recursion.rhai",
+            "fn f(n) { f(n + 1) }\nf(0);",
+            (3, 1),
+            "nested deeper than 32",
+        ),
+        (
+            "string.rhai",
+            "let s = \"x\";\nloop { s += s; }",
+            (3, 0),
+            "string",
+        ),
+        (
+            "array.rhai",
+            "let a = [];\nloop { a.push([1, 2, 3, 4, 5, 6, 7, 8]); }",
+            (3, 0),
+            "",
+        ),
+        (
+            "sleep.rhai",
+            "sleep(5);",
+            (2, 1),
+            "sleep() is not available",
+        ),
+        (
+            "import.rhai",
+            "import \"x\" as y;",
+            (2, 1),
+            "`import` is not available",
+        ),
+        (
+            "eval.rhai",
+            "eval(\"1\");",
+            (2, 1),
+            "`eval` is not available",
+        ),
+        (
+            "typo.rhai",
+            "alertt(\"k\", \"t\", \"b\");",
+            (2, 1),
+            "did you mean `alert`?",
+        ),
+        (
+            "var.rhai",
+            "for s in servics { }",
+            (2, 10),
+            "did you mean `services`?",
+        ),
+        ("panics.rhai", "boom();", (0, 0), "internal error"),
+    ];
+    for (name, body, _, _) in hostile {
+        write(&dir, name, &format!("{head}{body}"));
+    }
+    write(
+        &dir,
+        "zz_healthy.rhai",
+        "const RULE = #{ name: \"healthy\", needs: #{ services: [\"name\"] } };\nalert(\"ok\", \"still here\", \"\");",
+    );
+    let limits = Limits {
+        deadline: Duration::from_millis(100),
+        ..Limits::default()
+    };
+    let engine = RuleEngine::with_functions(limits, |e| {
+        e.register_fn("boom", || -> i64 { panic!("a helper went wrong") });
+    });
+    let set = RuleSet::load(&engine, &dir).unwrap();
+    let started = Instant::now();
+    let e = Evaluator::default().evaluate(&engine, &set, Arc::new(snapshot(4)), 0);
+    let took = started.elapsed();
+    assert_eq!(
+        e.findings
+            .iter()
+            .map(|f| f.title.as_str())
+            .collect::<Vec<_>>(),
+        ["still here"],
+        "the healthy rule still alerts"
+    );
+    assert!(
+        took < Duration::from_millis(100 * 4 + 300),
+        "a poll with three runaway rules took {took:?}"
+    );
+    for (name, _, (line, col), want) in hostile {
+        let id = name.trim_end_matches(".rhai");
+        let d = set.files[id]
+            .error
+            .clone()
+            .or_else(|| {
+                e.reports
+                    .iter()
+                    .find(|r| r.id == id)
+                    .and_then(|r| r.error.clone())
+            })
+            .unwrap_or_else(|| panic!("{name} was neither rejected nor stopped"));
+        assert!(d.message.contains(want), "{name}: {d}");
+        // Runaway loops stop wherever the limit catches them: on the loop's line, at some column.
+        if *line > 0 {
+            assert_eq!(d.line, *line, "{name}: {d}");
+            let col = if *col > 0 { *col } else { d.col };
+            assert_eq!(d.col, col, "{name}: {d}");
+            assert!(
+                d.to_string()
+                    .starts_with(&format!("{}:{line}:{col}: ", dir.join(name).display())),
+                "{d}"
+            );
+        }
+    }
+    // The runaway ones were each stopped near their deadline, not left to run.
+    for r in &e.reports {
+        assert!(
+            r.elapsed < Duration::from_millis(160),
+            "{}: {:?}",
+            r.id,
+            r.elapsed
+        );
+    }
+    // A call chain says how the error was reached.
+    let in_fn = e.reports.iter().find(|r| r.id == "in_fn").unwrap();
+    let d = in_fn.error.as_ref().unwrap();
+    assert_eq!(d.chain, ["in call to `ratio` at line 3, column 9"], "{d}");
+    assert_eq!((d.line, d.col), (2, 20));
+}
+
+#[test]
+fn the_subscription_is_the_union_of_the_rules_needs() {
+    let dir = tempdir("plan");
+    write(
+        &dir,
+        "a.rhai",
+        r#"const RULE = #{ name: "a", needs: #{ services: ["name", "in_ewt"], totals: ["in_ewt"] } };"#,
+    );
+    write(
+        &dir,
+        "b.rhai",
+        r#"const RULE = #{ name: "b", needs: #{ agents: ["login_id", "agent_total_ACW_time"], chat: true } };"#,
+    );
+    let engine = RuleEngine::default();
+    let plan = RuleSet::load(&engine, &dir).unwrap().plan();
+    let overview = lookout_core::Plan::overview();
+    for s in &overview.services {
+        assert!(plan.services.contains(s));
+    }
+    assert!(plan.services.contains(&"in_ewt".to_string()));
+    assert!(plan.totals.contains(&"in_ewt".to_string()));
+    assert!(plan.agents.contains(&"agent_total_ACW_time".to_string()));
+    assert_eq!(
+        plan.services.iter().filter(|s| *s == "name").count(),
+        1,
+        "no duplicates"
+    );
+    assert!(plan.chat_limit.is_some());
+}
+
+/// Wait for the next evaluation whose findings satisfy `pred`; returns how long it took.
+fn wait_eval(
+    rx: &mpsc::Receiver<Event>,
+    worker: &RuleWorker,
+    pred: impl Fn(&[String]) -> bool,
+    within: Duration,
+) -> (Duration, Vec<Change>) {
+    let start = Instant::now();
+    let mut changes = Vec::new();
+    while start.elapsed() < within {
+        worker.submit(Arc::new(snapshot(4)), 0);
+        let deadline = Instant::now() + Duration::from_millis(50);
+        while let Ok(ev) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            match ev {
+                Event::Evaluated(e) => {
+                    let titles: Vec<String> = e.findings.iter().map(|f| f.title.clone()).collect();
+                    if pred(&titles) {
+                        return (start.elapsed(), changes);
+                    }
+                }
+                Event::Reloaded { changes: c, .. } => changes.extend(c),
+            }
+        }
+    }
+    panic!("nothing matched within {within:?}; changes seen: {changes:?}");
+}
+
+#[test]
+fn an_edited_rule_takes_effect_within_a_second_and_a_broken_edit_keeps_the_old_one() {
+    let dir = tempdir("reload");
+    let rule = |title: &str| {
+        format!(
+            "const RULE = #{{ name: \"r\", needs: #{{ services: [\"name\"] }} }};\nalert(\"k\", \"{title}\", \"\");\n"
+        )
+    };
+    let path = write(&dir, "r.rhai", &rule("version 1"));
+    let engine = RuleEngine::default();
+    let set = RuleSet::load(&engine, &dir).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let worker = RuleWorker::start(engine, set, move |e| {
+        let _ = tx.send(e);
+    })
+    .unwrap();
+    wait_eval(&rx, &worker, |t| t == ["version 1"], Duration::from_secs(2));
+
+    std::fs::write(&path, rule("version 2")).unwrap();
+    let (took, changes) = wait_eval(&rx, &worker, |t| t == ["version 2"], Duration::from_secs(3));
+    assert!(took < Duration::from_secs(1), "the edit took {took:?}");
+    assert!(
+        changes.contains(&Change::Updated("r".into())),
+        "{changes:?}"
+    );
+
+    // A broken edit: the error is reported, version 2 keeps running.
+    std::fs::write(
+        &path,
+        "const RULE = #{ name: \"r\", needs: #{} };\nalert(\"k\", \"v3\"\n",
+    )
+    .unwrap();
+    let start = Instant::now();
+    let mut broken = None;
+    while start.elapsed() < Duration::from_secs(2) && broken.is_none() {
+        worker.submit(Arc::new(snapshot(4)), 0);
+        while let Ok(ev) = rx.recv_timeout(Duration::from_millis(50)) {
+            match ev {
+                Event::Reloaded { changes, .. } => {
+                    for c in changes {
+                        if let Change::Broken(id, d) = c {
+                            broken = Some((id, d));
+                        }
+                    }
+                }
+                Event::Evaluated(e) => {
+                    let titles: Vec<&str> = e.findings.iter().map(|f| f.title.as_str()).collect();
+                    assert_eq!(titles, ["version 2"], "the last good version keeps running");
+                }
+            }
+        }
+    }
+    let (id, d) = broken.expect("the broken edit is reported");
+    assert_eq!(id, "r");
+    assert_eq!(d.line, 3, "{d}");
+    assert!(d.to_string().contains("r.rhai:3:"), "{d}");
+
+    // Deleted: its alerts are gone (they resolve downstream).
+    std::fs::remove_file(&path).unwrap();
+    let (_, changes) = wait_eval(&rx, &worker, |t| t.is_empty(), Duration::from_secs(2));
+    assert!(
+        changes.contains(&Change::Removed("r".into())),
+        "{changes:?}"
+    );
+    worker.stop();
+}
+
+#[test]
+fn a_busy_rule_thread_drops_older_snapshots_instead_of_queueing_them() {
+    let dir = tempdir("coalesce");
+    // About 50 ms per run.
+    write(
+        &dir,
+        "slow.rhai",
+        "const RULE = #{ name: \"slow\", needs: #{ totals: [\"in_calls_waiting\"] } };\nlet n = 0;\nwhile n < 200000 { n += 1; }\nalert(\"k\", `${totals.in_calls_waiting}`, \"\");",
+    );
+    let engine = RuleEngine::default();
+    let set = RuleSet::load(&engine, &dir).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let worker = RuleWorker::start(engine, set, move |e| {
+        let _ = tx.send(e);
+    })
+    .unwrap();
+    for i in 0..50 {
+        worker.submit(Arc::new(snapshot(i)), i);
+    }
+    let mut seen = Vec::new();
+    while let Ok(ev) = rx.recv_timeout(Duration::from_secs(2)) {
+        if let Event::Evaluated(e) = ev {
+            seen.push(e.now);
+            if e.now == 49 {
+                break;
+            }
+        }
+    }
+    assert_eq!(seen.last(), Some(&49), "the newest snapshot is evaluated");
+    assert!(seen.len() < 10, "evaluated {} of 50: {seen:?}", seen.len());
+    assert!(worker.dropped() >= 40);
+    worker.stop();
+}
