@@ -44,6 +44,24 @@ enum Command {
     /// Check, test and document rules
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Record live snapshots to a file, for `lookout rules replay`
+    Record(RecordArgs),
+}
+
+#[derive(clap::Args)]
+struct RecordArgs {
+    /// Where to write the recording (JSON lines)
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Stop after this long (e.g. 10m, 1h; default: until Ctrl-C)
+    #[arg(long)]
+    duration: Option<String>,
+    /// Config file (default: the OS config dir's lookout/config.toml)
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Subscribe to what the rules in this folder need (default: the overview's statistics)
+    #[arg(long, value_name = "DIR")]
+    rules: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -56,6 +74,15 @@ pub enum RulesCommand {
     },
     /// Run the rule tests in DIR/tests/*.toml; exit 1 on any failure
     Test {
+        /// The rules folder
+        #[arg(default_value = "rules")]
+        dir: PathBuf,
+    },
+    /// Run the rules over a recording (`lookout record`) and print what would have fired when
+    Replay {
+        /// The recording
+        #[arg(long, value_name = "FILE")]
+        recording: PathBuf,
         /// The rules folder
         #[arg(default_value = "rules")]
         dir: PathBuf,
@@ -151,6 +178,7 @@ fn main() -> ExitCode {
             Command::Snapshot(a) => run_snapshot(a).await,
             Command::Demo(a) => run_demo(a).await,
             Command::Rules(c) => rules_cli::run(c),
+            Command::Record(a) => run_record(a).await,
         }
     });
     match result {
@@ -425,5 +453,72 @@ async fn run_demo(a: DemoArgs) -> Result<()> {
         println!("Subscription deleted.");
     }
     handle.stop().await;
+    Ok(())
+}
+
+async fn run_record(a: RecordArgs) -> Result<()> {
+    let duration = a
+        .duration
+        .as_deref()
+        .map(|d| {
+            humantime::parse_duration(d)
+                .with_context(|| format!("--duration `{d}`: not a duration like 10m or 1h"))
+        })
+        .transpose()?;
+    let config = Config::load(a.config.as_deref())?;
+    let plan = match &a.rules {
+        Some(dir) => {
+            let engine = lookout_core::rules::RuleEngine::default();
+            lookout_core::rules::RuleSet::load(&engine, dir)
+                .with_context(|| format!("cannot read the rules folder {}", dir.display()))?
+                .plan()
+        }
+        None => Plan::overview(),
+    };
+    let file = std::fs::File::create(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    let mut recorder = lookout_core::recording::Recorder::new(std::io::BufWriter::new(file));
+    let for_secret = config.clone();
+    let secret = tokio::task::spawn_blocking(move || secrets::find_secret(&for_secret))
+        .await
+        .context("the keychain lookup failed")??;
+    let client = client_for(&config, secret)?;
+    let mut keeper = start_keeper(&config, client, plan);
+    let mut changes = keeper
+        .take_changes()
+        .context("the keeper's status changes were already taken")?;
+    let mut snapshots = keeper.snapshots();
+    let stop = async {
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stop);
+    let interrupt = interrupted("stopping: deleting the subscription");
+    tokio::pin!(interrupt);
+    eprintln!("Recording to {}; Ctrl-C stops.", a.out.display());
+    let result = loop {
+        tokio::select! {
+            Some(s) = changes.recv() => {
+                eprintln!("lookout: {}", s.describe(SystemTime::now()));
+            }
+            Ok(()) = snapshots.changed() => {
+                let snap = snapshots.borrow_and_update().clone();
+                if let Some(snap) = snap {
+                    if let Err(e) = recorder.write(&snap) {
+                        break Err(anyhow::anyhow!("cannot write {}: {e}", a.out.display()));
+                    }
+                    eprint!("\r{} snapshots recorded", recorder.written);
+                }
+            }
+            () = &mut stop => break Ok(()),
+            () = &mut interrupt => break Ok(()),
+        }
+    };
+    eprintln!();
+    stop_keeper(keeper).await;
+    result?;
+    println!("{} snapshots in {}", recorder.written, a.out.display());
     Ok(())
 }

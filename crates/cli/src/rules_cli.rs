@@ -11,6 +11,7 @@ pub fn run(cmd: RulesCommand) -> Result<()> {
     match cmd {
         RulesCommand::Check { dir } => check(&dir),
         RulesCommand::Test { dir } => test(&dir),
+        RulesCommand::Replay { recording, dir } => replay(&recording, &dir),
         RulesCommand::Defs { out } => {
             std::fs::create_dir_all(&out)
                 .with_context(|| format!("cannot create {}", out.display()))?;
@@ -111,5 +112,66 @@ fn test(dir: &Path) -> Result<()> {
     if failed > 0 {
         bail!("{failed} test file(s) failed");
     }
+    Ok(())
+}
+
+fn replay(recording: &Path, dir: &Path) -> Result<()> {
+    use lookout_core::alerts::{Lifecycle, NoticeKind};
+    use lookout_core::rules::Evaluator;
+    let (engine, set) = load(dir)?;
+    for d in set.diagnostics() {
+        if !d.warning {
+            eprintln!("lookout: warning: {d} (its last good version runs, if any)");
+        }
+    }
+    let snaps = lookout_core::recording::read(recording).map_err(anyhow::Error::msg)?;
+    let metas = set
+        .rules()
+        .map(|r| (r.id.clone(), r.meta.clone()))
+        .collect();
+    let mut evaluator = Evaluator::default();
+    let mut lifecycle = Lifecycle::default();
+    let (mut notices, mut errors) = (0, 0);
+    for snap in snaps.iter().cloned() {
+        let at = snap.taken_at;
+        let e = evaluator.evaluate(&engine, &set, std::sync::Arc::new(snap), at);
+        for r in &e.reports {
+            if let Some(d) = &r.error {
+                errors += 1;
+                println!("{}  ERROR     {d}", crate::render::clock(at));
+            }
+        }
+        for n in lifecycle.step(at, &metas, &e.findings) {
+            notices += 1;
+            let kind = match n.kind {
+                NoticeKind::Firing => "FIRING  ",
+                NoticeKind::Repeat => "REPEAT  ",
+                NoticeKind::Resolved => "RESOLVED",
+            };
+            let body = if n.body.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", n.body)
+            };
+            println!(
+                "{}  {kind}  {:<8}  {}/{}  {}{body}",
+                crate::render::clock(at),
+                n.severity.as_str(),
+                n.rule,
+                n.key,
+                n.title
+            );
+        }
+    }
+    let span = match (snaps.first(), snaps.last()) {
+        (Some(a), Some(b)) => b.taken_at - a.taken_at,
+        _ => 0,
+    };
+    println!(
+        "{} snapshots over {}, {} rules: {notices} notifications, {errors} rule errors",
+        snaps.len(),
+        lookout_core::rules::fmt_dur(span),
+        set.rules().count()
+    );
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod catalogue;
 pub mod config;
 pub mod keeper;
+pub mod recording;
 pub mod rules;
 pub mod secrets;
 pub mod snapshot;
