@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask setup|test|demo|lint`.
+//! Project automation: `cargo xtask setup|test|demo|lint|bench`.
 
 use std::process::{Command, ExitCode};
 
@@ -16,6 +16,8 @@ cargo xtask <command>
   test    setup, then run the whole test suite
   demo    run the simulated tenant with the demo scenario and watch it live
   lint    cargo fmt --check and cargo clippy with warnings as errors
+  bench rules [--quick]
+          the rule engine against native Rust (release build); report in target/bench/
 ";
 
 fn main() -> ExitCode {
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
         Some("test") => setup().and_then(|()| test()),
         Some("demo") => demo(&args[1..]),
         Some("lint") => lint(),
+        Some("bench") => bench(&args[1..]),
         Some("help" | "-h" | "--help") | None => {
             print!("{HELP}");
             Ok(())
@@ -156,4 +159,33 @@ fn lint() -> Result<()> {
         "-D",
         "warnings",
     ]))
+}
+
+fn bench(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
+        Some("rules") | None => {
+            let quick = args.iter().any(|a| a == "--quick");
+            let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+            let json = std::path::Path::new(&target)
+                .join("bench")
+                .join("rules.json");
+            let json = std::path::absolute(&json).unwrap_or(json);
+            let mut cmd = cargo();
+            cmd.args([
+                "bench",
+                "--locked",
+                "-p",
+                "lookout-core",
+                "--bench",
+                "rules",
+                "--",
+            ]);
+            if quick {
+                cmd.arg("--quick");
+            }
+            cmd.arg("--json").arg(&json);
+            run(&mut cmd)
+        }
+        Some(other) => bail!("unknown benchmark `{other}`; there is `rules`"),
+    }
 }

@@ -363,3 +363,116 @@ fn demo_shows_the_connection_and_one_line_per_poll() {
     let summaries = stdout.lines().filter(|l| l.contains(" · ready ")).count();
     assert!(summaries >= 3, "one summary line per poll:\n{stdout}");
 }
+
+fn repo_rules() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules")
+}
+
+#[test]
+fn the_shipped_rules_pass_their_tests() {
+    let out = Command::new(BIN)
+        .args(["rules", "test"])
+        .arg(repo_rules())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+    assert!(
+        !stdout.contains("has no test"),
+        "every shipped rule has tests:\n{stdout}"
+    );
+    let out = Command::new(BIN)
+        .args(["rules", "check"])
+        .arg(repo_rules())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 errors, 0 warnings"));
+}
+
+#[test]
+fn rules_check_points_at_the_mistake_and_fails() {
+    let dir = tempdir("check");
+    std::fs::write(
+        dir.join("bad.rhai"),
+        "const RULE = #{ name: \"Bad\", needs: #{ services: [\"name\"] } };\n\nfor s in servics { }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("good.rhai"),
+        "const RULE = #{ name: \"Good\", needs: #{ services: [\"nme\"] } };\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["rules", "check"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error: unknown variable `servics`; did you mean `services`?"),
+        "{err}"
+    );
+    assert!(err.contains("bad.rhai:3:10\n"), "{err}");
+    assert!(
+        err.contains("3 | for s in servics { }\n  |          ^"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: RULE.needs.services: `nme` is not a statistic Lookout knows; did you mean `name`?"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 rules checked: 1 error, 1 warning"));
+}
+
+#[test]
+fn a_recording_replays_what_would_have_fired() {
+    let dir = tempdir("record");
+    let scenario = write_scenario(
+        &dir,
+        "scenario.toml",
+        "[[event]]\nat = \"1s\"\ndo = \"set\"\nservice = \"Support\"\nstat = \"in_max_wait_time\"\nvalue = 200\n",
+    );
+    let (_sim, url) = start_sim(&["--scenario", scenario.to_str().unwrap()]);
+    let config = write_config(&dir, &url, "");
+    let recording = dir.join("r.jsonl");
+    let out = Command::new(BIN)
+        .args(["record", "--duration", "4s", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&recording)
+        .arg("--rules")
+        .arg(repo_rules())
+        .env("LOOKOUT_CLIENT_SECRET", "demo-secret")
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = String::from_utf8_lossy(&out.stdout);
+    assert!(written.contains("snapshots in"), "{written}");
+    let out = Command::new(BIN)
+        .args(["rules", "replay", "--recording"])
+        .arg(&recording)
+        .arg(repo_rules())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(
+            "FIRING    critical  long_wait/wait:Support  Support: a caller has waited 3m 20s"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 rule errors"), "{stdout}");
+}

@@ -244,22 +244,38 @@ fn key_text(v: &Value) -> Option<String> {
     }
 }
 
-/// Compare a cell with a script value. `None` when they cannot be compared (no value, or a
-/// number against text).
-fn compare(cell: &Value, other: &Dynamic) -> Option<Ordering> {
-    if let Some(n) = number(other) {
-        return cell.as_f64()?.partial_cmp(&n);
+/// A script value to compare cells with, classified once per helper call rather than per row.
+enum Needle {
+    Unit,
+    Number(f64),
+    Bool(bool),
+    Text(ImmutableString),
+    Other,
+}
+
+impl Needle {
+    fn of(d: &Dynamic) -> Needle {
+        if d.is_unit() {
+            Needle::Unit
+        } else if let Some(n) = number(d) {
+            Needle::Number(n)
+        } else if let Ok(b) = d.as_bool() {
+            Needle::Bool(b)
+        } else if let Ok(s) = d.as_immutable_string_ref() {
+            Needle::Text(s.clone())
+        } else {
+            Needle::Other
+        }
     }
-    if let Ok(b) = other.as_bool() {
-        return match cell {
-            Value::Bool(c) => Some(c.cmp(&b)),
+
+    /// `None` when they cannot be compared (no value, or a number against text).
+    fn compare(&self, cell: &Value) -> Option<Ordering> {
+        match (self, cell) {
+            (Needle::Number(n), cell) => cell.as_f64()?.partial_cmp(n),
+            (Needle::Bool(b), Value::Bool(c)) => Some(c.cmp(b)),
+            (Needle::Text(s), Value::Text(t)) => Some((**t).cmp(s.as_str())),
             _ => None,
-        };
-    }
-    let s = other.read_lock::<ImmutableString>()?;
-    match cell {
-        Value::Text(t) => Some((**t).cmp(s.as_str())),
-        _ => None,
+        }
     }
 }
 
@@ -270,42 +286,74 @@ fn number(d: &Dynamic) -> Option<f64> {
     d.as_float().ok()
 }
 
-fn matches(cell: &Value, op: &str, other: &Dynamic) -> Fallible<bool> {
-    if other.is_unit() {
-        return Ok(match op {
-            "==" => cell.is_none(),
-            "!=" => !cell.is_none(),
-            _ => false,
-        });
+#[derive(Clone, Copy)]
+enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Contains,
+}
+
+impl Op {
+    fn parse(op: &str) -> Fallible<Op> {
+        Ok(match op {
+            "==" => Op::Eq,
+            "!=" => Op::Ne,
+            ">" => Op::Gt,
+            ">=" => Op::Ge,
+            "<" => Op::Lt,
+            "<=" => Op::Le,
+            "contains" => Op::Contains,
+            other => {
+                return fail(format!(
+                    "unknown comparison `{other}`; use ==, !=, >, >=, <, <= or contains"
+                ));
+            }
+        })
     }
-    let ord = compare(cell, other);
-    Ok(match op {
-        "==" => ord == Some(Ordering::Equal),
-        "!=" => !cell.is_none() && ord != Some(Ordering::Equal),
-        ">" => ord == Some(Ordering::Greater),
-        ">=" => matches!(ord, Some(Ordering::Greater | Ordering::Equal)),
-        "<" => ord == Some(Ordering::Less),
-        "<=" => matches!(ord, Some(Ordering::Less | Ordering::Equal)),
-        "contains" => match (cell, other.read_lock::<ImmutableString>()) {
-            (Value::Text(t), Some(s)) => t.to_lowercase().contains(&s.to_lowercase()),
+}
+
+fn matches(cell: &Value, op: Op, needle: &Needle, lower: Option<&str>) -> bool {
+    if let Needle::Unit = needle {
+        return match op {
+            Op::Eq => cell.is_none(),
+            Op::Ne => !cell.is_none(),
             _ => false,
-        },
-        other => {
-            return fail(format!(
-                "unknown comparison `{other}`; use ==, !=, >, >=, <, <= or contains"
-            ));
-        }
-    })
+        };
+    }
+    if let Op::Contains = op {
+        return match (cell, lower) {
+            (Value::Text(t), Some(l)) => t.to_lowercase().contains(l),
+            _ => false,
+        };
+    }
+    let ord = needle.compare(cell);
+    match op {
+        Op::Eq => ord == Some(Ordering::Equal),
+        Op::Ne => !cell.is_none() && ord != Some(Ordering::Equal),
+        Op::Gt => ord == Some(Ordering::Greater),
+        Op::Ge => matches!(ord, Some(Ordering::Greater | Ordering::Equal)),
+        Op::Lt => ord == Some(Ordering::Less),
+        Op::Le => matches!(ord, Some(Ordering::Less | Ordering::Equal)),
+        Op::Contains => false,
+    }
 }
 
 fn where_op(rows: &mut Rows, col: &str, op: &str, value: Dynamic) -> Fallible<Rows> {
     let c = rows.col(col)?;
-    let mut out = Vec::new();
-    for r in rows.indices() {
-        if matches(rows.value(r, c), op, &value)? {
-            out.push(r);
-        }
-    }
+    let op = Op::parse(op)?;
+    let needle = Needle::of(&value);
+    let lower = match &needle {
+        Needle::Text(s) => Some(s.to_lowercase()),
+        _ => None,
+    };
+    let out = rows
+        .indices()
+        .filter(|&r| matches(rows.value(r, c), op, &needle, lower.as_deref()))
+        .collect();
     Ok(rows.select(out))
 }
 
@@ -625,6 +673,16 @@ pub(crate) fn register(engine: &mut Engine) {
         .register_fn("sleep", |_: f64| -> Fallible<()> {
             fail("sleep() is not available in rules: a rule runs once per poll and must not wait")
         });
+    // A getter per known statistic and chat field: Rhai finds it directly instead of failing
+    // to and falling back to the indexer (about a quarter faster per field read).
+    let names = crate::catalogue::CATALOGUE
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(crate::snapshot::CHAT_COLUMNS);
+    for name in names {
+        engine.register_get(name, move |r: &mut Row| row_get(r, name));
+        engine.register_get(name, move |t: &mut Totals| totals_get(t, name));
+    }
     // "No value" compares as false with any number, like a missing reading: `s.sl < 80` is
     // false when there is no service level yet, instead of an error.
     macro_rules! unit_cmp {
