@@ -81,6 +81,8 @@ pub const CATALOGUE: &[(&str, Kind)] = &[
 
 /// The kind of `stat` ([`Kind::Unknown`] when the catalogue does not list it).
 pub fn kind_of(stat: &str) -> Kind {
+    // `calls_dispositions_per_day:Product sold` counts like its statistic.
+    let stat = stat.split_once(':').map_or(stat, |(s, _)| s);
     CATALOGUE
         .iter()
         .find(|(name, _)| *name == stat)

@@ -277,6 +277,14 @@ pub struct Plan {
     pub agents: Vec<String>,
     /// Chat messages to fetch (`None`: no chat).
     pub chat_limit: Option<usize>,
+    /// Dispositions to count per agent: one agents-grid column each, named
+    /// [`disposition_column`] and counting `calls_dispositions_per_day` of that disposition.
+    pub dispositions: Vec<String>,
+}
+
+/// The agents-grid column that counts today's calls with disposition `name`.
+pub fn disposition_column(name: &str) -> String {
+    format!("calls_dispositions_per_day:{name}")
 }
 
 fn owned(list: &[&str]) -> Vec<String> {
@@ -318,6 +326,7 @@ impl Plan {
                 "in_calls_handled_per_day",
             ]),
             chat_limit: Some(50),
+            dispositions: Vec::new(),
         }
     }
 
@@ -332,11 +341,17 @@ impl Plan {
                     .collect(),
             )
         };
+        let mut agents = grid(AGENTS_GRID, &self.agents);
+        for d in &self.dispositions {
+            let mut c = Column::new(disposition_column(d), "calls_dispositions_per_day");
+            c.dispositions = Some(vec![d.clone()]);
+            agents.columns.push(c);
+        }
         let app = AppSubscription {
             stats_totals: (!self.totals.is_empty()).then(|| self.totals.clone()),
             service_grids: (!self.services.is_empty())
                 .then(|| vec![grid(SERVICES_GRID, &self.services)]),
-            agent_grids: (!self.agents.is_empty()).then(|| vec![grid(AGENTS_GRID, &self.agents)]),
+            agent_grids: (!agents.columns.is_empty()).then(|| vec![agents]),
             chat_messages: self.chat_limit.map(|l| ChatRequest {
                 filter: Some(String::new()),
                 limit: Some((l as i64).into()),
@@ -392,10 +407,12 @@ impl Snapshot {
             SERVICES_GRID,
             &plan.services,
         );
+        let mut agent_columns = plan.agents.clone();
+        agent_columns.extend(plan.dispositions.iter().map(|d| disposition_column(d)));
         let agents = grid(
             app.and_then(|a| a.agent_grids.as_ref()),
             AGENTS_GRID,
-            &plan.agents,
+            &agent_columns,
         );
         let chat = app
             .and_then(|a| a.chat_messages.as_ref())
@@ -523,6 +540,7 @@ mod tests {
             services: owned(&["name", "in_calls_waiting"]),
             agents: owned(&["login_id"]),
             chat_limit: Some(10),
+            dispositions: Vec::new(),
         };
         let s = Snapshot::from_data(&plan, &data, 0);
         assert_eq!(s.totals["in_calls_waiting"], Value::Int(3));

@@ -586,3 +586,80 @@ fn a_busy_rule_thread_drops_older_snapshots_instead_of_queueing_them() {
     assert!(worker.dropped() >= 40);
     worker.stop();
 }
+
+/// Dispositions end to end against the simulated tenant: the rule's `needs` put a counting
+/// column per disposition into the subscription, the tenant's list validates the names, and the
+/// rule reads the counts per agent and in total.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disposition_counts_per_agent_and_in_total() {
+    use lookout_statsapi::{Auth, Client, ClientOptions, DispositionFilter, PollOutcome, Secret};
+    let dir = tempdir("dispositions");
+    write(
+        &dir,
+        "sold.rhai",
+        r#"const RULE = #{ name: "Sold", needs: #{ agents: ["login_id"], dispositions: ["Product sold"] } };
+let per_agent = 0;
+for a in agents { per_agent += a.disposition("Product sold"); }
+alert("sold", `${per_agent} ${totals.disposition("Product sold")}`, "");"#,
+    );
+    let engine = RuleEngine::default();
+    let mut set = RuleSet::load(&engine, &dir).unwrap();
+    assert!(set.diagnostics().is_empty(), "{:?}", set.diagnostics());
+    let plan = set.plan();
+    assert_eq!(plan.dispositions, ["Product sold"]);
+
+    let cfg = lookout_sim::SimConfig {
+        speed: 600.0,
+        ..lookout_sim::SimConfig::default()
+    };
+    let sim = lookout_sim::start(cfg, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let user = lookout_sim::demo_user();
+    let auth = Auth::OAuth {
+        client_id: user.name,
+        client_secret: Secret::new(user.api_secret),
+        scope: "demo.lookout.test".into(),
+    };
+    let mut client = Client::new(&sim.url(), auth, ClientOptions::default()).unwrap();
+    client.authenticate().await.unwrap();
+    let tenant = client
+        .dispositions(DispositionFilter::default())
+        .await
+        .unwrap();
+    assert!(set.check_dispositions(&tenant).is_empty());
+    client.create_subscription(&plan.request()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let data = loop {
+        match client.poll_data().await.unwrap() {
+            PollOutcome::Data(d) => break d,
+            PollOutcome::NotReady => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
+    let snap = Arc::new(Snapshot::from_data(&plan, &data, 0));
+    let e = Evaluator::default().evaluate(&engine, &set, snap, 0);
+    assert!(e.reports[0].error.is_none(), "{:?}", e.reports[0].error);
+    let title = &e.findings[0].title;
+    let (per_agent, total) = title.split_once(' ').unwrap();
+    assert_eq!(per_agent, total, "the total is the agents' sum");
+    assert!(
+        total.parse::<i64>().unwrap() > 0,
+        "twenty simulated minutes sell something: {title}"
+    );
+    sim.stop().await;
+
+    // A name the tenant does not have is an error at the rule, with a suggestion.
+    write(
+        &dir,
+        "sold.rhai",
+        r#"const RULE = #{ name: "Sold", needs: #{ dispositions: ["Product sol"] } };"#,
+    );
+    set = RuleSet::load(&engine, &dir).unwrap();
+    let errs = set.check_dispositions(&tenant);
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0].to_string().contains("sold.rhai:1:1: RULE.needs.dispositions: `Product sol` is not a disposition of this tenant; did you mean `Product sold`?"),
+        "{}",
+        errs[0]
+    );
+}

@@ -493,6 +493,41 @@ fn totals_get(t: &mut Totals, stat: &str) -> Fallible<Dynamic> {
     Ok(found.map_or(Dynamic::UNIT, to_dynamic))
 }
 
+/// Today's calls of `row`'s agent with disposition `name`.
+fn row_disposition(row: &mut Row, name: &str) -> Fallible<Dynamic> {
+    declared_disposition(name)?;
+    if row.table != Table::Agents {
+        return fail("disposition counts are per agent: use them on rows of `agents`");
+    }
+    let g = row.table.grid(&row.snap);
+    Ok(g.column(&crate::snapshot::disposition_column(name))
+        .and_then(|c| g.rows.get(row.row as usize)?.get(c))
+        .map_or(Dynamic::UNIT, to_dynamic))
+}
+
+/// Today's calls with disposition `name`, summed over the agents.
+fn totals_disposition(t: &mut Totals, name: &str) -> Fallible<Dynamic> {
+    declared_disposition(name)?;
+    let g = &t.snap.agents;
+    let Some(c) = g.column(&crate::snapshot::disposition_column(name)) else {
+        return Ok(Dynamic::UNIT);
+    };
+    Ok(Dynamic::from_int(
+        g.rows.iter().filter_map(|r| r.get(c)?.as_i64()).sum(),
+    ))
+}
+
+fn declared_disposition(name: &str) -> Fallible<()> {
+    let declared = with_ctx(|ctx| ctx.needs.dispositions.contains(name)).unwrap_or(true);
+    if declared {
+        Ok(())
+    } else {
+        fail(format!(
+            "disposition `{name}` is not declared; add \"{name}\" to RULE.needs.dispositions"
+        ))
+    }
+}
+
 /// Emit a condition that is true now.
 fn alert(key: Dynamic, severity: Option<&str>, title: Dynamic, body: Dynamic) -> Fallible<()> {
     let key = key.to_string();
@@ -576,6 +611,7 @@ pub const API_FUNCTIONS: &[&str] = &[
     "pct",
     "join",
     "available",
+    "disposition",
 ];
 
 /// Host variables every rule sees.
@@ -629,6 +665,8 @@ pub(crate) fn register(engine: &mut Engine) {
             extreme(r, c, Ordering::Greater)
         })
         .register_fn("avg", avg)
+        .register_fn("disposition", row_disposition)
+        .register_fn("disposition", totals_disposition)
         .register_fn("values", values)
         .register_indexer_get(row_get)
         .register_indexer_get(totals_get)

@@ -55,6 +55,8 @@ pub struct Needs {
     pub services: BTreeSet<String>,
     pub agents: BTreeSet<String>,
     pub chat: bool,
+    /// Dispositions whose per-agent counts (`calls_dispositions_per_day`) the rule reads.
+    pub dispositions: BTreeSet<String>,
 }
 
 /// A rule's metadata.
@@ -222,6 +224,7 @@ fn read_needs(v: &Dynamic) -> Result<Needs, String> {
             "totals" => needs.totals = list("totals")?,
             "services" => needs.services = list("services")?,
             "agents" => needs.agents = list("agents")?,
+            "dispositions" => needs.dispositions = list("dispositions")?,
             "chat" => {
                 // `chat: true`, or the list of chat fields (all of them come anyway).
                 needs.chat = match value.as_bool() {
@@ -231,7 +234,7 @@ fn read_needs(v: &Dynamic) -> Result<Needs, String> {
             }
             other => {
                 return Err(format!(
-                    "RULE.needs.{other}: unknown section; use totals, services, agents or chat"
+                    "RULE.needs.{other}: unknown section; use totals, services, agents, chat or dispositions"
                 ));
             }
         }

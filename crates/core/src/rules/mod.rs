@@ -442,6 +442,37 @@ impl RuleSet {
             .collect()
     }
 
+    /// Check the dispositions the rules count against the tenant's list (`cfg/dispositions`):
+    /// one error per unknown name, at the rule's `needs`.
+    pub fn check_dispositions(&self, tenant: &[String]) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        for rule in self.rules() {
+            for d in &rule.meta.needs.dispositions {
+                if tenant.iter().any(|t| t == d) {
+                    continue;
+                }
+                let hint = diag::closest(d, tenant.iter().map(String::as_str))
+                    .map(|c| format!("did you mean `{c}`? "))
+                    .unwrap_or_default();
+                let line = rule
+                    .source
+                    .lines()
+                    .position(|l| l.contains("dispositions"))
+                    .map_or(1, |i| i + 1);
+                out.push(Diagnostic::error(
+                    &rule.path,
+                    line,
+                    1,
+                    format!(
+                        "RULE.needs.dispositions: `{d}` is not a disposition of this tenant; {hint}it has: {}",
+                        tenant.join(", ")
+                    ),
+                ));
+            }
+        }
+        out
+    }
+
     /// The subscription: what the overview shows plus everything the rules need.
     pub fn plan(&self) -> Plan {
         let mut plan = Plan::overview();
@@ -460,6 +491,11 @@ impl RuleSet {
             }
             if n.chat && plan.chat_limit.is_none() {
                 plan.chat_limit = Some(50);
+            }
+            for d in &n.dispositions {
+                if !plan.dispositions.contains(d) {
+                    plan.dispositions.push(d.clone());
+                }
             }
         }
         plan
