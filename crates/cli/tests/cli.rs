@@ -393,6 +393,22 @@ fn the_shipped_rules_pass_their_tests() {
         .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 errors, 0 warnings"));
+    // Editor definitions name the API with its types.
+    let defs = tempdir("defs");
+    let out = Command::new(BIN)
+        .args(["rules", "defs", "--out"])
+        .arg(&defs)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(defs.join("lookout.d.rhai")).unwrap();
+    for want in [
+        "fn where(_: Rows, _: string, _: ?) -> Rows;",
+        "const agents: Rows;",
+        "fn fmt_dur(",
+    ] {
+        assert!(text.contains(want), "no {want:?} in the definitions");
+    }
 }
 
 #[test]

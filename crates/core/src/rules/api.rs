@@ -774,3 +774,9 @@ pub(crate) fn compile_scope() -> rhai::Scope<'static> {
     }
     scope
 }
+
+/// The host variables with values of their real types, for editor definitions.
+pub(crate) fn definitions_scope() -> rhai::Scope<'static> {
+    let snap = Arc::new(Snapshot::default());
+    scope_for(0, &snap, Some(&snap))
+}

@@ -235,15 +235,44 @@ impl RuleEngine {
         }
     }
 
-    /// Definition files for the Rhai language server, so editors complete the rule API.
+    /// A definition file for the Rhai language server, so editors complete the rule API.
     pub fn write_definitions(&self, dir: &Path) -> std::io::Result<()> {
-        let scope = api::compile_scope();
-        self.engine
+        let scope = api::definitions_scope();
+        let text = self
+            .engine
             .definitions_with_scope(&scope)
             .with_headers(true)
             .include_standard_packages(false)
-            .write_to_dir(dir)
+            .single_file();
+        std::fs::write(dir.join("lookout.d.rhai"), readable_definitions(&text))
     }
+}
+
+/// Rhai writes fallible functions' return type as the tail of `Result<T, Box<EvalAltResult>>`;
+/// say what they return instead.
+fn readable_definitions(text: &str) -> String {
+    const RETURNS: &[(&str, &str)] = &[
+        ("fn where(", "Rows"),
+        ("fn top(", "Rows"),
+        ("fn count_by(", "map"),
+        ("fn group_by(", "map"),
+        ("fn values(", "array"),
+        ("fn alert(", "()"),
+        ("fn sleep(", "()"),
+    ];
+    text.lines()
+        .map(|line| match line.find("-> EvalAltResult>>") {
+            Some(i) => {
+                let ret = RETURNS
+                    .iter()
+                    .find(|(prefix, _)| line.starts_with(prefix))
+                    .map_or("?", |(_, r)| r);
+                format!("{}-> {ret};", &line[..i])
+            }
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Where the script first reads the host variable `name`, if it does.
