@@ -141,7 +141,11 @@ fn replay(recording: &Path, dir: &Path) -> Result<()> {
                 println!("{}  ERROR     {d}", crate::render::clock(at));
             }
         }
-        for n in lifecycle.step(at, &metas, &e.findings) {
+        for n in lifecycle
+            .step(at, &metas, &e.findings)
+            .into_iter()
+            .filter(|n| n.notify)
+        {
             notices += 1;
             let kind = match n.kind {
                 NoticeKind::Firing => "FIRING  ",

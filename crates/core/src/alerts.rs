@@ -46,10 +46,13 @@ pub enum NoticeKind {
     Resolved,
 }
 
-/// A transition worth telling someone about.
+/// A transition of one alert. `notify` says whether the rule wants it told (a resolution is
+/// told only when the rule says `notify_resolved`; a pending alert that goes away is no
+/// transition at all).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Notice {
     pub kind: NoticeKind,
+    pub notify: bool,
     pub rule: String,
     pub rule_name: String,
     pub key: String,
@@ -73,12 +76,25 @@ pub struct Lifecycle {
 
 impl Lifecycle {
     /// Take one poll's findings at time `now`. `rules` holds the metadata of every rule that
-    /// exists; the alerts of a rule that is gone resolve. Returns the notices to send.
+    /// exists; the alerts of a rule that is gone resolve. Returns the transitions.
     pub fn step(
         &mut self,
         now: i64,
         rules: &BTreeMap<String, RuleMeta>,
         findings: &[Finding],
+    ) -> Vec<Notice> {
+        self.step_with(now, rules, findings, false)
+    }
+
+    /// [`Lifecycle::step`], in a grace period (`grace`: just after data came back) when
+    /// half-loaded data must not change anything that matters: new keys wait as pending,
+    /// pending ones do not fire, firing ones that are missing do not resolve.
+    pub fn step_with(
+        &mut self,
+        now: i64,
+        rules: &BTreeMap<String, RuleMeta>,
+        findings: &[Finding],
+        grace: bool,
     ) -> Vec<Notice> {
         let mut notices = Vec::new();
         let mut present: HashMap<(String, String), &Finding> = HashMap::new();
@@ -103,7 +119,7 @@ impl Lifecycle {
                         continue;
                     }
                     match alert.state {
-                        State::Pending if now - alert.since >= meta.for_secs as i64 => {
+                        State::Pending if !grace && now - alert.since >= meta.for_secs as i64 => {
                             alert.state = State::Firing;
                             alert.firing_since = Some(now);
                             alert.last_notified = Some(now);
@@ -125,23 +141,26 @@ impl Lifecycle {
                     let gone = match (meta.mode, alert.state) {
                         (Mode::Event, _) => true,
                         (_, State::Pending) => true,
-                        (_, State::Firing) => now - alert.last_seen >= meta.keep_firing_secs as i64,
+                        (_, State::Firing) => {
+                            !grace && now - alert.last_seen >= meta.keep_firing_secs as i64
+                        }
                     };
                     if gone {
                         let alert = self.alerts.remove(&id).expect("present above");
-                        if meta.mode == Mode::State
-                            && alert.state == State::Firing
-                            && meta.notify_resolved
-                        {
-                            notices.push(notice(NoticeKind::Resolved, &alert, now));
+                        if meta.mode == Mode::State && alert.state == State::Firing {
+                            let mut n = notice(NoticeKind::Resolved, &alert, now);
+                            n.notify = meta.notify_resolved;
+                            notices.push(n);
                         }
                     }
                 }
                 (_, None) => {
                     // The rule is gone (its file deleted): its alerts resolve.
                     let alert = self.alerts.remove(&id).expect("present above");
-                    if alert.state == State::Firing && alert.severity == Severity::Critical {
-                        notices.push(notice(NoticeKind::Resolved, &alert, now));
+                    if alert.state == State::Firing {
+                        let mut n = notice(NoticeKind::Resolved, &alert, now);
+                        n.notify = alert.severity == Severity::Critical;
+                        notices.push(n);
                     }
                 }
             }
@@ -178,7 +197,7 @@ impl Lifecycle {
                     notices.push(notice(NoticeKind::Firing, &alert, now));
                 }
                 self.seen.insert(id.clone(), now);
-            } else if meta.for_secs == 0 {
+            } else if meta.for_secs == 0 && !grace {
                 alert.state = State::Firing;
                 alert.firing_since = Some(now);
                 alert.last_notified = Some(now);
@@ -199,11 +218,18 @@ impl Lifecycle {
     pub fn seen_events(&self) -> &HashMap<(String, String), i64> {
         &self.seen
     }
+
+    /// Remember event-mode keys notified before (by an earlier run), so they are not notified
+    /// again.
+    pub fn remember_events(&mut self, seen: impl IntoIterator<Item = ((String, String), i64)>) {
+        self.seen.extend(seen);
+    }
 }
 
 fn notice(kind: NoticeKind, a: &Alert, at: i64) -> Notice {
     Notice {
         kind,
+        notify: true,
         rule: a.rule.clone(),
         rule_name: a.rule_name.clone(),
         key: a.key.clone(),
@@ -248,7 +274,7 @@ mod tests {
         let mut out = Vec::new();
         for (t, keys) in timeline {
             let found: Vec<Finding> = keys.iter().map(|k| f(k)).collect();
-            for n in l.step(*t, &rules, &found) {
+            for n in l.step(*t, &rules, &found).into_iter().filter(|n| n.notify) {
                 out.push(format!("{t} {:?} {}", n.kind, n.key));
             }
         }
@@ -322,6 +348,54 @@ mod tests {
             ],
         );
         assert_eq!(got, ["0 Firing m1", "2 Firing m2"]);
+    }
+
+    #[test]
+    fn a_grace_period_neither_fires_nor_resolves() {
+        let rules = BTreeMap::from([("r".to_string(), meta(Mode::State, 0, 0, 0))]);
+        let mut l = Lifecycle::default();
+        assert_eq!(l.step(0, &rules, &[f("a")]).len(), 1);
+        // Back from a gap: the grid is half loaded, `a` is missing and `b` appears.
+        assert!(l.step_with(10, &rules, &[f("b")], true).is_empty());
+        assert_eq!(
+            l.alerts()
+                .map(|a| (a.key.as_str(), a.state))
+                .collect::<Vec<_>>(),
+            [("a", State::Firing), ("b", State::Pending)]
+        );
+        // After the grace period both move on.
+        let n = l.step(12, &rules, &[f("b")]);
+        let got: Vec<_> = n.iter().map(|n| (n.kind, n.key.as_str())).collect();
+        assert_eq!(
+            got,
+            [(NoticeKind::Resolved, "a"), (NoticeKind::Firing, "b")]
+        );
+    }
+
+    #[test]
+    fn a_resolution_is_reported_but_told_only_when_the_rule_says_so() {
+        let mut m = meta(Mode::State, 0, 0, 0);
+        m.notify_resolved = false;
+        let rules = BTreeMap::from([("r".to_string(), m)]);
+        let mut l = Lifecycle::default();
+        l.step(0, &rules, &[f("a")]);
+        let n = l.step(1, &rules, &[]);
+        assert_eq!(n.len(), 1);
+        assert_eq!((n[0].kind, n[0].notify), (NoticeKind::Resolved, false));
+    }
+
+    #[test]
+    fn remembered_events_are_not_told_again() {
+        let rules = BTreeMap::from([("r".to_string(), meta(Mode::Event, 0, 0, 0))]);
+        let mut l = Lifecycle::default();
+        l.remember_events([(("r".to_string(), "m1".to_string()), 0)]);
+        let n = l.step(5, &rules, &[f("m1"), f("m2")]);
+        let told: Vec<_> = n
+            .iter()
+            .filter(|n| n.notify)
+            .map(|n| n.key.as_str())
+            .collect();
+        assert_eq!(told, ["m2"]);
     }
 
     #[test]

@@ -486,7 +486,11 @@ impl TestFile {
                     .push(format!("at {at}s the rule failed: {err}"));
                 return report;
             }
-            for n in lifecycle.step(now, &metas, &eval.findings) {
+            for n in lifecycle
+                .step(now, &metas, &eval.findings)
+                .into_iter()
+                .filter(|n| n.notify)
+            {
                 let kind = match n.kind {
                     NoticeKind::Firing => "firing",
                     NoticeKind::Repeat => "repeat",
