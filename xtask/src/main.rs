@@ -6,8 +6,14 @@ use anyhow::{Context, Result, bail};
 
 /// Debian/Ubuntu packages the build and the tests need.
 /// `build-essential` and `pkg-config` build the C parts of the TLS stack; `ca-certificates`
-/// lets the client verify real tenants.
-const PACKAGES: &[&str] = &["build-essential", "pkg-config", "ca-certificates"];
+/// lets the client verify real tenants; `dbus-daemon` gives the desktop-notification tests a
+/// private session bus.
+const PACKAGES: &[&str] = &[
+    "build-essential",
+    "pkg-config",
+    "ca-certificates",
+    "dbus-daemon",
+];
 
 const HELP: &str = "\
 cargo xtask <command>

@@ -42,6 +42,9 @@ impl std::fmt::Display for Quiet {
     }
 }
 
+/// How long the Snooze action silences an alert.
+pub const SNOOZE_SECS: i64 = 15 * 60;
+
 /// An alert's identity: (rule id, key).
 pub type AlertId = (String, String);
 
@@ -98,6 +101,28 @@ impl Silences {
         self.acknowledged
             .contains(&id)
             .then_some(Quiet::Acknowledged)
+    }
+
+    /// What a person did to a notification: acknowledge it, or snooze it for
+    /// [`SNOOZE_SECS`]. A digest's action applies to every alert it stands for. Open changes
+    /// nothing here (the app shows the overview).
+    pub fn apply(&mut self, e: &super::ActionEvent, now: i64) {
+        let keys: Vec<String> = match &e.digest {
+            Some(keys) => keys.clone(),
+            None => vec![e.key.clone()],
+        };
+        for key in keys {
+            let id = (e.rule.clone(), key);
+            match e.action {
+                super::Action::Acknowledge => {
+                    self.acknowledged.insert(id);
+                }
+                super::Action::Snooze => {
+                    self.snoozed.insert(id, now + SNOOZE_SECS);
+                }
+                super::Action::Open => {}
+            }
+        }
     }
 
     /// Forget what has run out.

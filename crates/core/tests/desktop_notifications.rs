@@ -1,0 +1,284 @@
+//! The desktop notifier against a notification server on a private D-Bus session bus: a real
+//! `dbus-daemon`, a server that owns `org.freedesktop.Notifications` and records what arrives,
+//! and the real notify-rust path in between. Each test in this file sets
+//! `DBUS_SESSION_BUS_ADDRESS` for its own process (cargo-nextest runs one test per process).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lookout_core::alerts::{Notice, NoticeKind};
+use lookout_core::notify::desktop::DesktopNotifier;
+use lookout_core::notify::policy::{Policy, SNOOZE_SECS, Silences};
+use lookout_core::notify::{Action, Notification, NotificationState, Notifier};
+use lookout_core::rules::Severity;
+use zbus::OwnedVariant as OwnedValue;
+use zbus::object_server::SignalEmitter;
+
+struct Bus(Child);
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A private session bus; its address.
+fn private_bus() -> (Bus, String) {
+    let mut child = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--print-address=1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-daemon (package dbus-daemon) must be installed");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (Bus(child), line.trim().to_string())
+}
+
+#[derive(Debug, Clone)]
+struct Captured {
+    app: String,
+    summary: String,
+    body: String,
+    actions: Vec<String>,
+    urgency: Option<u8>,
+    sound: Option<String>,
+}
+
+struct FakeServer {
+    seen: Arc<Mutex<Vec<Captured>>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl FakeServer {
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into(), "body-markup".into(), "actions".into()]
+    }
+
+    #[zbus(out_args("name", "vendor", "version", "spec_version"))]
+    fn get_server_information(&self) -> (String, String, String, String) {
+        (
+            "fake".into(),
+            "lookout-tests".into(),
+            "1".into(),
+            "1.2".into(),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        actions: Vec<String>,
+        hints: HashMap<String, OwnedValue>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let urgency = hints.get("urgency").and_then(|v| u8::try_from(v).ok());
+        let sound = hints
+            .get("sound-name")
+            .and_then(|v| String::try_from(v.try_clone().ok()?).ok());
+        let mut seen = self.seen.lock().unwrap();
+        seen.push(Captured {
+            app: app_name,
+            summary,
+            body,
+            actions,
+            urgency,
+            sound,
+        });
+        seen.len() as u32
+    }
+
+    fn close_notification(&self, _id: u32) {}
+
+    #[zbus(signal)]
+    async fn action_invoked(
+        emitter: &SignalEmitter<'_>,
+        id: u32,
+        action_key: &str,
+    ) -> zbus::Result<()>;
+
+    #[zbus(signal)]
+    async fn notification_closed(
+        emitter: &SignalEmitter<'_>,
+        id: u32,
+        reason: u32,
+    ) -> zbus::Result<()>;
+}
+
+fn note(severity: Severity, key: &str, title: &str, body: &str) -> Notification {
+    Notification {
+        rule: "urgent_chat".into(),
+        rule_name: "Urgent chat message".into(),
+        key: key.into(),
+        severity,
+        state: NotificationState::Firing,
+        title: title.into(),
+        body: body.into(),
+        digest: None,
+        at: 1_700_000_000,
+    }
+}
+
+fn wait_until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if let Some(v) = f() {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn notifications_reach_the_server_escaped_with_urgency_and_actions_that_act() {
+    let (_bus, addr) = private_bus();
+    // SAFETY: this process runs this one test; nothing else reads the environment meanwhile.
+    unsafe { std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &addr) };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let server = zbus::block_on(async {
+        zbus::connection::Builder::address(addr.as_str())
+            .name("org.freedesktop.Notifications")
+            .serve_at(
+                "/org/freedesktop/Notifications",
+                FakeServer { seen: seen.clone() },
+            )
+            .build()
+            .await
+    })
+    .expect("the fake notification server owns its name");
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut notifier = DesktopNotifier::connect(Some(tx)).expect("a notification server");
+    assert!(notifier.capabilities().actions && notifier.capabilities().body_markup);
+
+    notifier
+        .notify(&note(
+            Severity::Critical,
+            "chat:7",
+            "Urgent message from Diana <Yeh>",
+            "<img src=x onerror=alert(1)> & <b>help</b>",
+        ))
+        .unwrap();
+    let got = wait_until("the notification", || seen.lock().unwrap().first().cloned());
+    assert_eq!(got.app, "Lookout");
+    assert_eq!(
+        got.summary, "Urgent message from Diana <Yeh>",
+        "summaries are plain text"
+    );
+    assert_eq!(
+        got.body, "&lt;img src=x onerror=alert(1)&gt; &amp; &lt;b&gt;help&lt;/b&gt;",
+        "a body is markup to this server, so it is escaped"
+    );
+    assert_eq!(got.urgency, Some(2));
+    assert_eq!(got.sound.as_deref(), Some("alarm-clock-elapsed"));
+    assert_eq!(
+        got.actions,
+        [
+            "default",
+            "Open",
+            "acknowledge",
+            "Acknowledge",
+            "snooze",
+            "Snooze 15 min"
+        ]
+    );
+
+    // The person clicks Acknowledge: the alert goes quiet until it resolves.
+    let iface = zbus::block_on(
+        server
+            .object_server()
+            .interface::<_, FakeServer>("/org/freedesktop/Notifications"),
+    )
+    .unwrap();
+    let event = wait_until("the Acknowledge action", || {
+        let _ = zbus::block_on(FakeServer::action_invoked(
+            iface.signal_emitter(),
+            1,
+            "acknowledge",
+        ));
+        std::thread::sleep(Duration::from_millis(50));
+        rx.try_recv().ok()
+    });
+    assert_eq!(event.action, Action::Acknowledge);
+    assert_eq!(
+        (event.rule.as_str(), event.key.as_str()),
+        ("urgent_chat", "chat:7")
+    );
+    let mut silences = Silences::default();
+    silences.apply(&event, 1_700_000_000);
+    let repeat = Notice {
+        kind: NoticeKind::Repeat,
+        notify: true,
+        rule: "urgent_chat".into(),
+        rule_name: "Urgent chat message".into(),
+        key: "chat:7".into(),
+        severity: Severity::Critical,
+        title: "again".into(),
+        body: String::new(),
+        at: 1_700_000_100,
+    };
+    let (out, held) = Policy::default().decide(1_700_000_100, vec![repeat.clone()], &mut silences);
+    assert!(out.is_empty());
+    assert_eq!(held[0].reason, "acknowledged");
+
+    // A warning: normal urgency; Snooze quiets it for 15 minutes.
+    notifier
+        .notify(&note(
+            Severity::Warning,
+            "acw:ben",
+            "Ben in after-call work",
+            "6m",
+        ))
+        .unwrap();
+    let got = wait_until("the second notification", || {
+        seen.lock().unwrap().get(1).cloned()
+    });
+    assert_eq!(got.urgency, Some(1));
+    let event = wait_until("the Snooze action", || {
+        let _ = zbus::block_on(FakeServer::action_invoked(
+            iface.signal_emitter(),
+            2,
+            "snooze",
+        ));
+        std::thread::sleep(Duration::from_millis(50));
+        rx.try_recv().ok()
+    });
+    assert_eq!(event.action, Action::Snooze);
+    silences.apply(&event, 1_700_000_000);
+    assert_eq!(
+        silences
+            .snoozed
+            .get(&("urgent_chat".to_string(), "acw:ben".to_string())),
+        Some(&(1_700_000_000 + SNOOZE_SECS))
+    );
+    let _ = zbus::block_on(FakeServer::notification_closed(
+        iface.signal_emitter(),
+        2,
+        2,
+    ));
+}
+
+#[test]
+fn no_notification_server_is_a_clear_error_not_a_hang() {
+    let (_bus, addr) = private_bus();
+    // SAFETY: as above, one test per process.
+    unsafe { std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &addr) };
+    let start = Instant::now();
+    let err = DesktopNotifier::connect(None)
+        .err()
+        .expect("nobody owns the name");
+    assert!(err.starts_with("no desktop notification server"), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(30));
+}
