@@ -284,6 +284,8 @@ fn sim_config(url: &str, tenant: &str, user: &str, profile: &Profile) -> Config 
             services: vec!["Sales".into(), "Billing".into()],
             ..Default::default()
         },
+        rules: Default::default(),
+        alerts: Default::default(),
     }
 }
 

@@ -101,6 +101,57 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub availability: AvailabilityConfig,
+    #[serde(default)]
+    pub rules: RulesConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+}
+
+/// Where the rules live.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// The rules folder (default: `rules` beside the config file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+}
+
+/// How alerts turn into notifications.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Seconds without fresh data before the "no data" alert fires.
+    #[serde(default = "default_no_data")]
+    pub no_data_secs: u64,
+    /// Seconds after data comes back during which alerts neither fire nor resolve (grids may
+    /// be half loaded).
+    #[serde(default = "default_grace")]
+    pub grace_secs: u64,
+    /// At most this many notifications a minute; past it, one summary notice.
+    #[serde(default = "default_per_minute")]
+    pub max_per_minute: usize,
+}
+
+fn default_no_data() -> u64 {
+    60
+}
+
+fn default_grace() -> u64 {
+    10
+}
+
+fn default_per_minute() -> usize {
+    10
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            no_data_secs: default_no_data(),
+            grace_secs: default_grace(),
+            max_per_minute: default_per_minute(),
+        }
+    }
 }
 
 /// A configuration that cannot be used: which file, where, and what to do.
@@ -201,6 +252,15 @@ impl Config {
                 "[availability] interval_secs: {every} is out of range; use 1 to 3600 seconds"
             ));
         }
+        if self.alerts.no_data_secs < 5 {
+            return Err(format!(
+                "[alerts] no_data_secs: {} is too short; use at least 5 seconds",
+                self.alerts.no_data_secs
+            ));
+        }
+        if self.alerts.max_per_minute == 0 {
+            return Err("[alerts] max_per_minute: must be at least 1".into());
+        }
         for name in &self.availability.services {
             if name.trim().is_empty() {
                 return Err("[availability] services: a service name is empty".into());
@@ -218,6 +278,17 @@ impl Config {
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_default()
+    }
+
+    /// The rules folder: `[rules] dir` (relative to the config file's folder), or `rules`
+    /// beside the config file.
+    pub fn rules_dir(&self, config_path: &Path) -> PathBuf {
+        let base = config_path.parent().unwrap_or(Path::new("."));
+        match &self.rules.dir {
+            Some(d) if d.is_absolute() => d.clone(),
+            Some(d) => base.join(d),
+            None => base.join("rules"),
+        }
     }
 
     /// The configuration as TOML text.

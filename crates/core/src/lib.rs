@@ -15,6 +15,7 @@ pub mod rules;
 pub mod secrets;
 pub mod snapshot;
 pub mod store;
+pub mod watch;
 
 pub use config::{AuthMode, Config, ConfigError};
 pub use keeper::{ConnectionStatus, KeeperHandle, KeeperOptions, Problem, ProblemKind};

@@ -13,6 +13,7 @@ mod api;
 pub mod diag;
 mod engine;
 pub mod meta;
+pub mod pack;
 pub mod testfile;
 pub mod worker;
 
@@ -275,6 +276,40 @@ fn readable_definitions(text: &str) -> String {
         .join("\n")
 }
 
+/// Check the dispositions `rules` count against the tenant's list (`cfg/dispositions`): one
+/// error per unknown name, at the rule's `needs`.
+pub fn check_dispositions<'a>(
+    rules: impl Iterator<Item = &'a Rule>,
+    tenant: &[String],
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for rule in rules {
+        for d in &rule.meta.needs.dispositions {
+            if tenant.iter().any(|t| t == d) {
+                continue;
+            }
+            let hint = diag::closest(d, tenant.iter().map(String::as_str))
+                .map(|c| format!("did you mean `{c}`? "))
+                .unwrap_or_default();
+            let line = rule
+                .source
+                .lines()
+                .position(|l| l.contains("dispositions"))
+                .map_or(1, |i| i + 1);
+            out.push(Diagnostic::error(
+                &rule.path,
+                line,
+                1,
+                format!(
+                    "RULE.needs.dispositions: `{d}` is not a disposition of this tenant; {hint}it has: {}",
+                    tenant.join(", ")
+                ),
+            ));
+        }
+    }
+    out
+}
+
 /// Where the script first reads the host variable `name`, if it does.
 fn variable_use(ast: &AST, name: &str) -> Option<rhai::Position> {
     let mut found = None;
@@ -471,35 +506,9 @@ impl RuleSet {
             .collect()
     }
 
-    /// Check the dispositions the rules count against the tenant's list (`cfg/dispositions`):
-    /// one error per unknown name, at the rule's `needs`.
+    /// Check the dispositions the rules count against the tenant's list (`cfg/dispositions`).
     pub fn check_dispositions(&self, tenant: &[String]) -> Vec<Diagnostic> {
-        let mut out = Vec::new();
-        for rule in self.rules() {
-            for d in &rule.meta.needs.dispositions {
-                if tenant.iter().any(|t| t == d) {
-                    continue;
-                }
-                let hint = diag::closest(d, tenant.iter().map(String::as_str))
-                    .map(|c| format!("did you mean `{c}`? "))
-                    .unwrap_or_default();
-                let line = rule
-                    .source
-                    .lines()
-                    .position(|l| l.contains("dispositions"))
-                    .map_or(1, |i| i + 1);
-                out.push(Diagnostic::error(
-                    &rule.path,
-                    line,
-                    1,
-                    format!(
-                        "RULE.needs.dispositions: `{d}` is not a disposition of this tenant; {hint}it has: {}",
-                        tenant.join(", ")
-                    ),
-                ));
-            }
-        }
-        out
+        check_dispositions(self.rules().map(|r| &**r), tenant)
     }
 
     /// The subscription: what the overview shows plus everything the rules need.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{Change, Evaluation, Evaluator, RuleEngine, RuleSet};
+use super::{Change, Evaluation, Evaluator, Rule, RuleEngine, RuleSet};
 use crate::snapshot::{Plan, Snapshot};
 
 /// How often the rules folder is looked at. A change is applied once the file has held still
@@ -18,8 +18,13 @@ pub const LOOK_EVERY: Duration = Duration::from_millis(200);
 pub enum Event {
     /// The rules ran over a snapshot.
     Evaluated(Evaluation),
-    /// Rule files changed; `plan` is the subscription the rules now need.
-    Reloaded { changes: Vec<Change>, plan: Plan },
+    /// Rule files changed; `rules` are the ones that run now (each file's last good version)
+    /// and `plan` the subscription they need.
+    Reloaded {
+        changes: Vec<Change>,
+        plan: Plan,
+        rules: Vec<Arc<Rule>>,
+    },
 }
 
 #[derive(Default)]
@@ -83,7 +88,12 @@ impl RuleWorker {
                                     }
                                 }
                                 let plan = rules.plan();
-                                report(Event::Reloaded { changes, plan });
+                                let running = rules.rules().cloned().collect();
+                                report(Event::Reloaded {
+                                    changes,
+                                    plan,
+                                    rules: running,
+                                });
                             }
                             Ok(_) => {}
                             Err(e) => tracing::warn!(

@@ -1,0 +1,508 @@
+//! The whole headless pipeline: keeper → rules → alerts → notifier, as `lookout watch` runs
+//! it (and the desktop app will).
+//!
+//! [`Alerting`] is the part with the decisions, synchronous and stepped with explicit times, so
+//! it is tested on a virtual clock; [`run`] wires it to the keeper, the rule thread, the store
+//! and a notifier.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::alerts::{Lifecycle, Notice, NoticeKind};
+use crate::keeper::{self, ConnectionStatus, KeeperOptions, ShutdownReport};
+use crate::notify::policy::{Held, Policy, PolicyConfig};
+use crate::notify::{ActionEvent, Notification, Notifier};
+use crate::rules::worker::{Event, RuleWorker};
+use crate::rules::{Evaluation, Rule, RuleEngine, RuleMeta, RuleSet, Severity};
+use crate::store::{HistoryEntry, Store};
+
+/// The rule id and key of the connection's own alert.
+pub const CONNECTION_RULE: &str = "connection";
+pub const NO_DATA_KEY: &str = "no-data";
+
+/// Settings of the alerting stage.
+#[derive(Debug, Clone)]
+pub struct AlertingConfig {
+    /// The tenant, for "no data from <tenant>".
+    pub tenant: String,
+    pub no_data_after: i64,
+    pub grace: i64,
+    pub policy: PolicyConfig,
+}
+
+/// Lifecycle, health, policy and store, stepped with times.
+pub struct Alerting {
+    config: AlertingConfig,
+    lifecycle: Lifecycle,
+    policy: Policy,
+    pub store: Store,
+    metas: BTreeMap<String, RuleMeta>,
+    /// When data last came (or when watching began).
+    last_data: i64,
+    no_data_raised: bool,
+    grace_until: i64,
+}
+
+impl Alerting {
+    pub fn new(config: AlertingConfig, store: Store, now: i64) -> Alerting {
+        let mut lifecycle = Lifecycle::default();
+        lifecycle.remember_events(
+            store
+                .state
+                .seen_events
+                .iter()
+                .map(|(r, k, t)| ((r.clone(), k.clone()), *t)),
+        );
+        let policy = Policy::new(config.policy.clone());
+        Alerting {
+            config,
+            lifecycle,
+            policy,
+            store,
+            metas: BTreeMap::new(),
+            last_data: now,
+            no_data_raised: false,
+            grace_until: 0,
+        }
+    }
+
+    /// The rules that exist now (their alerts resolve when they go).
+    pub fn set_rules<'a>(&mut self, rules: impl Iterator<Item = &'a Rule>) {
+        self.metas = rules.map(|r| (r.id.clone(), r.meta.clone())).collect();
+    }
+
+    pub fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
+    }
+
+    /// A fresh snapshot arrived at `now` (its rules run later).
+    pub fn data_arrived(&mut self, now: i64) -> (Vec<Notification>, Vec<Held>) {
+        self.last_data = now;
+        if !self.no_data_raised {
+            return (Vec::new(), Vec::new());
+        }
+        self.no_data_raised = false;
+        // Back after a gap: the first polls may be half loaded.
+        self.grace_until = now + self.config.grace;
+        let n = self.connection_notice(NoticeKind::Resolved, now, "Data is arriving again.");
+        self.tell(now, vec![n])
+    }
+
+    /// The rules ran over a snapshot.
+    pub fn evaluated(&mut self, e: &Evaluation) -> (Vec<Notification>, Vec<Held>) {
+        let grace = e.now < self.grace_until;
+        let notices = self
+            .lifecycle
+            .step_with(e.now, &self.metas, &e.findings, grace);
+        self.store.state.seen_events = self
+            .lifecycle
+            .seen_events()
+            .iter()
+            .map(|((r, k), t)| (r.clone(), k.clone(), *t))
+            .collect();
+        self.tell(e.now, notices)
+    }
+
+    /// Once a second: raise "no data" when data has been missing too long. `status` says why,
+    /// in the alert's body. Data rules are not stepped meanwhile, so they neither fire nor
+    /// resolve while Lookout is blind.
+    pub fn tick(&mut self, now: i64, status: &ConnectionStatus) -> (Vec<Notification>, Vec<Held>) {
+        if self.no_data_raised || now - self.last_data < self.config.no_data_after {
+            return (Vec::new(), Vec::new());
+        }
+        self.no_data_raised = true;
+        let why = format!(
+            "No fresh data for {}; the connection is {}.",
+            crate::rules::fmt_dur(now - self.last_data),
+            status.describe(std::time::SystemTime::now())
+        );
+        let n = self.connection_notice(NoticeKind::Firing, now, &why);
+        self.tell(now, vec![n])
+    }
+
+    /// True while the "no data" alert is up.
+    pub fn blind(&self) -> bool {
+        self.no_data_raised
+    }
+
+    /// A person acted on a notification.
+    pub fn action(&mut self, e: &ActionEvent, now: i64) {
+        self.store.state.silences.apply(e, now);
+        self.store.state.record(HistoryEntry {
+            at: now,
+            rule: e.rule.clone(),
+            key: e.key.clone(),
+            what: format!("{:?}", e.action).to_lowercase(),
+            title: String::new(),
+        });
+    }
+
+    fn connection_notice(&self, kind: NoticeKind, now: i64, body: &str) -> Notice {
+        Notice {
+            kind,
+            notify: true,
+            rule: CONNECTION_RULE.into(),
+            rule_name: "Connection".into(),
+            key: NO_DATA_KEY.into(),
+            severity: Severity::Critical,
+            title: format!("No data from {}", self.config.tenant),
+            body: body.into(),
+            at: now,
+        }
+    }
+
+    fn tell(&mut self, now: i64, notices: Vec<Notice>) -> (Vec<Notification>, Vec<Held>) {
+        for n in &notices {
+            self.store.state.record(HistoryEntry {
+                at: now,
+                rule: n.rule.clone(),
+                key: n.key.clone(),
+                what: match n.kind {
+                    NoticeKind::Firing => "firing",
+                    NoticeKind::Repeat => "repeat",
+                    NoticeKind::Resolved => "resolved",
+                }
+                .into(),
+                title: n.title.clone(),
+            });
+        }
+        self.policy
+            .decide(now, notices, &mut self.store.state.silences)
+    }
+}
+
+/// What the pipeline reports besides notifications.
+#[derive(Debug, Clone)]
+pub enum Report {
+    Status(ConnectionStatus),
+    /// A problem with a rule, the rules folder or the store, for the log.
+    Problem(String),
+}
+
+/// Everything [`run`] needs.
+pub struct WatchSetup {
+    pub client: lookout_statsapi::Client,
+    pub keeper: KeeperOptions,
+    pub rules_dir: PathBuf,
+    pub store_path: PathBuf,
+    pub alerting: AlertingConfig,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Run the pipeline until `stop` completes. Notifications go to `notifier` (on a thread of its
+/// own, so a slow notification server never holds up polling); status changes and problems
+/// go to `report`. On the way out the subscription is deleted and the store saved.
+pub async fn run(
+    setup: WatchSetup,
+    notifier: Box<dyn Notifier>,
+    actions: Option<tokio::sync::mpsc::UnboundedReceiver<ActionEvent>>,
+    mut report: impl FnMut(Report) + Send,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<ShutdownReport, String> {
+    let engine = RuleEngine::default();
+    let rules = RuleSet::load(&engine, &setup.rules_dir).map_err(|e| {
+        format!(
+            "cannot read the rules folder {}: {e}",
+            setup.rules_dir.display()
+        )
+    })?;
+    for d in rules.diagnostics() {
+        report(Report::Problem(d.to_string()));
+    }
+    let (store, warning) = Store::open(&setup.store_path);
+    if let Some(w) = warning {
+        report(Report::Problem(w));
+    }
+    let mut alerting = Alerting::new(setup.alerting, store, unix_now());
+    alerting.set_rules(rules.rules().map(|r| &**r));
+    let mut running: Vec<Arc<Rule>> = rules.rules().cloned().collect();
+    let mut plan = rules.plan();
+    let mut keeper = keeper::spawn(setup.client, plan.clone(), setup.keeper);
+    let mut changes = keeper
+        .take_changes()
+        .ok_or("the keeper's status changes were already taken")?;
+    let mut snapshots = keeper.snapshots();
+    let mut dispositions = keeper.dispositions();
+    let status = keeper.status();
+
+    let (rule_tx, mut rule_rx) = tokio::sync::mpsc::unbounded_channel();
+    let worker = RuleWorker::start(engine, rules, move |ev| {
+        let _ = rule_tx.send(ev);
+    })
+    .map_err(|e| format!("cannot start the rule thread: {e}"))?;
+
+    let (note_tx, note_rx) = std::sync::mpsc::channel::<Notification>();
+    let notifier_thread = std::thread::Builder::new()
+        .name("lookout-notifier".into())
+        .spawn(move || {
+            let mut notifier = notifier;
+            for n in note_rx {
+                if let Err(e) = notifier.notify(&n) {
+                    tracing::warn!("{e}");
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the notifier thread: {e}"))?;
+    let send = |out: (Vec<Notification>, Vec<Held>), report: &mut dyn FnMut(Report)| {
+        for h in out.1 {
+            tracing::info!(
+                rule = h.notice.rule,
+                key = h.notice.key,
+                "held: {}",
+                h.reason
+            );
+        }
+        for n in out.0 {
+            if note_tx.send(n).is_err() {
+                report(Report::Problem("the notifier stopped".into()));
+            }
+        }
+    };
+
+    let mut actions = actions;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut dirty_since_save = false;
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            Some(s) = changes.recv() => report(Report::Status(s)),
+            Ok(()) = snapshots.changed() => {
+                let snap = snapshots.borrow_and_update().clone();
+                if let Some(snap) = snap {
+                    let at = snap.taken_at;
+                    send(alerting.data_arrived(at), &mut report);
+                    worker.submit(snap, at);
+                }
+            }
+            Some(ev) = rule_rx.recv() => match ev {
+                Event::Evaluated(e) => {
+                    for r in &e.reports {
+                        if let Some(d) = &r.error {
+                            tracing::warn!("{d}");
+                        }
+                    }
+                    send(alerting.evaluated(&e), &mut report);
+                    dirty_since_save = true;
+                }
+                Event::Reloaded { changes, plan: new_plan, rules: now_running } => {
+                    for c in &changes {
+                        if let crate::rules::Change::Broken(_, d) = c {
+                            report(Report::Problem(format!("{d} (its last good version keeps running)")));
+                        }
+                    }
+                    running = now_running;
+                    alerting.set_rules(running.iter().map(|r| &**r));
+                    if let Some(list) = dispositions.borrow().clone() {
+                        for d in crate::rules::check_dispositions(running.iter().map(|r| &**r), &list) {
+                            report(Report::Problem(d.to_string()));
+                        }
+                    }
+                    if new_plan != plan {
+                        plan = new_plan.clone();
+                        keeper.set_plan(new_plan);
+                    }
+                }
+            },
+            Ok(()) = dispositions.changed() => {
+                let list = dispositions.borrow_and_update().clone();
+                if let Some(list) = list {
+                    for d in crate::rules::check_dispositions(running.iter().map(|r| &**r), &list) {
+                        report(Report::Problem(d.to_string()));
+                    }
+                }
+            }
+            Some(a) = async {
+                match actions.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                alerting.action(&a, unix_now());
+                dirty_since_save = true;
+            }
+            _ = tick.tick() => {
+                let current = status.borrow().clone();
+                send(alerting.tick(unix_now(), &current), &mut report);
+                if dirty_since_save {
+                    dirty_since_save = false;
+                    if let Err(e) = alerting.store.save() {
+                        report(Report::Problem(format!("cannot save {}: {e}", alerting.store.path().display())));
+                    }
+                }
+            }
+        }
+    }
+    let shut = keeper.shutdown().await;
+    worker.stop();
+    drop(note_tx);
+    let _ = notifier_thread.join();
+    if let Err(e) = alerting.store.save() {
+        report(Report::Problem(format!(
+            "cannot save {}: {e}",
+            alerting.store.path().display()
+        )));
+    }
+    Ok(shut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::NotificationState;
+    use crate::rules::Finding;
+    use std::path::Path;
+
+    fn store(name: &str) -> (Store, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("lookout-watch-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("state.json");
+        (Store::open(&path).0, path)
+    }
+
+    fn config() -> AlertingConfig {
+        AlertingConfig {
+            tenant: "demo.lookout.test".into(),
+            no_data_after: 60,
+            grace: 10,
+            policy: PolicyConfig::default(),
+        }
+    }
+
+    fn rules(dir: &Path, files: &[(&str, &str)]) -> RuleSet {
+        std::fs::create_dir_all(dir).unwrap();
+        for (n, t) in files {
+            std::fs::write(dir.join(n), t).unwrap();
+        }
+        RuleSet::load(&RuleEngine::default(), dir).unwrap()
+    }
+
+    fn eval(now: i64, found: &[(&str, &str)]) -> Evaluation {
+        Evaluation {
+            now,
+            findings: found
+                .iter()
+                .map(|(r, k)| Finding {
+                    rule: r.to_string(),
+                    key: k.to_string(),
+                    severity: Severity::Critical,
+                    title: format!("{k}!"),
+                    body: String::new(),
+                })
+                .collect(),
+            reports: Vec::new(),
+        }
+    }
+
+    fn told(out: (Vec<Notification>, Vec<Held>)) -> Vec<String> {
+        out.0
+            .iter()
+            .map(|n| format!("{:?} {}", n.state, n.key))
+            .collect()
+    }
+
+    #[test]
+    fn no_data_raises_one_alert_freezes_rules_and_resolves_with_a_grace_period() {
+        let (st, path) = store("nodata");
+        let set = rules(
+            &path.parent().unwrap().join("rules"),
+            &[(
+                "r.rhai",
+                "const RULE = #{ name: \"R\", severity: \"critical\", needs: #{} };",
+            )],
+        );
+        let mut a = Alerting::new(config(), st, 0);
+        a.set_rules(set.rules().map(|r| &**r));
+        assert_eq!(told(a.evaluated(&eval(0, &[("r", "x")]))), ["Firing x"]);
+        let status = ConnectionStatus::Connecting;
+        assert!(told(a.tick(59, &status)).is_empty());
+        let out = a.tick(61, &status);
+        assert_eq!(out.0.len(), 1);
+        assert_eq!(out.0[0].title, "No data from demo.lookout.test");
+        assert!(
+            out.0[0].body.starts_with("No fresh data for 1m 01s"),
+            "{}",
+            out.0[0].body
+        );
+        assert!(told(a.tick(62, &status)).is_empty(), "raised once");
+        assert!(a.blind());
+        // Data is back: the alert resolves; in the grace period `x` missing does not resolve.
+        assert_eq!(told(a.data_arrived(100)), ["Resolved no-data"]);
+        assert!(told(a.evaluated(&eval(100, &[]))).is_empty());
+        assert_eq!(
+            a.lifecycle()
+                .alerts()
+                .map(|x| x.key.as_str())
+                .collect::<Vec<_>>(),
+            ["x"]
+        );
+        assert_eq!(told(a.evaluated(&eval(111, &[]))), ["Resolved x"]);
+    }
+
+    #[test]
+    fn a_restart_does_not_tell_again_what_was_acknowledged_or_seen() {
+        let (st, path) = store("restart");
+        let dir = path.parent().unwrap().join("rules");
+        let set = rules(
+            &dir,
+            &[
+                (
+                    "r.rhai",
+                    "const RULE = #{ name: \"R\", severity: \"critical\", needs: #{} };",
+                ),
+                (
+                    "chat.rhai",
+                    "const RULE = #{ name: \"C\", mode: \"event\", needs: #{ chat: true } };",
+                ),
+            ],
+        );
+        let mut a = Alerting::new(config(), st, 0);
+        a.set_rules(set.rules().map(|r| &**r));
+        let out = a.evaluated(&eval(0, &[("r", "x"), ("chat", "chat:1")]));
+        assert_eq!(told(out).len(), 2);
+        a.action(
+            &ActionEvent {
+                rule: "r".into(),
+                key: "x".into(),
+                digest: None,
+                action: crate::notify::Action::Acknowledge,
+            },
+            5,
+        );
+        a.store.save().unwrap();
+
+        // A new process: same conditions hold. Nothing is told again.
+        let (st, w) = Store::open(&path);
+        assert!(w.is_none());
+        let mut b = Alerting::new(config(), st, 100);
+        b.set_rules(set.rules().map(|r| &**r));
+        let (out, held) = b.evaluated(&eval(100, &[("r", "x"), ("chat", "chat:1")]));
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(held.len(), 1);
+        assert_eq!(held[0].reason, "acknowledged");
+        // A new chat message is still told; `x` resolving ends its acknowledgement.
+        let (out, _) = b.evaluated(&eval(102, &[("chat", "chat:1"), ("chat", "chat:2")]));
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].key.as_str(), out[0].state),
+            ("chat:2", NotificationState::Firing)
+        );
+        assert!(b.store.state.silences.acknowledged.is_empty());
+        assert!(
+            b.store
+                .state
+                .history
+                .iter()
+                .any(|h| h.what == "acknowledge")
+        );
+    }
+}
