@@ -39,8 +39,10 @@ enum Command {
     Sim(SimArgs),
     /// Connect, fetch one snapshot of the real-time statistics, print it and disconnect
     Snapshot(SnapshotArgs),
-    /// Run the simulated tenant with the demo scenario and watch it live
+    /// Run the simulated tenant with the demo scenario and watch it with the shipped rules
     Demo(DemoArgs),
+    /// Watch a tenant: keep the subscription alive, run the rules, notify
+    Watch(WatchArgs),
     /// Check, test and document rules
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -150,6 +152,38 @@ struct DemoArgs {
     /// Poll interval in seconds
     #[arg(long, default_value_t = 2)]
     interval: u64,
+    /// Where notifications go (default: the desktop when a notification server is running,
+    /// else stdout)
+    #[arg(long, value_enum)]
+    notify: Option<NotifyTo>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum NotifyTo {
+    Desktop,
+    Stdout,
+    None,
+}
+
+#[derive(clap::Args)]
+struct WatchArgs {
+    /// Config file (default: the OS config dir's lookout/config.toml)
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The rules folder (default: [rules] dir of the config, or `rules` beside it; the shipped
+    /// rules are put there when it does not exist)
+    #[arg(long, value_name = "DIR")]
+    rules: Option<PathBuf>,
+    /// Where notifications go (default: the desktop when a notification server is running,
+    /// else stdout)
+    #[arg(long, value_enum)]
+    notify: Option<NotifyTo>,
+    /// Output on stdout: text for people, or one JSON object per line
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Stop after this long (e.g. 30m; default: until Ctrl-C)
+    #[arg(long)]
+    duration: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -177,6 +211,7 @@ fn main() -> ExitCode {
             Command::Sim(a) => run_sim(a).await,
             Command::Snapshot(a) => run_snapshot(a).await,
             Command::Demo(a) => run_demo(a).await,
+            Command::Watch(a) => run_watch(a).await,
             Command::Rules(c) => rules_cli::run(c),
             Command::Record(a) => run_record(a).await,
         }
@@ -417,56 +452,178 @@ async fn run_demo(a: DemoArgs) -> Result<()> {
         .map_err(anyhow::Error::msg)?;
     let mut config = sim_config(&handle.url(), &tenant, &user.name, &profile);
     config.server.poll_interval_secs = a.interval.max(1);
+    // The demo's rules and state live apart from the user's own.
+    let place = std::env::temp_dir().join(format!("lookout-demo-{}", std::process::id()));
+    let rules_dir = place.join("rules");
+    lookout_core::rules::pack::install(&rules_dir)
+        .with_context(|| format!("cannot write the demo rules to {}", rules_dir.display()))?;
     println!(
-        "Demo: simulated tenant at {} with the demo scenario; one line per poll. Ctrl-C stops.",
-        handle.url()
+        "Demo: a simulated tenant at {} with the demo scenario, watched with the shipped rules ({}). Ctrl-C stops.",
+        handle.url(),
+        rules_dir.display()
     );
     let client = client_for(&config, lookout_statsapi::Secret::new(user.api_secret))?;
-    let mut keeper = start_keeper(&config, client, Plan::overview());
-    let mut changes = keeper
-        .take_changes()
-        .context("the keeper's status changes were already taken")?;
-    let mut snapshots = keeper.snapshots();
+    let result = watch_with(
+        &config,
+        client,
+        rules_dir,
+        place.join("state.json"),
+        a.notify,
+        Format::Text,
+        a.duration.map(Duration::from_secs),
+    )
+    .await;
+    handle.stop().await;
+    let _ = std::fs::remove_dir_all(&place);
+    result
+}
+
+async fn run_watch(a: WatchArgs) -> Result<()> {
+    let duration = parse_duration_arg(a.duration.as_deref())?;
+    let config_path = match &a.config {
+        Some(p) => p.clone(),
+        None => Config::default_path()?,
+    };
+    let config = Config::load(Some(&config_path))?;
+    let rules_dir = a
+        .rules
+        .clone()
+        .unwrap_or_else(|| config.rules_dir(&config_path));
+    if !rules_dir.exists() {
+        let n = lookout_core::rules::pack::install(&rules_dir)
+            .with_context(|| format!("cannot create the rules folder {}", rules_dir.display()))?;
+        eprintln!(
+            "lookout: no rules folder at {}; put the {n} files of the shipped rules there. Edit them to taste (docs/rules.md).",
+            rules_dir.display()
+        );
+    }
+    let store_path = lookout_core::store::Store::default_path()
+        .context("cannot tell where to keep Lookout's state on this system (no home directory)")?;
+    let for_secret = config.clone();
+    let secret = tokio::task::spawn_blocking(move || secrets::find_secret(&for_secret))
+        .await
+        .context("the keychain lookup failed")??;
+    let client = client_for(&config, secret)?;
+    watch_with(
+        &config, client, rules_dir, store_path, a.notify, a.format, duration,
+    )
+    .await
+}
+
+fn parse_duration_arg(d: Option<&str>) -> Result<Option<Duration>> {
+    d.map(|d| {
+        humantime::parse_duration(d)
+            .with_context(|| format!("--duration `{d}`: not a duration like 10m or 1h"))
+    })
+    .transpose()
+}
+
+/// The notifier asked for, or the desktop when a notification server answers and stdout
+/// otherwise.
+fn pick_notifier(
+    to: Option<NotifyTo>,
+    format: Format,
+    actions: tokio::sync::mpsc::UnboundedSender<lookout_core::notify::ActionEvent>,
+) -> Result<Box<dyn lookout_core::notify::Notifier>> {
+    use lookout_core::notify::{self, desktop::DesktopNotifier};
+    let stdout = || -> Box<dyn notify::Notifier> {
+        Box::new(notify::StdoutNotifier {
+            format: match format {
+                Format::Json => notify::Format::Json,
+                Format::Text => notify::Format::Text,
+            },
+        })
+    };
+    Ok(match to {
+        Some(NotifyTo::Stdout) => stdout(),
+        Some(NotifyTo::None) => Box::new(notify::NoNotifier),
+        Some(NotifyTo::Desktop) => {
+            Box::new(DesktopNotifier::connect(Some(actions)).map_err(|e| {
+                anyhow::anyhow!("{e}; start a notification server or use --notify stdout")
+            })?)
+        }
+        None => match DesktopNotifier::connect(Some(actions)) {
+            Ok(d) => Box::new(d),
+            Err(e) => {
+                eprintln!("lookout: {e}; notifications go to stdout");
+                stdout()
+            }
+        },
+    })
+}
+
+/// Watch with `client` until Ctrl-C or `duration`.
+async fn watch_with(
+    config: &Config,
+    client: Client,
+    rules_dir: PathBuf,
+    store_path: PathBuf,
+    notify_to: Option<NotifyTo>,
+    format: Format,
+    duration: Option<Duration>,
+) -> Result<()> {
+    use lookout_core::watch::{self, AlertingConfig, Report, WatchSetup};
+    let (action_tx, action_rx) = tokio::sync::mpsc::unbounded_channel();
+    let notifier = pick_notifier(notify_to, format, action_tx)?;
+    let setup = WatchSetup {
+        client,
+        keeper: KeeperOptions::from_config(config),
+        rules_dir,
+        store_path,
+        alerting: AlertingConfig {
+            tenant: config.tenant(),
+            no_data_after: config.alerts.no_data_secs as i64,
+            grace: config.alerts.grace_secs as i64,
+            policy: lookout_core::notify::policy::PolicyConfig {
+                max_per_minute: config.alerts.max_per_minute,
+                ..Default::default()
+            },
+        },
+    };
     let stop = async {
-        match a.duration {
-            Some(d) => tokio::time::sleep(Duration::from_secs(d)).await,
-            None => std::future::pending().await,
+        let limit = async {
+            match duration {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = limit => {}
+            () = interrupted("stopping: deleting the subscription and saving state") => {}
         }
     };
-    tokio::pin!(stop);
-    let interrupt = interrupted("stopping: deleting the subscription");
-    tokio::pin!(interrupt);
-    loop {
-        tokio::select! {
-            Some(s) = changes.recv() => {
-                println!("{}  connection: {}", render::clock(unix_now()), s.describe(SystemTime::now()));
-            }
-            Ok(()) = snapshots.changed() => {
-                let snap = snapshots.borrow_and_update().clone();
-                if let Some(snap) = snap {
-                    println!("{}  {}", render::clock(snap.taken_at), render::summary_line(&snap));
-                }
-            }
-            () = &mut stop => break,
-            () = &mut interrupt => break,
-        }
+    let report = move |r: Report| match r {
+        Report::Status(s) => match format {
+            Format::Json => println!("{}", status_json(&s)),
+            Format::Text => println!(
+                "{}  connection: {}",
+                render::clock(unix_now()),
+                s.describe(SystemTime::now())
+            ),
+        },
+        Report::Problem(p) => eprintln!("lookout: warning: {p}"),
+    };
+    let shut = watch::run(setup, notifier, Some(action_rx), report, stop)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    if let Some(p) = &shut.problem {
+        eprintln!("lookout: warning: {p}; the tenant frees the slot when the session expires");
     }
-    if stop_keeper(keeper).await.deleted {
-        println!("Subscription deleted.");
-    }
-    handle.stop().await;
     Ok(())
 }
 
+/// `{"type":"status","state":"…","detail":"…"}`.
+fn status_json(s: &ConnectionStatus) -> String {
+    serde_json::json!({
+        "type": "status",
+        "state": s.state(),
+        "detail": s.describe(SystemTime::now()),
+    })
+    .to_string()
+}
+
 async fn run_record(a: RecordArgs) -> Result<()> {
-    let duration = a
-        .duration
-        .as_deref()
-        .map(|d| {
-            humantime::parse_duration(d)
-                .with_context(|| format!("--duration `{d}`: not a duration like 10m or 1h"))
-        })
-        .transpose()?;
+    let duration = parse_duration_arg(a.duration.as_deref())?;
     let config = Config::load(a.config.as_deref())?;
     let plan = match &a.rules {
         Some(dir) => {

@@ -109,42 +109,6 @@ pub fn snapshot_text(s: &Snapshot) -> String {
     out
 }
 
-/// One line per poll for the demo: totals, the worst services, urgent chat.
-pub fn summary_line(s: &Snapshot) -> String {
-    let t = |k: &str| s.totals.get(k).map_or("–".to_string(), |v| cell(k, v));
-    let mut line = format!(
-        "waiting {} (longest {}) · ready {}/{} · SL {}%",
-        t("in_calls_waiting"),
-        t("in_max_wait_time"),
-        t("agents_ready"),
-        t("agents_logged"),
-        t("service_level"),
-    );
-    let mut hot: Vec<String> = (0..s.services.len())
-        .filter_map(|r| {
-            let waiting = s.services.get(r, "in_calls_waiting")?.as_i64()?;
-            let ready = s.services.get(r, "agents_ready")?.as_i64().unwrap_or(0);
-            let name = s.services.get(r, "name")?.as_str()?.to_string();
-            (waiting > 0).then(|| {
-                if ready == 0 {
-                    format!("{name}: {waiting} waiting, NOBODY READY")
-                } else {
-                    format!("{name}: {waiting} waiting")
-                }
-            })
-        })
-        .collect();
-    hot.sort();
-    if !hot.is_empty() {
-        let _ = write!(line, " · {}", hot.join("; "));
-    }
-    let urgent = s.chat.iter().filter(|m| m.is_urgent).count();
-    if urgent > 0 {
-        let _ = write!(line, " · {urgent} urgent chat");
-    }
-    line
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -341,9 +341,10 @@ fn ctrl_c_deletes_the_subscription_and_a_second_one_quits_at_once() {
 }
 
 #[test]
-fn demo_shows_the_connection_and_one_line_per_poll() {
+fn the_demo_makes_the_shipped_rules_fire_within_a_minute() {
     let out = Command::new(BIN)
-        .args(["demo", "--duration", "5", "--interval", "1"])
+        .args(["demo", "--duration", "50", "--notify", "stdout"])
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -352,16 +353,27 @@ fn demo_shows_the_connection_and_one_line_per_poll() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for want in [
-        "connection: logging in",
-        "connection: waiting for data",
-        "connection: live",
-        "Subscription deleted.",
+    assert!(stdout.contains("connection: live"), "{stdout}");
+    // Every shipped rule but the service level (its 60 s `for` ends just after) has fired.
+    for key in [
+        "chat:1",
+        "growth:Support",
+        "wait:Support",
+        "wait:all",
+        "abandon:spike",
+        "unavailable:Billing",
+        "noready:Billing",
+        "acw:omar.berg",
     ] {
-        assert!(stdout.contains(want), "no {want:?} in:\n{stdout}");
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.contains("FIRING") && l.contains(key)),
+            "{key} did not fire:\n{stdout}"
+        );
     }
-    let summaries = stdout.lines().filter(|l| l.contains(" · ready ")).count();
-    assert!(summaries >= 3, "one summary line per poll:\n{stdout}");
+    // Chat markup is shown as it was written.
+    assert!(stdout.contains("legal action <b>now</b>"), "{stdout}");
 }
 
 fn repo_rules() -> std::path::PathBuf {
@@ -491,4 +503,103 @@ fn a_recording_replays_what_would_have_fired() {
         "{stdout}"
     );
     assert!(stdout.contains("0 rule errors"), "{stdout}");
+}
+
+#[test]
+fn watch_writes_one_json_object_per_line_and_cleans_up_on_ctrl_c() {
+    let dir = tempdir("watch");
+    let scenario = write_scenario(
+        &dir,
+        "scenario.toml",
+        "[[event]]\nat = \"1s\"\ndo = \"set\"\nservice = \"Support\"\nstat = \"in_max_wait_time\"\nvalue = 200\n\n[[event]]\nat = \"1s\"\ndo = \"chat\"\nfrom = \"diana.yeh\"\nurgent = true\ncontent = \"<b>help</b> \\\"now\\\"\"\n",
+    );
+    let (_sim, url) = start_sim(&[
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--subscription-limit",
+        "1",
+    ]);
+    let config = write_config(&dir, &url, "");
+    let rules = dir.join("rules");
+    let mut child = Command::new(BIN)
+        .args([
+            "watch", "--format", "json", "--notify", "stdout", "--config",
+        ])
+        .arg(&config)
+        .arg("--rules")
+        .arg(&rules)
+        .env("LOOKOUT_CLIENT_SECRET", "demo-secret")
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let errs = Lines::of(&mut child);
+    let mut seen: Vec<serde_json::Value> = Vec::new();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < until {
+        if let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            let v: serde_json::Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            seen.push(v);
+        }
+        let has = |key: &str| seen.iter().any(|v| v["key"] == key);
+        if has("wait:Support") && has("chat:1") {
+            break;
+        }
+    }
+    let states: Vec<&str> = seen
+        .iter()
+        .filter(|v| v["type"] == "status")
+        .filter_map(|v| v["state"].as_str())
+        .collect();
+    assert_eq!(
+        &states[..5],
+        [
+            "connecting",
+            "authenticating",
+            "subscribing",
+            "waiting_for_data",
+            "live"
+        ],
+        "{seen:#?}"
+    );
+    let wait = seen
+        .iter()
+        .find(|v| v["key"] == "wait:Support")
+        .unwrap_or_else(|| panic!("no wait:Support in {seen:#?}"));
+    assert_eq!(wait["type"], "notification");
+    assert_eq!(wait["rule"], "Caller waiting too long");
+    assert_eq!(wait["severity"], "critical");
+    assert_eq!(wait["state"], "firing");
+    assert_eq!(wait["title"], "Support: a caller has waited 3m 20s");
+    assert!(wait.get("digest").is_none());
+    let chat = seen
+        .iter()
+        .find(|v| v["key"] == "chat:1")
+        .expect("the urgent chat");
+    assert_eq!(chat["body"], "<b>help</b> \"now\"");
+    // The shipped rules were put in the empty folder.
+    assert!(rules.join("no_ready.rhai").exists());
+    ctrl_c(&child);
+    let status = wait_exit(&mut child, std::time::Duration::from_secs(8)).expect("exited");
+    assert!(status.success(), "{status:?}");
+    errs.wait_for("Ctrl-C again");
+    // The single subscription slot is free again.
+    let out = snapshot(&config, "json", Some("demo-secret"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The state was saved where the OS keeps application data.
+    assert!(dir.join("data/lookout/state.json").exists());
 }

@@ -141,7 +141,7 @@ fn default_grace() -> u64 {
 }
 
 fn default_per_minute() -> usize {
-    10
+    20
 }
 
 impl Default for AlertsConfig {

@@ -148,7 +148,7 @@ impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {
             storm_threshold: 3,
-            max_per_minute: 10,
+            max_per_minute: 20,
         }
     }
 }
@@ -321,7 +321,10 @@ impl Notification {
             key: "overflow".into(),
             severity,
             state: NotificationState::Firing,
-            title: format!("{} more alerts", over.len()),
+            title: match over.len() {
+                1 => "1 more alert".to_string(),
+                n => format!("{n} more alerts"),
+            },
             body: "Too many alerts at once to notify each; the overview lists them all.".into(),
             digest: Some(
                 over.iter()
