@@ -20,7 +20,7 @@ cargo xtask <command>
 
   setup   install the system packages the project needs (Debian/Ubuntu; skips what is there)
   test    setup, then run the whole test suite
-  demo    run the simulated tenant with the demo scenario and watch it live
+  demo    run the simulated tenant with the demo scenario, watched with the shipped rules
   lint    cargo fmt --check and cargo clippy with warnings as errors
   bench rules [--quick]
           the rule engine against native Rust (release build); report in target/bench/

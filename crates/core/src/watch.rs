@@ -122,6 +122,49 @@ impl Alerting {
         self.tell(now, vec![n])
     }
 
+    /// Every alert now, the connection's own first, each with the reason it is quiet (if it
+    /// is): silenced alerts stay visible.
+    pub fn current(&self, now: i64) -> Vec<AlertView> {
+        let mut out = Vec::new();
+        if self.no_data_raised {
+            out.push(AlertView {
+                rule: CONNECTION_RULE.into(),
+                rule_name: "Connection".into(),
+                key: NO_DATA_KEY.into(),
+                severity: Severity::Critical,
+                state: crate::alerts::State::Firing,
+                title: format!("No data from {}", self.config.tenant),
+                body: String::new(),
+                since: self.last_data + self.config.no_data_after,
+                quiet: self
+                    .store
+                    .state
+                    .silences
+                    .quiet(now, CONNECTION_RULE, NO_DATA_KEY)
+                    .map(|q| q.to_string()),
+            });
+        }
+        for a in self.lifecycle.alerts() {
+            out.push(AlertView {
+                rule: a.rule.clone(),
+                rule_name: a.rule_name.clone(),
+                key: a.key.clone(),
+                severity: a.severity,
+                state: a.state,
+                title: a.title.clone(),
+                body: a.body.clone(),
+                since: a.firing_since.unwrap_or(a.since),
+                quiet: self
+                    .store
+                    .state
+                    .silences
+                    .quiet(now, &a.rule, &a.key)
+                    .map(|q| q.to_string()),
+            });
+        }
+        out
+    }
+
     /// True while the "no data" alert is up.
     pub fn blind(&self) -> bool {
         self.no_data_raised
@@ -171,6 +214,22 @@ impl Alerting {
         self.policy
             .decide(now, notices, &mut self.store.state.silences)
     }
+}
+
+/// An alert as the overview shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AlertView {
+    pub rule: String,
+    pub rule_name: String,
+    pub key: String,
+    pub severity: Severity,
+    pub state: crate::alerts::State,
+    pub title: String,
+    pub body: String,
+    /// Firing since (or pending since).
+    pub since: i64,
+    /// Why it makes no noise, when it does not.
+    pub quiet: Option<String>,
 }
 
 /// What the pipeline reports besides notifications.
@@ -489,6 +548,9 @@ mod tests {
         assert!(out.is_empty(), "{out:?}");
         assert_eq!(held.len(), 1);
         assert_eq!(held[0].reason, "acknowledged");
+        // Quiet, but still shown, with the reason.
+        let x = b.current(100).into_iter().find(|v| v.key == "x").unwrap();
+        assert_eq!(x.quiet.as_deref(), Some("acknowledged"));
         // A new chat message is still told; `x` resolving ends its acknowledgement.
         let (out, _) = b.evaluated(&eval(102, &[("chat", "chat:1"), ("chat", "chat:2")]));
         assert_eq!(out.len(), 1);
