@@ -43,6 +43,8 @@ pub struct Alerting {
     last_data: i64,
     no_data_raised: bool,
     grace_until: i64,
+    /// Something worth saving changed since the last [`Alerting::take_dirty`].
+    dirty: bool,
 }
 
 impl Alerting {
@@ -65,6 +67,7 @@ impl Alerting {
             last_data: now,
             no_data_raised: false,
             grace_until: 0,
+            dirty: false,
         }
     }
 
@@ -170,8 +173,14 @@ impl Alerting {
         self.no_data_raised
     }
 
+    /// True when the store has changes to save (and clears the flag).
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
     /// A person acted on a notification.
     pub fn action(&mut self, e: &ActionEvent, now: i64) {
+        self.dirty = true;
         self.store.state.silences.apply(e, now);
         self.store.state.record(HistoryEntry {
             at: now,
@@ -197,6 +206,7 @@ impl Alerting {
     }
 
     fn tell(&mut self, now: i64, notices: Vec<Notice>) -> (Vec<Notification>, Vec<Held>) {
+        self.dirty |= !notices.is_empty();
         for n in &notices {
             self.store.state.record(HistoryEntry {
                 at: now,
@@ -329,7 +339,6 @@ pub async fn run(
     let mut actions = actions;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut dirty_since_save = false;
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -351,7 +360,6 @@ pub async fn run(
                         }
                     }
                     send(alerting.evaluated(&e), &mut report);
-                    dirty_since_save = true;
                 }
                 Event::Reloaded { changes, plan: new_plan, rules: now_running } => {
                     for c in &changes {
@@ -387,13 +395,12 @@ pub async fn run(
                 }
             } => {
                 alerting.action(&a, unix_now());
-                dirty_since_save = true;
             }
             _ = tick.tick() => {
                 let current = status.borrow().clone();
                 send(alerting.tick(unix_now(), &current), &mut report);
-                if dirty_since_save {
-                    dirty_since_save = false;
+                // Saved when something changed: at most once a second, not once a poll.
+                if alerting.take_dirty() {
                     if let Err(e) = alerting.store.save() {
                         report(Report::Problem(format!("cannot save {}: {e}", alerting.store.path().display())));
                     }

@@ -330,6 +330,11 @@ fn matches(cell: &Value, op: Op, needle: &Needle, lower: Option<&str>) -> bool {
             _ => false,
         };
     }
+    // Equality of text is the common case (states, names): compare as equal-or-not, which
+    // rejects different lengths without looking at the bytes.
+    if let (Op::Eq | Op::Ne, Needle::Text(s), Value::Text(t)) = (op, needle, cell) {
+        return (**t == *s.as_str()) == matches!(op, Op::Eq);
+    }
     let ord = needle.compare(cell);
     match op {
         Op::Eq => ord == Some(Ordering::Equal),
