@@ -286,6 +286,12 @@ pub async fn run(
     for d in rules.diagnostics() {
         report(Report::Problem(d.to_string()));
     }
+    if rules.files.is_empty() {
+        report(Report::Problem(format!(
+            "no rules in {}: only the connection is watched (see docs/rules.md)",
+            setup.rules_dir.display()
+        )));
+    }
     let (store, warning) = Store::open(&setup.store_path);
     if let Some(w) = warning {
         report(Report::Problem(w));

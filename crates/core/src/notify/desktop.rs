@@ -154,8 +154,11 @@ fn wait_for_action(
 ) {
     let (rule, key, digest) = (n.rule.clone(), n.key.clone(), n.digest.clone());
     // The handle blocks until the person acts or the notification closes.
+    // One small thread per notification that offers actions; it ends when the notification
+    // is acted on or closed.
     let spawned = std::thread::Builder::new()
         .name("lookout-notification".into())
+        .stack_size(256 * 1024)
         .spawn(move || {
             handle.wait_for_action(|picked| {
                 let action = match picked {

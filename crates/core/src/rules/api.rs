@@ -35,6 +35,10 @@ pub(crate) struct RunCtx {
     pub(crate) severity: Severity,
     pub(crate) deadline: Instant,
     pub(crate) findings: Vec<Finding>,
+    /// Columns already looked up in this run by a field getter: (snapshot, grid, name) →
+    /// column. Identities are addresses: the snapshots outlive the run, and getter names are
+    /// `'static`.
+    pub(crate) columns: Vec<(usize, Table, usize, Option<usize>)>,
 }
 
 thread_local! {
@@ -207,6 +211,29 @@ fn column(snap: &Snapshot, table: Table, name: &str) -> Fallible<Option<usize>> 
         None if table == Table::Chat => fail(unknown_column(table, name, &grid.columns)),
         None => Ok(None),
     }
+}
+
+/// [`column`] for the field getters: the same checks, done once per run for each
+/// (snapshot, grid, name).
+fn column_cached(snap: &Snapshot, table: Table, name: &'static str) -> Fallible<Option<usize>> {
+    let key = (
+        snap as *const Snapshot as usize,
+        table,
+        name.as_ptr() as usize,
+    );
+    let hit = with_ctx(|ctx| {
+        ctx.columns
+            .iter()
+            .find(|(s, t, n, _)| (*s, *t, *n) == key)
+            .map(|e| e.3)
+    })
+    .flatten();
+    if let Some(c) = hit {
+        return Ok(c);
+    }
+    let c = column(snap, table, name)?;
+    with_ctx(|ctx| ctx.columns.push((key.0, key.1, key.2, c)));
+    Ok(c)
 }
 
 fn unknown_column(table: Table, name: &str, columns: &[String]) -> String {
@@ -461,7 +488,16 @@ fn values(rows: &mut Rows, col: &str) -> Fallible<Array> {
 
 fn row_get(row: &mut Row, col: &str) -> Fallible<Dynamic> {
     let c = column(&row.snap, row.table, col)?;
-    Ok(match c {
+    Ok(cell_at(row, c))
+}
+
+fn row_field(row: &mut Row, col: &'static str) -> Fallible<Dynamic> {
+    let c = column_cached(&row.snap, row.table, col)?;
+    Ok(cell_at(row, c))
+}
+
+fn cell_at(row: &Row, c: Option<usize>) -> Dynamic {
+    match c {
         Some(c) => row
             .table
             .grid(&row.snap)
@@ -470,7 +506,7 @@ fn row_get(row: &mut Row, col: &str) -> Fallible<Dynamic> {
             .and_then(|r| r.get(c))
             .map_or(Dynamic::UNIT, to_dynamic),
         None => Dynamic::UNIT,
-    })
+    }
 }
 
 fn totals_get(t: &mut Totals, stat: &str) -> Fallible<Dynamic> {
@@ -723,7 +759,7 @@ pub(crate) fn register(engine: &mut Engine) {
         .map(|(n, _)| *n)
         .chain(crate::snapshot::CHAT_COLUMNS);
     for name in names {
-        engine.register_get(name, move |r: &mut Row| row_get(r, name));
+        engine.register_get(name, move |r: &mut Row| row_field(r, name));
         engine.register_get(name, move |t: &mut Totals| totals_get(t, name));
     }
     // "No value" compares as false with any number, like a missing reading: `s.sl < 80` is

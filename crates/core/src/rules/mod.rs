@@ -201,6 +201,7 @@ impl RuleEngine {
                 severity: rule.meta.severity,
                 deadline,
                 findings: Vec::new(),
+                columns: Vec::new(),
             })
         });
         api::CURRENT.with(|c| *c.borrow_mut() = Some(snap.clone()));
