@@ -406,10 +406,10 @@ pub async fn run(
                 let current = status.borrow().clone();
                 send(alerting.tick(unix_now(), &current), &mut report);
                 // Saved when something changed: at most once a second, not once a poll.
-                if alerting.take_dirty() {
-                    if let Err(e) = alerting.store.save() {
-                        report(Report::Problem(format!("cannot save {}: {e}", alerting.store.path().display())));
-                    }
+                if alerting.take_dirty()
+                    && let Err(e) = alerting.store.save()
+                {
+                    report(Report::Problem(format!("cannot save {}: {e}", alerting.store.path().display())));
                 }
             }
         }
