@@ -7,12 +7,20 @@ use anyhow::{Context, Result, bail};
 /// Debian/Ubuntu packages the build and the tests need.
 /// `build-essential` and `pkg-config` build the C parts of the TLS stack; `ca-certificates`
 /// lets the client verify real tenants; `dbus-daemon` gives the desktop-notification tests a
-/// private session bus.
+/// private session bus; the rest build the desktop app and run its tests headless.
 const PACKAGES: &[&str] = &[
     "build-essential",
     "pkg-config",
     "ca-certificates",
     "dbus-daemon",
+    // The desktop app (Tauri on WebKitGTK) and its headless tests.
+    "libwebkit2gtk-4.1-dev",
+    "libayatana-appindicator3-dev",
+    "librsvg2-dev",
+    "xvfb",
+    "xauth",
+    "webkit2gtk-driver",
+    "at-spi2-core",
 ];
 
 const HELP: &str = "\
@@ -20,7 +28,8 @@ cargo xtask <command>
 
   setup   install the system packages the project needs (Debian/Ubuntu; skips what is there)
   test    setup, then run the whole test suite
-  demo    run the simulated tenant with the demo scenario, watched with the shipped rules
+  demo    the desktop app on a simulated tenant with the demo scenario (in the terminal
+          when there is no display, or with arguments for `lookout demo`)
   lint    cargo fmt --check and cargo clippy with warnings as errors
   bench rules [--quick]
           the rule engine against native Rust (release build); report in target/bench/
@@ -30,7 +39,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup(),
-        Some("test") => setup().and_then(|()| test()),
+        Some("test") => setup()
+            .and_then(|()| setup_tauri_driver())
+            .and_then(|()| test()),
         Some("demo") => demo(&args[1..]),
         Some("lint") => lint(),
         Some("bench") => bench(&args[1..]),
@@ -113,6 +124,27 @@ fn setup() -> Result<()> {
     Ok(())
 }
 
+/// `tauri-driver` bridges WebDriver to the app for the desktop tests.
+fn setup_tauri_driver() -> Result<()> {
+    let have = Command::new("tauri-driver")
+        .arg("--help")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if have {
+        return Ok(());
+    }
+    println!("setup: installing tauri-driver (about 45 s, once)");
+    run(cargo().args([
+        "install",
+        "tauri-driver",
+        "--version",
+        "^2",
+        "--locked",
+        "--quiet",
+    ]))
+}
+
 fn has_nextest() -> bool {
     cargo()
         .args(["nextest", "--version"])
@@ -121,9 +153,33 @@ fn has_nextest() -> bool {
         .unwrap_or(false)
 }
 
+/// Run `args` (a cargo command) inside a virtual display and a private session bus when there
+/// is no display, so the desktop app's tests run headless.
+fn headless(args: &[&str]) -> Command {
+    let has_display = std::env::var_os("DISPLAY").is_some();
+    let xvfb = Command::new("xvfb-run").arg("--help").output().is_ok();
+    if has_display || !xvfb {
+        let mut c = cargo();
+        c.args(args);
+        return c;
+    }
+    let mut c = Command::new("xvfb-run");
+    c.args([
+        "-a",
+        "-s",
+        "-screen 0 1280x800x24 -nolisten tcp",
+        "dbus-run-session",
+        "--",
+    ])
+    .arg(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    .args(args)
+    .env("NO_AT_BRIDGE", "1");
+    c
+}
+
 fn test() -> Result<()> {
     if has_nextest() {
-        run(cargo().args([
+        run(&mut headless(&[
             "nextest",
             "run",
             "--workspace",
@@ -132,13 +188,40 @@ fn test() -> Result<()> {
         ]))?;
     } else {
         println!("test: cargo-nextest not found; using cargo test");
-        run(cargo().args(["test", "--workspace", "--locked", "--no-fail-fast"]))?;
+        run(&mut headless(&[
+            "test",
+            "--workspace",
+            "--locked",
+            "--no-fail-fast",
+        ]))?;
     }
     // nextest does not run doc tests.
     run(cargo().args(["test", "--workspace", "--locked", "--doc", "--quiet"]))
 }
 
+/// The desktop app in demo mode when there is a display; `lookout demo` in the terminal
+/// otherwise.
 fn demo(extra: &[String]) -> Result<()> {
+    let display = std::env::var_os("DISPLAY").is_some()
+        || std::env::var_os("WAYLAND_DISPLAY").is_some()
+        || cfg!(any(target_os = "macos", windows));
+    if display && extra.is_empty() {
+        println!("demo: starting the desktop app in demo mode (the tray icon and the overview)");
+        return run(cargo()
+            .args([
+                "run",
+                "--quiet",
+                "--locked",
+                "--package",
+                "lookout-desktop",
+                "--",
+            ])
+            .arg("--demo")
+            .env("LOOKOUT_SHOW_OVERVIEW", "1"));
+    }
+    if !display {
+        println!("demo: no display, so the demo runs in the terminal (lookout demo)");
+    }
     run(cargo()
         .args([
             "run",

@@ -579,6 +579,8 @@ async fn watch_with(
                 ..Default::default()
             },
         },
+        overview: None,
+        controls: None,
     };
     let stop = async {
         let limit = async {

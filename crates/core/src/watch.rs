@@ -165,6 +165,16 @@ impl Alerting {
                     .map(|q| q.to_string()),
             });
         }
+        // What needs a person first: firing before pending, loud before quiet, critical
+        // before warning, oldest first.
+        out.sort_by_key(|a| {
+            (
+                a.state != crate::alerts::State::Firing,
+                a.quiet.is_some(),
+                std::cmp::Reverse(a.severity),
+                a.since,
+            )
+        });
         out
     }
 
@@ -257,6 +267,106 @@ pub struct WatchSetup {
     pub rules_dir: PathBuf,
     pub store_path: PathBuf,
     pub alerting: AlertingConfig,
+    /// Where to publish the state for a user interface (the desktop app's overview and tray).
+    pub overview: Option<tokio::sync::watch::Sender<Arc<Overview>>>,
+    /// Requests from a user interface.
+    pub controls: Option<tokio::sync::mpsc::UnboundedReceiver<Control>>,
+}
+
+/// What a user interface asks of the pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// Pause all notifications until then (`i64::MAX`: until resumed).
+    Pause {
+        until: i64,
+    },
+    Resume,
+}
+
+/// Everything a user interface shows, published after every change.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Overview {
+    /// The connection state name and its description.
+    pub state: String,
+    pub detail: String,
+    /// When the latest data arrived (Unix seconds).
+    pub data_at: Option<i64>,
+    pub alerts: Vec<AlertView>,
+    pub services: Vec<ServiceRow>,
+    pub rules: Vec<crate::rules::RuleReport>,
+    pub paused_until: Option<i64>,
+    /// Urgent chat messages of the latest data, newest first.
+    pub urgent_chat: Vec<crate::snapshot::ChatMessage>,
+    /// The latest history entries, newest first.
+    pub history: Vec<crate::store::HistoryEntry>,
+}
+
+/// Calls waiting per service, one sample a minute, for the overview's sparklines.
+#[derive(Debug, Clone, Default)]
+pub struct Trends {
+    minute: i64,
+    pub waiting: std::collections::BTreeMap<String, std::collections::VecDeque<i64>>,
+}
+
+/// Minutes of trend kept.
+pub const TREND_MINUTES: usize = 30;
+
+impl Trends {
+    /// Take a snapshot's values; one sample per service per minute (the latest of the minute).
+    pub fn add(&mut self, snap: &crate::snapshot::Snapshot) {
+        let minute = snap.taken_at.div_euclid(60);
+        let new_minute = minute != self.minute;
+        self.minute = minute;
+        for row in ServiceRow::rows(snap) {
+            let series = self.waiting.entry(row.name).or_default();
+            let v = row.waiting.unwrap_or(0);
+            if new_minute || series.is_empty() {
+                series.push_back(v);
+                while series.len() > TREND_MINUTES {
+                    series.pop_front();
+                }
+            } else if let Some(last) = series.back_mut() {
+                *last = v;
+            }
+        }
+    }
+}
+
+/// One service at a glance.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ServiceRow {
+    pub name: String,
+    /// Calls waiting, a sample a minute, oldest first (up to 30 minutes).
+    pub trend: Vec<i64>,
+    pub waiting: Option<i64>,
+    pub longest_wait: Option<i64>,
+    pub ready: Option<i64>,
+    pub service_level: Option<f64>,
+    pub available: Option<bool>,
+}
+
+impl ServiceRow {
+    fn rows(snap: &crate::snapshot::Snapshot) -> Vec<ServiceRow> {
+        let g = &snap.services;
+        (0..g.len())
+            .map(|r| {
+                let name = g
+                    .get(r, "name")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string();
+                ServiceRow {
+                    waiting: g.get(r, "in_calls_waiting").and_then(|v| v.as_i64()),
+                    longest_wait: g.get(r, "in_max_wait_time").and_then(|v| v.as_i64()),
+                    ready: g.get(r, "agents_ready").and_then(|v| v.as_i64()),
+                    service_level: g.get(r, "service_level").and_then(|v| v.as_f64()),
+                    available: snap.availability.get(&name).copied(),
+                    trend: Vec::new(),
+                    name,
+                }
+            })
+            .collect()
+    }
 }
 
 fn unix_now() -> i64 {
@@ -296,6 +406,8 @@ pub async fn run(
     if let Some(w) = warning {
         report(Report::Problem(w));
     }
+    let setup_overview = setup.overview;
+    let mut controls = setup.controls;
     let mut alerting = Alerting::new(setup.alerting, store, unix_now());
     alerting.set_rules(rules.rules().map(|r| &**r));
     let mut running: Vec<Arc<Rule>> = rules.rules().cloned().collect();
@@ -342,6 +454,14 @@ pub async fn run(
         }
     };
 
+    let overview_tx = setup_overview;
+    let mut view = Overview::default();
+    let mut trends = Trends::default();
+    let publish = |view: &Overview| {
+        if let Some(tx) = &overview_tx {
+            tx.send_replace(Arc::new(view.clone()));
+        }
+    };
     let mut actions = actions;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -349,12 +469,24 @@ pub async fn run(
     loop {
         tokio::select! {
             () = &mut stop => break,
-            Some(s) = changes.recv() => report(Report::Status(s)),
+            Some(s) = changes.recv() => {
+                view.state = s.state().into();
+                view.detail = s.describe(std::time::SystemTime::now());
+                publish(&view);
+                report(Report::Status(s));
+            }
             Ok(()) = snapshots.changed() => {
                 let snap = snapshots.borrow_and_update().clone();
                 if let Some(snap) = snap {
                     let at = snap.taken_at;
                     send(alerting.data_arrived(at), &mut report);
+                    view.data_at = Some(at);
+                    trends.add(&snap);
+                    view.services = ServiceRow::rows(&snap);
+                    for row in &mut view.services {
+                        row.trend = trends.waiting.get(&row.name).map(|t| t.iter().copied().collect()).unwrap_or_default();
+                    }
+                    view.urgent_chat = snap.chat.iter().filter(|m| m.is_urgent).take(20).cloned().collect();
                     worker.submit(snap, at);
                 }
             }
@@ -366,6 +498,9 @@ pub async fn run(
                         }
                     }
                     send(alerting.evaluated(&e), &mut report);
+                    view.alerts = alerting.current(e.now);
+                    view.rules = e.reports.clone();
+                    publish(&view);
                 }
                 Event::Reloaded { changes, plan: new_plan, rules: now_running } => {
                     for c in &changes {
@@ -402,9 +537,32 @@ pub async fn run(
             } => {
                 alerting.action(&a, unix_now());
             }
+            Some(c) = async {
+                match controls.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let silences = &mut alerting.store.state.silences;
+                silences.paused_until = match c {
+                    Control::Pause { until } => Some(until),
+                    Control::Resume => None,
+                };
+                view.paused_until = silences.paused_until;
+                publish(&view);
+                if let Err(e) = alerting.store.save() {
+                    report(Report::Problem(format!("cannot save {}: {e}", alerting.store.path().display())));
+                }
+            }
             _ = tick.tick() => {
                 let current = status.borrow().clone();
-                send(alerting.tick(unix_now(), &current), &mut report);
+                let now = unix_now();
+                send(alerting.tick(now, &current), &mut report);
+                view.detail = current.describe(std::time::SystemTime::now());
+                view.alerts = alerting.current(now);
+                view.paused_until = alerting.store.state.silences.paused_until;
+                view.history = alerting.store.state.history.iter().rev().take(50).cloned().collect();
+                publish(&view);
                 // Saved when something changed: at most once a second, not once a poll.
                 if alerting.take_dirty()
                     && let Err(e) = alerting.store.save()

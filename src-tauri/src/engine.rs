@@ -1,0 +1,186 @@
+//! The engine behind the windows: `lookout_core::watch::run` against the configured tenant, or
+//! against the embedded simulated tenant in demo mode. It can be stopped and started again (the
+//! settings changed, the person chose the demo).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lookout_core::notify::{self, ActionEvent};
+use lookout_core::watch::{self, AlertingConfig, Control, Overview, Report, WatchSetup};
+use lookout_core::{Config, KeeperOptions, secrets};
+use tokio::sync::{mpsc, oneshot, watch as tokio_watch};
+
+/// What to watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// The embedded simulated tenant with the demo scenario (or `LOOKOUT_DEMO_SCENARIO`).
+    Demo,
+    /// The tenant of the config file.
+    Configured(PathBuf),
+}
+
+/// A running engine: the ends the windows and the tray use.
+pub struct Running {
+    pub tenant: String,
+    pub actions: mpsc::UnboundedSender<ActionEvent>,
+    pub controls: mpsc::UnboundedSender<Control>,
+    pub overview: tokio_watch::Receiver<Arc<Overview>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tauri::async_runtime::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stop: the subscription is deleted and the state saved before this returns.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Everything a mode needs before the pipeline can start.
+struct Prepared {
+    setup: WatchSetup,
+    tenant: String,
+    /// Keeps the simulated tenant alive in demo mode.
+    sim: Option<lookout_sim::SimHandle>,
+}
+
+async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
+    match mode {
+        Mode::Demo => {
+            let scenario = match std::env::var_os("LOOKOUT_DEMO_SCENARIO") {
+                Some(path) => lookout_sim::Scenario::load(std::path::Path::new(&path))?,
+                None => lookout_sim::Scenario::parse(lookout_sim::DEMO_SCENARIO)
+                    .map_err(anyhow::Error::msg)?,
+            };
+            let cfg = lookout_sim::SimConfig::default().with_scenario(scenario);
+            let user = cfg.users[0].clone();
+            let tenant = cfg.tenant.clone();
+            let sim = lookout_sim::start(cfg, SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))
+                .await
+                .map_err(anyhow::Error::msg)?;
+            let place =
+                std::env::temp_dir().join(format!("lookout-desktop-demo-{}", std::process::id()));
+            let rules_dir = place.join("rules");
+            lookout_core::rules::pack::install(&rules_dir)?;
+            let auth = lookout_statsapi::Auth::OAuth {
+                client_id: user.name.clone(),
+                client_secret: lookout_statsapi::Secret::new(user.api_secret),
+                scope: tenant.clone(),
+            };
+            let client = lookout_statsapi::Client::new(&sim.url(), auth, Default::default())?;
+            Ok(Prepared {
+                setup: WatchSetup {
+                    client,
+                    keeper: KeeperOptions {
+                        availability_services: vec!["Sales".into(), "Billing".into()],
+                        ..KeeperOptions::default()
+                    },
+                    rules_dir,
+                    store_path: place.join("state.json"),
+                    alerting: AlertingConfig {
+                        tenant: tenant.clone(),
+                        no_data_after: 60,
+                        grace: 10,
+                        policy: Default::default(),
+                    },
+                    overview: None,
+                    controls: None,
+                },
+                tenant,
+                sim: Some(sim),
+            })
+        }
+        Mode::Configured(path) => {
+            let config = Config::load(Some(path))?;
+            let for_secret = config.clone();
+            let secret =
+                tokio::task::spawn_blocking(move || secrets::find_secret(&for_secret)).await??;
+            let client = lookout_statsapi::Client::new(
+                &config.server.url,
+                secrets::auth_for(&config, secret),
+                lookout_statsapi::ClientOptions {
+                    stat_key: config.server.stat_key.unwrap_or_default(),
+                    ..Default::default()
+                },
+            )?;
+            let rules_dir = config.rules_dir(path);
+            if !rules_dir.exists() {
+                lookout_core::rules::pack::install(&rules_dir)?;
+            }
+            let store_path = lookout_core::store::Store::default_path()
+                .ok_or_else(|| anyhow::anyhow!("no place for Lookout's state on this system"))?;
+            Ok(Prepared {
+                tenant: config.tenant(),
+                setup: WatchSetup {
+                    client,
+                    keeper: KeeperOptions::from_config(&config),
+                    rules_dir,
+                    store_path,
+                    alerting: AlertingConfig {
+                        tenant: config.tenant(),
+                        no_data_after: config.alerts.no_data_secs as i64,
+                        grace: config.alerts.grace_secs as i64,
+                        policy: notify::policy::PolicyConfig {
+                            max_per_minute: config.alerts.max_per_minute,
+                            ..Default::default()
+                        },
+                    },
+                    overview: None,
+                    controls: None,
+                },
+                sim: None,
+            })
+        }
+    }
+}
+
+/// Start the engine in `mode`. Problems before the pipeline runs (no secret, a bad config) come
+/// back as an error for the window to show.
+pub async fn start(mode: Mode) -> anyhow::Result<Running> {
+    let mut prepared = prepare(&mode).await?;
+    let (actions_tx, actions_rx) = mpsc::unbounded_channel();
+    let (controls_tx, controls_rx) = mpsc::unbounded_channel();
+    let (overview_tx, overview_rx) = tokio_watch::channel(Arc::new(Overview::default()));
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    prepared.setup.overview = Some(overview_tx);
+    prepared.setup.controls = Some(controls_rx);
+    let notifier: Box<dyn notify::Notifier> =
+        match notify::desktop::DesktopNotifier::connect(Some(actions_tx.clone())) {
+            Ok(d) => Box::new(d),
+            Err(e) => {
+                tracing::warn!("{e}; notifications are shown only in the overview");
+                Box::new(notify::NoNotifier)
+            }
+        };
+    let setup = prepared.setup;
+    let sim = prepared.sim;
+    let task = tauri::async_runtime::spawn(async move {
+        let report = |r: Report| match r {
+            Report::Status(s) => tracing::info!("connection: {}", s),
+            Report::Problem(p) => tracing::warn!("{p}"),
+        };
+        let stop = async {
+            let _ = stop_rx.await;
+        };
+        if let Err(e) = watch::run(setup, notifier, Some(actions_rx), report, stop).await {
+            tracing::error!("the engine stopped: {e}");
+        }
+        if let Some(sim) = sim {
+            sim.stop().await;
+        }
+    });
+    Ok(Running {
+        tenant: prepared.tenant,
+        actions: actions_tx,
+        controls: controls_tx,
+        overview: overview_rx,
+        stop: Some(stop_tx),
+        task: Some(task),
+    })
+}

@@ -1,0 +1,359 @@
+//! Lookout's desktop app: a tray icon that tells the truth, an overview window and a settings
+//! window, over the same engine as `lookout watch` (`lookout_core::watch::run`).
+//!
+//! At start: with a config file, it watches that tenant; without one (first run) it asks whether
+//! to try the demo or connect. `--demo` (or `LOOKOUT_DEMO=1`) starts the demo directly.
+
+use std::sync::{Arc, Mutex};
+
+use lookout_core::notify::{Action, ActionEvent};
+use lookout_core::watch::{Control, Overview};
+use tauri::image::Image;
+use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Emitter, Manager, State, WindowEvent, Wry};
+
+mod engine;
+mod settings;
+mod tray;
+
+/// What the commands and the tray share.
+#[derive(Default)]
+struct Shared {
+    latest: Mutex<Arc<Overview>>,
+    engine: tokio::sync::Mutex<Option<engine::Running>>,
+    /// The running engine's senders (kept apart so sync code can use them).
+    senders: Mutex<Option<Senders>>,
+}
+
+#[derive(Clone)]
+struct Senders {
+    actions: tokio::sync::mpsc::UnboundedSender<ActionEvent>,
+    controls: tokio::sync::mpsc::UnboundedSender<Control>,
+    rules_dir: Option<std::path::PathBuf>,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn show(app: &AppHandle, label: &str) {
+    if let Some(w) = app.get_webview_window(label) {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+}
+
+fn hide(app: &AppHandle, label: &str) {
+    if let Some(w) = app.get_webview_window(label) {
+        let _ = w.hide();
+    }
+}
+
+/// Build the tray menu for `o`; "Pause notifications" is a submenu.
+fn build_menu(app: &AppHandle, o: &Overview) -> tauri::Result<Menu<Wry>> {
+    let mut items: Vec<Box<dyn IsMenuItem<Wry>>> = Vec::new();
+    let mut pause: Vec<MenuItem<Wry>> = Vec::new();
+    for (id, label) in tray::menu(o, unix_now()) {
+        match id {
+            Some(id) if id.starts_with("pause") => {
+                pause.push(MenuItem::with_id(app, id, label, true, None::<&str>)?);
+            }
+            Some(id) => {
+                if !pause.is_empty() {
+                    let refs: Vec<&dyn IsMenuItem<Wry>> =
+                        pause.iter().map(|m| m as &dyn IsMenuItem<Wry>).collect();
+                    items.push(Box::new(Submenu::with_items(
+                        app,
+                        "Pause notifications",
+                        true,
+                        &refs,
+                    )?));
+                    pause.clear();
+                }
+                items.push(Box::new(MenuItem::with_id(
+                    app,
+                    id,
+                    label,
+                    true,
+                    None::<&str>,
+                )?));
+            }
+            None => items.push(Box::new(PredefinedMenuItem::separator(app)?)),
+        }
+    }
+    let refs: Vec<&dyn IsMenuItem<Wry>> = items.iter().map(|b| b.as_ref()).collect();
+    Menu::with_items(app, &refs)
+}
+
+fn senders(app: &AppHandle) -> Option<Senders> {
+    app.try_state::<Shared>()
+        .and_then(|s| s.senders.lock().ok().and_then(|g| g.clone()))
+}
+
+fn on_menu(app: &AppHandle, id: &str) {
+    let now = unix_now();
+    let control = |c: Control| {
+        if let Some(s) = senders(app) {
+            let _ = s.controls.send(c);
+        }
+    };
+    match id {
+        "show" => show(app, "overview"),
+        "pause-15m" => control(Control::Pause {
+            until: now + 15 * 60,
+        }),
+        "pause-1h" => control(Control::Pause { until: now + 3600 }),
+        "pause" => control(Control::Pause { until: i64::MAX }),
+        "resume" => control(Control::Resume),
+        "settings" => show(app, "settings"),
+        "rules-folder" => {
+            if let Some(dir) = senders(app).and_then(|s| s.rules_dir) {
+                open_folder(&dir);
+            }
+        }
+        // The rules folder is looked at every 200 ms: a saved file is already in.
+        "reload" => {}
+        "quit" => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                stop_engine(&app).await;
+                app.exit(0);
+            });
+        }
+        _ => {}
+    }
+}
+
+fn open_folder(dir: &std::path::Path) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    if let Err(e) = std::process::Command::new(opener).arg(dir).spawn() {
+        tracing::warn!("cannot open {}: {e}", dir.display());
+    }
+}
+
+async fn stop_engine(app: &AppHandle) {
+    let Some(shared) = app.try_state::<Shared>() else {
+        return;
+    };
+    let running = shared.engine.lock().await.take();
+    if let Some(r) = running {
+        r.stop().await;
+    }
+    if let Ok(mut s) = shared.senders.lock() {
+        *s = None;
+    }
+}
+
+/// Stop what runs and start `mode`; the windows and the tray follow the new engine.
+async fn switch_engine(app: &AppHandle, mode: engine::Mode) -> Result<(), String> {
+    stop_engine(app).await;
+    let running = engine::start(mode.clone())
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    let shared = app.state::<Shared>();
+    let rules_dir = match &mode {
+        engine::Mode::Configured(path) => lookout_core::Config::load(Some(path))
+            .ok()
+            .map(|c| c.rules_dir(path)),
+        engine::Mode::Demo => None,
+    };
+    if let Ok(mut s) = shared.senders.lock() {
+        *s = Some(Senders {
+            actions: running.actions.clone(),
+            controls: running.controls.clone(),
+            rules_dir,
+        });
+    }
+    forward(
+        app.clone(),
+        running.overview.clone(),
+        running.tenant.clone(),
+    );
+    *shared.engine.lock().await = Some(running);
+    Ok(())
+}
+
+/// Send each new state to the windows and the tray.
+fn forward(app: AppHandle, mut rx: tokio::sync::watch::Receiver<Arc<Overview>>, tenant: String) {
+    tauri::async_runtime::spawn(async move {
+        let mut shown: Option<(tray::TrayState, Vec<tray::Entry>)> = None;
+        while rx.changed().await.is_ok() {
+            let o = rx.borrow_and_update().clone();
+            if let Some(shared) = app.try_state::<Shared>()
+                && let Ok(mut latest) = shared.latest.lock()
+            {
+                *latest = o.clone();
+            }
+            let now = unix_now();
+            if let Some(t) = app.tray_by_id("lookout") {
+                let _ = t.set_tooltip(Some(tray::tooltip(&o, &tenant, now)));
+                let state = tray::TrayState::of(&o, now);
+                let entries = tray::menu(&o, now);
+                if shown.as_ref() != Some(&(state.clone(), entries.clone())) {
+                    let icon = Image::new_owned(tray::draw(&state), tray::SIZE, tray::SIZE);
+                    let _ = t.set_icon(Some(icon));
+                    if let Ok(m) = build_menu(&app, &o) {
+                        let _ = t.set_menu(Some(m));
+                    }
+                    shown = Some((state, entries));
+                }
+            }
+            let _ = app.emit("overview", &*o);
+        }
+    });
+}
+
+#[tauri::command]
+fn overview(shared: State<'_, Shared>) -> Arc<Overview> {
+    shared.latest.lock().map(|o| o.clone()).unwrap_or_default()
+}
+
+fn act(app: &AppHandle, rule: String, key: String, action: Action) {
+    if let Some(s) = senders(app) {
+        let _ = s.actions.send(ActionEvent {
+            rule,
+            key,
+            digest: None,
+            action,
+        });
+    }
+}
+
+#[tauri::command]
+fn acknowledge(app: AppHandle, rule: String, key: String) {
+    act(&app, rule, key, Action::Acknowledge);
+}
+
+#[tauri::command]
+fn snooze(app: AppHandle, rule: String, key: String) {
+    act(&app, rule, key, Action::Snooze);
+}
+
+#[tauri::command]
+fn settings_load() -> settings::Form {
+    settings::load()
+}
+
+/// Save, then watch the saved configuration.
+#[tauri::command]
+async fn settings_save(app: AppHandle, form: settings::Form) -> Result<String, String> {
+    let saved = tauri::async_runtime::spawn_blocking(move || settings::save(&form))
+        .await
+        .map_err(|e| e.to_string())??;
+    let path = settings::config_path()?;
+    switch_engine(&app, engine::Mode::Configured(path))
+        .await
+        .map_err(|e| format!("{saved}, but the connection cannot start: {e}"))?;
+    hide(&app, "welcome");
+    Ok(format!("{saved}; watching it now."))
+}
+
+#[tauri::command]
+async fn settings_test(form: settings::Form) -> Result<String, String> {
+    settings::test_connection(form).await
+}
+
+/// First run: try the demo.
+#[tauri::command]
+async fn start_demo(app: AppHandle) -> Result<(), String> {
+    switch_engine(&app, engine::Mode::Demo).await?;
+    hide(&app, "welcome");
+    show(&app, "overview");
+    Ok(())
+}
+
+/// First run: connect to Bright Pattern.
+#[tauri::command]
+fn open_settings(app: AppHandle) {
+    hide(&app, "welcome");
+    show(&app, "settings");
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LOOKOUT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let demo =
+        std::env::args().any(|a| a == "--demo") || std::env::var_os("LOOKOUT_DEMO").is_some();
+    let result = tauri::Builder::default()
+        .manage(Shared::default())
+        .invoke_handler(tauri::generate_handler![
+            overview,
+            acknowledge,
+            snooze,
+            settings_load,
+            settings_save,
+            settings_test,
+            start_demo,
+            open_settings
+        ])
+        .setup(move |app| {
+            let menu = build_menu(app.handle(), &Overview::default())?;
+            let starting = tray::TrayState {
+                level: tray::Level::NoData,
+                firing: 0,
+            };
+            TrayIconBuilder::with_id("lookout")
+                .tooltip("Lookout: starting")
+                .icon(Image::new_owned(
+                    tray::draw(&starting),
+                    tray::SIZE,
+                    tray::SIZE,
+                ))
+                .menu(&menu)
+                .on_menu_event(|app, e| on_menu(app, e.id.as_ref()))
+                .build(app)?;
+            let handle = app.handle().clone();
+            let configured = settings::config_path().ok().filter(|p| p.exists());
+            tauri::async_runtime::spawn(async move {
+                let mode = match (&configured, demo) {
+                    (_, true) => Some(engine::Mode::Demo),
+                    (Some(path), false) => Some(engine::Mode::Configured(path.clone())),
+                    (None, false) => None,
+                };
+                match mode {
+                    Some(m) => {
+                        if let Err(e) = switch_engine(&handle, m).await {
+                            tracing::error!("cannot start: {e}");
+                            show(&handle, "settings");
+                        }
+                    }
+                    None => show(&handle, "welcome"),
+                }
+            });
+            if std::env::var_os("LOOKOUT_SHOW_OVERVIEW").is_some() {
+                show(app.handle(), "overview");
+            }
+            if std::env::var_os("LOOKOUT_SHOW_SETTINGS").is_some() {
+                show(app.handle(), "settings");
+            }
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            // Closing a window hides it; the app lives in the tray.
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        })
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("lookout-desktop: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,348 @@
+//! The real app under Xvfb, driven through WebKitWebDriver by way of `tauri-driver`, speaking
+//! the W3C WebDriver protocol over plain HTTP. Run inside a display and a session bus:
+//! `xvfb-run -a dbus-run-session -- cargo test -p lookout-desktop --test e2e`.
+//! Skipped (with a message) when there is no display or no tauri-driver.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Driver {
+    child: Child,
+    base: String,
+    session: Option<String>,
+    http: reqwest::blocking::Client,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(s) = &self.session {
+            let _ = self
+                .http
+                .delete(format!("{}/session/{s}", self.base))
+                .send();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Driver {
+    /// Start tauri-driver and the app with `args`; `None` when this machine cannot.
+    fn start(env: &[(&str, &std::ffi::OsStr)], home: &std::path::Path) -> Option<Driver> {
+        if std::env::var_os("DISPLAY").is_none() {
+            eprintln!("skipped: no DISPLAY (run under xvfb-run)");
+            return None;
+        }
+        let driver = std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
+        let (port, native) = (free_port(), free_port());
+        let child = Command::new(&driver)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
+            .env("HOME", home)
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            eprintln!("skipped: cannot run {driver} (cargo install tauri-driver --version '^2')");
+            return None;
+        };
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let mut d = Driver {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            session: None,
+            http,
+        };
+        let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {
+            "application": env!("CARGO_BIN_EXE_lookout-desktop"),
+        }}}});
+        let start = Instant::now();
+        loop {
+            match d
+                .http
+                .post(format!("{}/session", d.base))
+                .json(&caps)
+                .send()
+            {
+                Ok(r) => {
+                    let v: Value = r.json().unwrap();
+                    let id = v["value"]["sessionId"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("no session: {v}"));
+                    d.session = Some(id.to_string());
+                    return Some(d);
+                }
+                Err(_) if start.elapsed() < Duration::from_secs(10) => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                Err(e) => panic!("tauri-driver does not answer: {e}"),
+            }
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!(
+            "{}/session/{}{path}",
+            self.base,
+            self.session.as_ref().unwrap()
+        )
+    }
+
+    fn script(&self, js: &str) -> Value {
+        let r: Value = self
+            .http
+            .post(self.url("/execute/sync"))
+            .json(&json!({"script": js, "args": []}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        r["value"].clone()
+    }
+
+    fn wait_for(&self, what: &str, js: &str, within: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            let v = self.script(js);
+            if !v.is_null() && v != json!(false) && v != json!("") {
+                return v;
+            }
+            if start.elapsed() > within {
+                let page = self.script("return document.body.innerText");
+                panic!("{what} not seen within {within:?}; the page says:\n{page}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn click(&self, css: &str) {
+        let r: Value = self
+            .http
+            .post(self.url("/element"))
+            .json(&json!({"using": "css selector", "value": css}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let id = r["value"]
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(|v| v.as_str())
+            .unwrap_or_else(|| panic!("no element {css}: {r}"))
+            .to_string();
+        let r: Value = self
+            .http
+            .post(self.url(&format!("/element/{id}/click")))
+            .json(&json!({}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert!(r["value"].is_null(), "click on {css}: {r}");
+    }
+
+    /// Switch to the window whose title is `title`.
+    fn window(&self, title: &str) {
+        let r: Value = self
+            .http
+            .get(self.url("/window/handles"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        for h in r["value"].as_array().cloned().unwrap_or_default() {
+            let _ = self
+                .http
+                .post(self.url("/window"))
+                .json(&json!({"handle": h}))
+                .send();
+            if self.script("return document.title") == json!(title) {
+                return;
+            }
+        }
+        panic!("no window titled {title:?}");
+    }
+
+    fn screenshot(&self, path: &std::path::Path) {
+        let r: Value = self
+            .http
+            .get(self.url("/screenshot"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if let Some(b64) = r["value"].as_str() {
+            let bytes = decode_base64(b64);
+            let _ = std::fs::File::create(path).and_then(|mut f| f.write_all(&bytes));
+        }
+    }
+}
+
+fn decode_base64(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes() {
+        let Some(v) = val(c) else { continue };
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_overview_shows_alerts_as_text_and_acknowledging_quiets_them() {
+    let home = std::env::temp_dir().join(format!("lookout-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    let scenario = home.join("scenario.toml");
+    std::fs::write(
+        &scenario,
+        r#"
+[[event]]
+at = "1s"
+do = "chat"
+from = "diana.yeh"
+urgent = true
+content = "<img src=x onerror=alert(1)> and <b>bold</b>"
+
+[[event]]
+at = "1s"
+do = "set"
+service = "Support"
+stat = "in_max_wait_time"
+value = 200
+"#,
+    )
+    .unwrap();
+    let env = [
+        ("LOOKOUT_DEMO", std::ffi::OsStr::new("1")),
+        ("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1")),
+        ("LOOKOUT_DEMO_SCENARIO", scenario.as_os_str()),
+    ];
+    let Some(d) = Driver::start(&env, &home) else {
+        return;
+    };
+    // The alerts arrive live, through Tauri events.
+    d.wait_for(
+        "the long-wait alert",
+        "return [...document.querySelectorAll('#alerts li')].some(li => li.innerText.includes('Support: a caller has waited 3m 20s'))",
+        Duration::from_secs(30),
+    );
+    let chat = d.wait_for(
+        "the urgent chat alert",
+        "const li = [...document.querySelectorAll('#alerts li')].find(li => li.innerText.includes('Urgent message')); return li ? li.innerText : null",
+        Duration::from_secs(30),
+    );
+    let chat = chat.as_str().unwrap();
+    assert!(
+        chat.contains("<img src=x onerror=alert(1)> and <b>bold</b>"),
+        "markup shows as text: {chat}"
+    );
+    assert_eq!(
+        d.script("return document.querySelectorAll('#alerts img, #alerts b').length"),
+        json!(0),
+        "nothing from the tenant became HTML"
+    );
+    d.screenshot(&home.join("overview.png"));
+
+    // Acknowledge the long wait: it stays visible, with the reason it is quiet.
+    d.script("window.__ackTarget = [...document.querySelectorAll('#alerts li')].find(li => li.innerText.includes('Support: a caller has waited')); window.__ackTarget.querySelector('button').id = 'ack-me'; return true");
+    d.click("#ack-me");
+    d.wait_for(
+        "the acknowledgement",
+        "const li = [...document.querySelectorAll('#alerts li')].find(li => li.innerText.includes('Support: a caller has waited')); return li && li.innerText.includes('Quiet: acknowledged')",
+        Duration::from_secs(10),
+    );
+}
+
+#[test]
+fn settings_refuse_a_bad_address_and_say_why() {
+    let home = std::env::temp_dir().join(format!("lookout-e2e-settings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    let env = [("LOOKOUT_SHOW_SETTINGS", std::ffi::OsStr::new("1"))];
+    let Some(d) = Driver::start(&env, &home) else {
+        return;
+    };
+    d.window("Lookout settings");
+    d.wait_for(
+        "the settings form",
+        "return document.getElementById('url') !== null",
+        Duration::from_secs(10),
+    );
+    d.script("document.getElementById('url').value = 'http://tenant.example.com'; document.getElementById('username').value = 'supervisor'; document.getElementById('secret').value = 'hunter2'; return true");
+    d.click("#save");
+    let msg = d.wait_for(
+        "the validation error",
+        "const r = document.getElementById('result'); return r.className === 'error' ? r.textContent : null",
+        Duration::from_secs(10),
+    );
+    let msg = msg.as_str().unwrap();
+    assert!(msg.starts_with("Server address"), "{msg}");
+    assert!(msg.contains("https://"), "says what to do: {msg}");
+    assert!(!msg.contains("hunter2"));
+    // Nothing was saved.
+    assert!(!home.join("config/lookout/config.toml").exists());
+}
+
+#[test]
+fn the_first_run_offers_the_demo_and_the_demo_fills_the_overview() {
+    let home = std::env::temp_dir().join(format!("lookout-e2e-first-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    let Some(d) = Driver::start(&[], &home) else {
+        return;
+    };
+    // No config: the welcome window asks.
+    d.window("Welcome to Lookout");
+    d.wait_for(
+        "the choices",
+        "return document.getElementById('demo') !== null && document.getElementById('connect') !== null",
+        Duration::from_secs(10),
+    );
+    d.click("#demo");
+    d.window("Lookout");
+    let text = d.wait_for(
+        "the demo's first alert",
+        "const li = document.querySelector('#alerts li'); return li ? li.innerText : null",
+        Duration::from_secs(40),
+    );
+    let text = text.as_str().unwrap();
+    assert!(text.contains("Support"), "the demo tenant's alert: {text}");
+}

@@ -1,0 +1,141 @@
+// The overview: everything from the engine is inserted as text, never as HTML.
+"use strict";
+
+const { invoke } = window.__TAURI__.core;
+const { listen } = window.__TAURI__.event;
+
+const announced = new Set();
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (cls) e.className = cls;
+  return e;
+}
+
+function dur(s) {
+  if (s === null || s === undefined) return "–";
+  if (s >= 3600) return `${Math.floor(s / 3600)}h ${String(Math.floor(s / 60) % 60).padStart(2, "0")}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${s}s`;
+}
+
+function since(unix) {
+  const secs = Math.max(0, Math.round(Date.now() / 1000 - unix));
+  return `${dur(secs)} ago`;
+}
+
+function renderAlerts(alerts) {
+  const list = document.getElementById("alerts");
+  list.replaceChildren();
+  document.getElementById("no-alerts").hidden = alerts.length > 0;
+  for (const a of alerts) {
+    const li = el("li", null, `alert ${a.severity} ${a.state}`);
+    const head = el("div", null, "alert-head");
+    head.append(el("span", a.severity, "badge"), el("strong", a.title), el("span", `${a.state} · ${since(a.since)}`, "meta"));
+    li.append(head);
+    if (a.body) li.append(el("p", a.body, "body"));
+    if (a.quiet) li.append(el("p", `Quiet: ${a.quiet}`, "quiet"));
+    const buttons = el("div", null, "buttons");
+    const ack = el("button", "Acknowledge");
+    ack.addEventListener("click", () => invoke("acknowledge", { rule: a.rule, key: a.key }));
+    const snooze = el("button", "Snooze 15 min");
+    snooze.addEventListener("click", () => invoke("snooze", { rule: a.rule, key: a.key }));
+    buttons.append(ack, snooze);
+    li.append(buttons);
+    list.append(li);
+    const id = `${a.rule}/${a.key}`;
+    if (a.severity === "critical" && a.state === "firing" && !a.quiet && !announced.has(id)) {
+      announced.add(id);
+      document.getElementById("announce").textContent = `Critical: ${a.title}`;
+    }
+  }
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+// A small line of calls waiting per minute, drawn with DOM calls (no markup strings).
+function sparkline(values) {
+  const w = 90, h = 18;
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("width", w);
+  svg.setAttribute("height", h);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", values.length ? `calls waiting over ${values.length} min: ${values.join(", ")}` : "no trend yet");
+  if (values.length > 1) {
+    const max = Math.max(1, ...values);
+    const pts = values.map((v, i) => `${(i * (w - 2)) / (values.length - 1) + 1},${h - 1 - (v * (h - 2)) / max}`);
+    const line = document.createElementNS(SVG, "polyline");
+    line.setAttribute("points", pts.join(" "));
+    line.setAttribute("class", "spark");
+    svg.append(line);
+  }
+  return svg;
+}
+
+function renderChat(messages) {
+  const list = document.getElementById("chat");
+  list.replaceChildren();
+  document.getElementById("no-chat").hidden = messages.length > 0;
+  for (const m of messages) {
+    const who = m.first_name ? `${m.first_name} ${m.last_name}` : m.login_id;
+    const li = el("li", null, "chat-message");
+    li.append(el("strong", who), el("span", m.send_time ? ` · ${since(m.send_time)}` : "", "meta"), el("p", m.content, "body"));
+    list.append(li);
+  }
+}
+
+function renderHistory(entries) {
+  const list = document.getElementById("history");
+  list.replaceChildren();
+  for (const h of entries.slice(0, 20)) {
+    const when = new Date(h.at * 1000).toLocaleTimeString();
+    list.append(el("li", `${when}  ${h.what}  ${h.title || h.key}`));
+  }
+}
+
+function renderServices(rows) {
+  const body = document.querySelector("#services tbody");
+  body.replaceChildren();
+  for (const s of rows) {
+    const tr = el("tr");
+    const hot = (s.waiting || 0) > 0 && s.ready === 0;
+    if (hot) tr.className = "hot";
+    tr.append(
+      el("th", s.name),
+      el("td", s.waiting ?? "–"),
+      (() => { const td = el("td"); td.append(sparkline(s.trend || [])); return td; })(),
+      el("td", dur(s.longest_wait)),
+      el("td", s.ready ?? "–"),
+      el("td", s.service_level === null || s.service_level === undefined ? "–" : `${Math.round(s.service_level)}%`),
+      el("td", s.available === null || s.available === undefined ? "–" : (s.available ? "yes" : "NO")),
+    );
+    tr.firstChild.setAttribute("scope", "row");
+    body.append(tr);
+  }
+}
+
+function renderRules(rules) {
+  const list = document.getElementById("rules");
+  list.replaceChildren();
+  for (const r of rules) {
+    const li = el("li", null, r.error ? "rule broken" : "rule");
+    li.append(el("strong", r.name), el("span", ` ${r.alerts} alert(s) · ${(r.elapsed / 1000).toFixed(2)} ms`, "meta"));
+    if (r.error) li.append(el("p", r.error, "error"));
+    list.append(li);
+  }
+}
+
+function render(o) {
+  const c = document.getElementById("connection");
+  c.textContent = o.detail || o.state || "Starting…";
+  c.className = `connection ${o.state || ""}`;
+  renderAlerts(o.alerts || []);
+  renderServices(o.services || []);
+  renderChat(o.urgent_chat || []);
+  renderRules(o.rules || []);
+  renderHistory(o.history || []);
+}
+
+listen("overview", (e) => render(e.payload));
+invoke("overview").then(render);

@@ -1,0 +1,56 @@
+// The settings window. Messages from the app are shown as text.
+"use strict";
+
+const { invoke } = window.__TAURI__.core;
+
+function form() {
+  return {
+    url: document.getElementById("url").value,
+    tenant: document.getElementById("tenant").value,
+    username: document.getElementById("username").value,
+    auth: document.querySelector("input[name=auth]:checked").value,
+    secret: document.getElementById("secret").value,
+    poll_interval_secs: Number(document.getElementById("poll").value) || 0,
+    rules_dir: document.getElementById("rules").value,
+    availability: document.getElementById("availability").value,
+  };
+}
+
+function show(ok, text) {
+  const r = document.getElementById("result");
+  r.textContent = text;
+  r.className = ok ? "ok" : "error";
+}
+
+async function load() {
+  const f = await invoke("settings_load");
+  document.getElementById("url").value = f.url;
+  document.getElementById("tenant").value = f.tenant;
+  document.getElementById("username").value = f.username;
+  document.getElementById("poll").value = f.poll_interval_secs || 2;
+  document.getElementById("rules").value = f.rules_dir;
+  document.getElementById("availability").value = f.availability;
+  const radio = document.querySelector(`input[name=auth][value=${f.auth === "password" ? "password" : "oauth"}]`);
+  radio.checked = true;
+}
+
+document.getElementById("settings").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    show(true, await invoke("settings_save", { form: form() }));
+    document.getElementById("secret").value = "";
+  } catch (err) {
+    show(false, String(err));
+  }
+});
+
+document.getElementById("test").addEventListener("click", async () => {
+  show(true, "Testing…");
+  try {
+    show(true, await invoke("settings_test", { form: form() }));
+  } catch (err) {
+    show(false, String(err));
+  }
+});
+
+load();
