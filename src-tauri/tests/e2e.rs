@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+#[path = "../../crates/core/tests/support/fake_notifications.rs"]
+mod fake_notifications;
+
 struct Driver {
     child: Child,
     base: String,
@@ -345,4 +348,84 @@ fn the_first_run_offers_the_demo_and_the_demo_fills_the_overview() {
     );
     let text = text.as_str().unwrap();
     assert!(text.contains("Support"), "the demo tenant's alert: {text}");
+}
+
+/// Snooze changes what is notified: the snoozed alert fires again in silence while another one
+/// is told again. The notifications go over the test's session bus to a server the test owns.
+#[test]
+fn snoozing_in_the_overview_silences_the_next_notification() {
+    let Some(bus) = std::env::var("DBUS_SESSION_BUS_ADDRESS").ok() else {
+        eprintln!("skipped: no session bus (run under dbus-run-session)");
+        return;
+    };
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let _server = fake_notifications::serve(&bus, seen.clone());
+    let home = std::env::temp_dir().join(format!("lookout-e2e-snooze-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    // Both services' oldest callers wait too long, then not, then again.
+    let scenario = home.join("scenario.toml");
+    let mut text = String::new();
+    for (at, secs) in [("1s", "6s"), ("24s", "40s")] {
+        for service in ["Support", "Billing"] {
+            text += &format!(
+                "[[event]]\nat = \"{at}\"\ndo = \"set\"\nservice = \"{service}\"\nstat = \"in_max_wait_time\"\nvalue = 200\nfor = \"{secs}\"\n\n"
+            );
+        }
+    }
+    std::fs::write(&scenario, text).unwrap();
+    let env = [
+        ("LOOKOUT_DEMO", std::ffi::OsStr::new("1")),
+        ("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1")),
+        ("LOOKOUT_DEMO_SCENARIO", scenario.as_os_str()),
+    ];
+    let Some(d) = Driver::start(&env, &home) else {
+        return;
+    };
+    let told = |service: &str| {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c.summary
+                    .starts_with(&format!("{service}: a caller has waited"))
+            })
+            .count()
+    };
+    let start = Instant::now();
+    while (told("Support") == 0 || told("Billing") == 0)
+        && start.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!((told("Support"), told("Billing")), (1, 1), "both told once");
+    // Snooze Support from the overview.
+    d.wait_for(
+        "the Support alert",
+        "const li = [...document.querySelectorAll('#alerts li')].find(li => li.innerText.includes('Support: a caller has waited')); if (!li) return null; li.querySelectorAll('button')[1].id = 'snooze-me'; return true",
+        Duration::from_secs(10),
+    );
+    d.click("#snooze-me");
+    d.wait_for(
+        "the snooze",
+        "const li = [...document.querySelectorAll('#alerts li')].find(li => li.innerText.includes('Support: a caller has waited')); return li && li.innerText.includes('Quiet: snoozed')",
+        Duration::from_secs(10),
+    );
+    // Both resolve, then fire again: Billing is told again, Support is not.
+    let start = Instant::now();
+    while told("Billing") < 2 && start.elapsed() < Duration::from_secs(45) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(told("Billing"), 2, "Billing fired again and was told");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        told("Support"),
+        1,
+        "the snoozed alert fired again without a notification"
+    );
+    d.wait_for(
+        "Support shown again, quiet",
+        "const li = [...document.querySelectorAll('#alerts li')].find(li => li.innerText.includes('Support: a caller has waited')); return li && li.innerText.includes('Quiet: snoozed')",
+        Duration::from_secs(10),
+    );
 }

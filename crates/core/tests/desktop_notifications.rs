@@ -3,7 +3,6 @@
 //! and the real notify-rust path in between. Each test in this file sets
 //! `DBUS_SESSION_BUS_ADDRESS` for its own process (cargo-nextest runs one test per process).
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -14,8 +13,11 @@ use lookout_core::notify::desktop::DesktopNotifier;
 use lookout_core::notify::policy::{Policy, SNOOZE_SECS, Silences};
 use lookout_core::notify::{Action, Notification, NotificationState, Notifier};
 use lookout_core::rules::Severity;
-use zbus::OwnedVariant as OwnedValue;
-use zbus::object_server::SignalEmitter;
+
+mod support {
+    pub mod fake_notifications;
+}
+use support::fake_notifications::{FakeServer, serve};
 
 struct Bus(Child);
 
@@ -39,81 +41,6 @@ fn private_bus() -> (Bus, String) {
         .read_line(&mut line)
         .unwrap();
     (Bus(child), line.trim().to_string())
-}
-
-#[derive(Debug, Clone)]
-struct Captured {
-    app: String,
-    summary: String,
-    body: String,
-    actions: Vec<String>,
-    urgency: Option<u8>,
-    sound: Option<String>,
-}
-
-struct FakeServer {
-    seen: Arc<Mutex<Vec<Captured>>>,
-}
-
-#[zbus::interface(name = "org.freedesktop.Notifications")]
-impl FakeServer {
-    fn get_capabilities(&self) -> Vec<String> {
-        vec!["body".into(), "body-markup".into(), "actions".into()]
-    }
-
-    #[zbus(out_args("name", "vendor", "version", "spec_version"))]
-    fn get_server_information(&self) -> (String, String, String, String) {
-        (
-            "fake".into(),
-            "lookout-tests".into(),
-            "1".into(),
-            "1.2".into(),
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn notify(
-        &self,
-        app_name: String,
-        _replaces_id: u32,
-        _app_icon: String,
-        summary: String,
-        body: String,
-        actions: Vec<String>,
-        hints: HashMap<String, OwnedValue>,
-        _expire_timeout: i32,
-    ) -> u32 {
-        let urgency = hints.get("urgency").and_then(|v| u8::try_from(v).ok());
-        let sound = hints
-            .get("sound-name")
-            .and_then(|v| String::try_from(v.try_clone().ok()?).ok());
-        let mut seen = self.seen.lock().unwrap();
-        seen.push(Captured {
-            app: app_name,
-            summary,
-            body,
-            actions,
-            urgency,
-            sound,
-        });
-        seen.len() as u32
-    }
-
-    fn close_notification(&self, _id: u32) {}
-
-    #[zbus(signal)]
-    async fn action_invoked(
-        emitter: &SignalEmitter<'_>,
-        id: u32,
-        action_key: &str,
-    ) -> zbus::Result<()>;
-
-    #[zbus(signal)]
-    async fn notification_closed(
-        emitter: &SignalEmitter<'_>,
-        id: u32,
-        reason: u32,
-    ) -> zbus::Result<()>;
 }
 
 fn note(severity: Severity, key: &str, title: &str, body: &str) -> Notification {
@@ -147,17 +74,7 @@ fn notifications_reach_the_server_escaped_with_urgency_and_actions_that_act() {
     // SAFETY: this process runs this one test; nothing else reads the environment meanwhile.
     unsafe { std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &addr) };
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let server = zbus::block_on(async {
-        zbus::connection::Builder::address(addr.as_str())
-            .name("org.freedesktop.Notifications")
-            .serve_at(
-                "/org/freedesktop/Notifications",
-                FakeServer { seen: seen.clone() },
-            )
-            .build()
-            .await
-    })
-    .expect("the fake notification server owns its name");
+    let server = serve(&addr, seen.clone());
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut notifier = DesktopNotifier::connect(Some(tx)).expect("a notification server");
