@@ -53,4 +53,12 @@ document.getElementById("test").addEventListener("click", async () => {
   }
 });
 
+document.getElementById("notify").addEventListener("click", async () => {
+  try {
+    show(true, await invoke("test_notification"));
+  } catch (err) {
+    show(false, String(err));
+  }
+});
+
 load();

@@ -264,6 +264,29 @@ async fn settings_test(form: settings::Form) -> Result<String, String> {
     settings::test_connection(form).await
 }
 
+/// Settings: show a notification now, to see that (and how) notifications arrive.
+#[tauri::command]
+async fn test_notification() -> Result<String, String> {
+    tauri::async_runtime::spawn_blocking(|| {
+        use lookout_core::notify::{Notification, NotificationState, Notifier};
+        let mut n = lookout_core::notify::desktop::DesktopNotifier::connect(None)?;
+        n.notify(&Notification {
+            rule: "lookout".into(),
+            rule_name: "Lookout".into(),
+            key: "test".into(),
+            severity: lookout_core::rules::Severity::Warning,
+            state: NotificationState::Firing,
+            title: "Lookout test notification".into(),
+            body: "Notifications from Lookout look like this.".into(),
+            digest: None,
+            at: unix_now(),
+        })?;
+        Ok("Sent: a test notification should be on your screen.".to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
 /// First run: try the demo.
 #[tauri::command]
 async fn start_demo(app: AppHandle) -> Result<(), String> {
@@ -300,7 +323,8 @@ fn main() {
             settings_save,
             settings_test,
             start_demo,
-            open_settings
+            open_settings,
+            test_notification
         ])
         .setup(move |app| {
             let menu = build_menu(app.handle(), &Overview::default())?;

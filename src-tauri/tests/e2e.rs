@@ -322,6 +322,20 @@ fn settings_refuse_a_bad_address_and_say_why() {
     assert!(!msg.contains("hunter2"));
     // Nothing was saved.
     assert!(!home.join("config/lookout/config.toml").exists());
+    // No notification server on this bus: the test notification says so.
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+        d.click("#notify");
+        let msg = d.wait_for(
+            "the test notification's answer",
+            "const r = document.getElementById('result'); return r.textContent.startsWith('Sent') || r.textContent.includes('notification server') ? r.textContent : null",
+            Duration::from_secs(10),
+        );
+        let msg = msg.as_str().unwrap();
+        assert!(
+            msg.starts_with("Sent") || msg.starts_with("no desktop notification server"),
+            "{msg}"
+        );
+    }
 }
 
 #[test]
