@@ -221,64 +221,64 @@ fn glyph(c: char) -> [u8; 5] {
     }
 }
 
-/// A PNG of an RGBA image (uncompressed deflate: small icons, no dependency).
-pub fn png(rgba: &[u8], width: u32, height: u32) -> Vec<u8> {
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-        out.extend((data.len() as u32).to_be_bytes());
-        let mut c = kind.to_vec();
-        c.extend(data);
-        out.extend(&c);
-        out.extend(crc32(&c).to_be_bytes());
-    }
-    let mut raw = Vec::new();
-    for row in rgba.chunks((width * 4) as usize).take(height as usize) {
-        raw.push(0);
-        raw.extend(row);
-    }
-    // zlib: header, stored blocks of at most 65,535 bytes, Adler-32.
-    let mut z = vec![0x78, 0x01];
-    let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
-    for (i, b) in blocks.iter().enumerate() {
-        z.push(u8::from(i + 1 == blocks.len()));
-        let len = b.len() as u16;
-        z.extend(len.to_le_bytes());
-        z.extend((!len).to_le_bytes());
-        z.extend(*b);
-    }
-    let (mut a, mut bsum) = (1u32, 0u32);
-    for &x in &raw {
-        a = (a + u32::from(x)) % 65_521;
-        bsum = (bsum + a) % 65_521;
-    }
-    z.extend(((bsum << 16) | a).to_be_bytes());
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = width.to_be_bytes().to_vec();
-    ihdr.extend(height.to_be_bytes());
-    ihdr.extend([8, 6, 0, 0, 0]);
-    chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &z);
-    chunk(&mut out, b"IEND", &[]);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use lookout_core::watch::AlertView;
+
+    /// A PNG of an RGBA image (uncompressed deflate: small icons, no dependency).
+    fn png(rgba: &[u8], width: u32, height: u32) -> Vec<u8> {
+        fn crc32(data: &[u8]) -> u32 {
+            let mut crc = 0xFFFF_FFFFu32;
+            for &b in data {
+                crc ^= u32::from(b);
+                for _ in 0..8 {
+                    crc = if crc & 1 != 0 {
+                        (crc >> 1) ^ 0xEDB8_8320
+                    } else {
+                        crc >> 1
+                    };
+                }
+            }
+            !crc
+        }
+        fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+            out.extend((data.len() as u32).to_be_bytes());
+            let mut c = kind.to_vec();
+            c.extend(data);
+            out.extend(&c);
+            out.extend(crc32(&c).to_be_bytes());
+        }
+        let mut raw = Vec::new();
+        for row in rgba.chunks((width * 4) as usize).take(height as usize) {
+            raw.push(0);
+            raw.extend(row);
+        }
+        // zlib: header, stored blocks of at most 65,535 bytes, Adler-32.
+        let mut z = vec![0x78, 0x01];
+        let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
+        for (i, b) in blocks.iter().enumerate() {
+            z.push(u8::from(i + 1 == blocks.len()));
+            let len = b.len() as u16;
+            z.extend(len.to_le_bytes());
+            z.extend((!len).to_le_bytes());
+            z.extend(*b);
+        }
+        let (mut a, mut bsum) = (1u32, 0u32);
+        for &x in &raw {
+            a = (a + u32::from(x)) % 65_521;
+            bsum = (bsum + a) % 65_521;
+        }
+        z.extend(((bsum << 16) | a).to_be_bytes());
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = width.to_be_bytes().to_vec();
+        ihdr.extend(height.to_be_bytes());
+        ihdr.extend([8, 6, 0, 0, 0]);
+        chunk(&mut out, b"IHDR", &ihdr);
+        chunk(&mut out, b"IDAT", &z);
+        chunk(&mut out, b"IEND", &[]);
+        out
+    }
 
     #[test]
     fn the_icons_folder_shows_what_the_code_draws() {
