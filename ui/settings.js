@@ -13,6 +13,9 @@ function form() {
     poll_interval_secs: Number(document.getElementById("poll").value) || 0,
     rules_dir: document.getElementById("rules").value,
     availability: document.getElementById("availability").value,
+    sound: document.getElementById("sound").checked,
+    resolved: document.getElementById("resolved").value,
+    quiet_hours: document.getElementById("quiet").value,
   };
 }
 
@@ -30,6 +33,9 @@ async function load() {
   document.getElementById("poll").value = f.poll_interval_secs || 2;
   document.getElementById("rules").value = f.rules_dir;
   document.getElementById("availability").value = f.availability;
+  document.getElementById("sound").checked = f.sound;
+  document.getElementById("resolved").value = f.resolved || "rule";
+  document.getElementById("quiet").value = f.quiet_hours;
   const radio = document.querySelector(`input[name=auth][value=${f.auth === "password" ? "password" : "oauth"}]`);
   radio.checked = true;
 }

@@ -46,6 +46,7 @@ impl Running {
 struct Prepared {
     setup: WatchSetup,
     tenant: String,
+    sound: bool,
     /// Keeps the simulated tenant alive in demo mode.
     sim: Option<lookout_sim::SimHandle>,
 }
@@ -93,6 +94,7 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
                     controls: None,
                 },
                 tenant,
+                sound: true,
                 sim: Some(sim),
             })
         }
@@ -117,6 +119,7 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
                 .ok_or_else(|| anyhow::anyhow!("no place for Lookout's state on this system"))?;
             Ok(Prepared {
                 tenant: config.tenant(),
+                sound: config.notifications.sound,
                 setup: WatchSetup {
                     client,
                     keeper: KeeperOptions::from_config(&config),
@@ -126,10 +129,7 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
                         tenant: config.tenant(),
                         no_data_after: config.alerts.no_data_secs as i64,
                         grace: config.alerts.grace_secs as i64,
-                        policy: notify::policy::PolicyConfig {
-                            max_per_minute: config.alerts.max_per_minute,
-                            ..Default::default()
-                        },
+                        policy: notify::policy::PolicyConfig::from_config(&config),
                     },
                     overview: None,
                     controls: None,
@@ -152,7 +152,7 @@ pub async fn start(mode: Mode) -> anyhow::Result<Running> {
     prepared.setup.controls = Some(controls_rx);
     let notifier: Box<dyn notify::Notifier> =
         match notify::desktop::DesktopNotifier::connect(Some(actions_tx.clone())) {
-            Ok(d) => Box::new(d),
+            Ok(d) => Box::new(d.with_sound(prepared.sound)),
             Err(e) => {
                 tracing::warn!("{e}; notifications are shown only in the overview");
                 Box::new(notify::NoNotifier)

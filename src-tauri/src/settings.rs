@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use lookout_core::config::{AvailabilityConfig, ServerConfig};
+use lookout_core::config::{
+    AvailabilityConfig, NotificationsConfig, ResolvedNotices, ServerConfig,
+};
 use lookout_core::{AuthMode, Config, Plan, secrets};
 use lookout_statsapi::{Client, ClientOptions, Secret};
 use serde::{Deserialize, Serialize};
@@ -22,6 +24,11 @@ pub struct Form {
     pub rules_dir: String,
     /// Comma-separated service names.
     pub availability: String,
+    pub sound: bool,
+    /// `rule`, `all` or `none`.
+    pub resolved: String,
+    /// `HH:MM-HH:MM`, or empty.
+    pub quiet_hours: String,
 }
 
 /// Where the config lives (`XDG_CONFIG_HOME` and the like are honoured).
@@ -52,10 +59,19 @@ pub fn load() -> Form {
                 .map(|d| d.display().to_string())
                 .unwrap_or_default(),
             availability: c.availability.services.join(", "),
+            sound: c.notifications.sound,
+            resolved: match c.notifications.resolved {
+                ResolvedNotices::Rule => "rule".into(),
+                ResolvedNotices::All => "all".into(),
+                ResolvedNotices::None => "none".into(),
+            },
+            quiet_hours: c.notifications.quiet_hours.clone().unwrap_or_default(),
         },
         Err(_) => Form {
             auth: "oauth".into(),
             poll_interval_secs: 2,
+            sound: true,
+            resolved: "rule".into(),
             ..Form::default()
         },
     }
@@ -92,6 +108,15 @@ pub fn to_config(f: &Form) -> Result<Config, String> {
                 .map(PathBuf::from),
         },
         alerts: Default::default(),
+        notifications: NotificationsConfig {
+            sound: f.sound,
+            resolved: match f.resolved.as_str() {
+                "all" => ResolvedNotices::All,
+                "none" => ResolvedNotices::None,
+                _ => ResolvedNotices::Rule,
+            },
+            quiet_hours: Some(f.quiet_hours.trim().to_string()).filter(|q| !q.is_empty()),
+        },
     };
     // The same checks as a file gets, so the window and the file never disagree.
     Config::parse(&config.to_toml()).map_err(|e| humane(&e))
@@ -104,6 +129,7 @@ fn humane(e: &str) -> String {
         .replacen("[server] poll_interval_secs", "Poll interval", 1)
         .replacen("[server] tenant", "Tenant", 1)
         .replacen("[availability] services", "Services to check", 1)
+        .replacen("[notifications] quiet_hours", "Quiet hours", 1)
 }
 
 /// Check and save: the file first (no secret in it), then the secret to the keychain.
@@ -168,6 +194,9 @@ mod tests {
             poll_interval_secs: 2,
             rules_dir: String::new(),
             availability: "Sales, Billing".into(),
+            sound: true,
+            resolved: "all".into(),
+            quiet_hours: "22:00-07:00".into(),
         }
     }
 
@@ -175,6 +204,8 @@ mod tests {
     fn a_good_form_is_a_config_and_bad_ones_say_which_field() {
         let c = to_config(&good()).unwrap();
         assert_eq!(c.availability.services, ["Sales", "Billing"]);
+        assert_eq!(c.notifications.resolved, ResolvedNotices::All);
+        assert_eq!(c.notifications.quiet_hours.as_deref(), Some("22:00-07:00"));
         assert!(
             !c.to_toml().contains("hunter2"),
             "the secret never goes in the file"

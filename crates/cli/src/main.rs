@@ -321,6 +321,7 @@ fn sim_config(url: &str, tenant: &str, user: &str, profile: &Profile) -> Config 
         },
         rules: Default::default(),
         alerts: Default::default(),
+        notifications: Default::default(),
     }
 }
 
@@ -523,6 +524,7 @@ fn parse_duration_arg(d: Option<&str>) -> Result<Option<Duration>> {
 fn pick_notifier(
     to: Option<NotifyTo>,
     format: Format,
+    sound: bool,
     actions: tokio::sync::mpsc::UnboundedSender<lookout_core::notify::ActionEvent>,
 ) -> Result<Box<dyn lookout_core::notify::Notifier>> {
     use lookout_core::notify::{self, desktop::DesktopNotifier};
@@ -537,13 +539,15 @@ fn pick_notifier(
     Ok(match to {
         Some(NotifyTo::Stdout) => stdout(),
         Some(NotifyTo::None) => Box::new(notify::NoNotifier),
-        Some(NotifyTo::Desktop) => {
-            Box::new(DesktopNotifier::connect(Some(actions)).map_err(|e| {
-                anyhow::anyhow!("{e}; start a notification server or use --notify stdout")
-            })?)
-        }
+        Some(NotifyTo::Desktop) => Box::new(
+            DesktopNotifier::connect(Some(actions))
+                .map_err(|e| {
+                    anyhow::anyhow!("{e}; start a notification server or use --notify stdout")
+                })?
+                .with_sound(sound),
+        ),
         None => match DesktopNotifier::connect(Some(actions)) {
-            Ok(d) => Box::new(d),
+            Ok(d) => Box::new(d.with_sound(sound)),
             Err(e) => {
                 eprintln!("lookout: {e}; notifications go to stdout");
                 stdout()
@@ -564,7 +568,7 @@ async fn watch_with(
 ) -> Result<()> {
     use lookout_core::watch::{self, AlertingConfig, Report, WatchSetup};
     let (action_tx, action_rx) = tokio::sync::mpsc::unbounded_channel();
-    let notifier = pick_notifier(notify_to, format, action_tx)?;
+    let notifier = pick_notifier(notify_to, format, config.notifications.sound, action_tx)?;
     let setup = WatchSetup {
         client,
         keeper: KeeperOptions::from_config(config),
@@ -574,10 +578,7 @@ async fn watch_with(
             tenant: config.tenant(),
             no_data_after: config.alerts.no_data_secs as i64,
             grace: config.alerts.grace_secs as i64,
-            policy: lookout_core::notify::policy::PolicyConfig {
-                max_per_minute: config.alerts.max_per_minute,
-                ..Default::default()
-            },
+            policy: lookout_core::notify::policy::PolicyConfig::from_config(config),
         },
         overview: None,
         controls: None,

@@ -105,6 +105,65 @@ pub struct Config {
     pub rules: RulesConfig,
     #[serde(default)]
     pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub notifications: NotificationsConfig,
+}
+
+/// Which resolutions are notified.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResolvedNotices {
+    /// As each rule says (`notify_resolved`; critical rules by default).
+    #[default]
+    Rule,
+    All,
+    None,
+}
+
+/// How notifications are given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// Ask the notification server to play a sound.
+    #[serde(default = "yes")]
+    pub sound: bool,
+    /// Which resolutions to notify: `rule`, `all` or `none`.
+    #[serde(default)]
+    pub resolved: ResolvedNotices,
+    /// `HH:MM-HH:MM` in local time: only critical alerts are notified then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        NotificationsConfig {
+            sound: true,
+            resolved: ResolvedNotices::Rule,
+            quiet_hours: None,
+        }
+    }
+}
+
+/// Parse `HH:MM-HH:MM` into minutes of the day (start, end); the span may cross midnight.
+pub fn parse_quiet_hours(text: &str) -> Result<(u16, u16), String> {
+    let minutes = |t: &str| -> Option<u16> {
+        let (h, m) = t.trim().split_once(':')?;
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    };
+    let (a, b) = text
+        .split_once('-')
+        .ok_or_else(|| format!("`{text}` is not a span like 22:00-07:00"))?;
+    match (minutes(a), minutes(b)) {
+        (Some(a), Some(b)) if a != b => Ok((a, b)),
+        (Some(_), Some(_)) => Err(format!("`{text}` starts and ends at the same time")),
+        _ => Err(format!("`{text}` is not a span like 22:00-07:00")),
+    }
 }
 
 /// Where the rules live.
@@ -258,6 +317,9 @@ impl Config {
                 self.alerts.no_data_secs
             ));
         }
+        if let Some(q) = &self.notifications.quiet_hours {
+            parse_quiet_hours(q).map_err(|e| format!("[notifications] quiet_hours: {e}"))?;
+        }
         if self.alerts.max_per_minute == 0 {
             return Err("[alerts] max_per_minute: must be at least 1".into());
         }
@@ -354,12 +416,24 @@ services = ["Sales"]
                 ),
                 "[availability] interval_secs: 0 is out of range",
             ),
+            (
+                format!("{GOOD}\n[notifications]\nquiet_hours = \"25:00-07:00\"\n"),
+                "[notifications] quiet_hours: `25:00-07:00` is not a span like 22:00-07:00",
+            ),
         ];
         for (text, want) in cases {
             let err = Config::parse(&text).unwrap_err();
             assert!(err.contains(want), "want {want:?} in {err:?}");
             assert!(!err.contains("hunter2"), "the secret is echoed: {err}");
         }
+    }
+
+    #[test]
+    fn quiet_hours_may_cross_midnight() {
+        assert_eq!(parse_quiet_hours("22:00-07:30"), Ok((1320, 450)));
+        assert_eq!(parse_quiet_hours("12:00 - 13:00"), Ok((720, 780)));
+        assert!(parse_quiet_hours("07:00-07:00").is_err());
+        assert!(parse_quiet_hours("7pm-8am").is_err());
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub struct Capabilities {
 pub struct DesktopNotifier {
     caps: Capabilities,
     actions: Option<tokio::sync::mpsc::UnboundedSender<ActionEvent>>,
+    sound: bool,
 }
 
 impl DesktopNotifier {
@@ -68,7 +69,17 @@ impl DesktopNotifier {
         actions: Option<tokio::sync::mpsc::UnboundedSender<ActionEvent>>,
     ) -> Result<DesktopNotifier, String> {
         let caps = capabilities()?;
-        Ok(DesktopNotifier { caps, actions })
+        Ok(DesktopNotifier {
+            caps,
+            actions,
+            sound: true,
+        })
+    }
+
+    /// Ask for a sound (the default) or for silence.
+    pub fn with_sound(mut self, sound: bool) -> DesktopNotifier {
+        self.sound = sound;
+        self
     }
 
     pub fn capabilities(&self) -> &Capabilities {
@@ -127,8 +138,12 @@ impl Notifier for DesktopNotifier {
                 Severity::Info => "dialog-information",
             })
             .urgency(urgency(n.severity))
-            .hint(notify_rust::Hint::SoundName(sound(n.severity).into()))
             .hint(notify_rust::Hint::Category("im.received".into()));
+        if self.sound {
+            note.hint(notify_rust::Hint::SoundName(sound(n.severity).into()));
+        } else {
+            note.hint(notify_rust::Hint::SuppressSound(true));
+        }
         let offers_actions =
             self.caps.actions && self.actions.is_some() && n.state == NotificationState::Firing;
         if offers_actions {

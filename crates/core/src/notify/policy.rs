@@ -136,12 +136,18 @@ impl Silences {
 }
 
 /// Tunables of the policy.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct PolicyConfig {
     /// This many keys of one rule firing in one poll become one digest.
     pub storm_threshold: usize,
     /// At most this many notifications per rolling minute; past it, one "more alerts" notice.
     pub max_per_minute: usize,
+    /// Which resolutions are notified.
+    pub resolved: crate::config::ResolvedNotices,
+    /// Minutes of the local day (start, end) when only critical alerts are notified.
+    pub quiet_hours: Option<(u16, u16)>,
+    /// The local minute of the day at a Unix time (the system's time zone; tests fix it).
+    pub local_minute: fn(i64) -> u16,
 }
 
 impl Default for PolicyConfig {
@@ -149,8 +155,47 @@ impl Default for PolicyConfig {
         PolicyConfig {
             storm_threshold: 3,
             max_per_minute: 20,
+            resolved: crate::config::ResolvedNotices::Rule,
+            quiet_hours: None,
+            local_minute,
         }
     }
+}
+
+impl PolicyConfig {
+    /// The policy a configuration asks for.
+    pub fn from_config(c: &crate::Config) -> PolicyConfig {
+        PolicyConfig {
+            max_per_minute: c.alerts.max_per_minute,
+            resolved: c.notifications.resolved,
+            quiet_hours: c
+                .notifications
+                .quiet_hours
+                .as_deref()
+                .and_then(|q| crate::config::parse_quiet_hours(q).ok()),
+            ..PolicyConfig::default()
+        }
+    }
+
+    /// The end of the quiet hours `now` falls in, if it does.
+    fn quiet_until(&self, now: i64) -> Option<String> {
+        let (start, end) = self.quiet_hours?;
+        let m = (self.local_minute)(now);
+        let inside = if start < end {
+            (start..end).contains(&m)
+        } else {
+            m >= start || m < end
+        };
+        inside.then(|| format!("{:02}:{:02}", end / 60, end % 60))
+    }
+}
+
+/// The minute of the local day at a Unix time, in the system's time zone.
+pub fn local_minute(unix: i64) -> u16 {
+    use chrono::Timelike;
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| t.with_timezone(&chrono::Local))
+        .map_or(0, |t| (t.hour() * 60 + t.minute()) as u16)
 }
 
 /// A transition that was not told, and why.
@@ -190,8 +235,14 @@ impl Policy {
         for n in notices {
             let id = (n.rule.clone(), n.key.clone());
             let quiet = silences.quiet(now, &n.rule, &n.key);
+            let mut n = n;
             if n.kind == NoticeKind::Resolved {
                 silences.acknowledged.remove(&id);
+                match self.config.resolved {
+                    crate::config::ResolvedNotices::Rule => {}
+                    crate::config::ResolvedNotices::All => n.notify = true,
+                    crate::config::ResolvedNotices::None => n.notify = false,
+                }
             }
             if !n.notify {
                 continue;
@@ -204,6 +255,15 @@ impl Policy {
                 continue;
             }
             if n.kind == NoticeKind::Repeat && n.severity != Severity::Critical {
+                continue;
+            }
+            if n.severity != Severity::Critical
+                && let Some(until) = self.config.quiet_until(now)
+            {
+                held.push(Held {
+                    notice: n,
+                    reason: format!("quiet hours until {until}"),
+                });
                 continue;
             }
             told.push(n);
@@ -418,11 +478,59 @@ mod tests {
         assert!(d.body.starts_with("Sales title\nSupport title"));
     }
 
+    fn utc_minute(unix: i64) -> u16 {
+        (unix.rem_euclid(86_400) / 60) as u16
+    }
+
+    #[test]
+    fn quiet_hours_hold_all_but_critical_and_resolutions_follow_the_preference() {
+        let mut p = Policy::new(PolicyConfig {
+            quiet_hours: Some((22 * 60, 7 * 60)),
+            local_minute: utc_minute,
+            ..PolicyConfig::default()
+        });
+        let mut s = Silences::default();
+        let night = 23 * 3600;
+        let (out, held) = p.decide(
+            night,
+            vec![
+                n(Firing, "r", "w", Warning, night),
+                n(Firing, "c", "x", Critical, night),
+            ],
+            &mut s,
+        );
+        assert_eq!(keys(&out), ["Firing x"]);
+        assert_eq!(held[0].reason, "quiet hours until 07:00");
+        let morning = 8 * 3600;
+        let (out, _) = p.decide(
+            morning,
+            vec![n(Firing, "r", "w2", Warning, morning)],
+            &mut s,
+        );
+        assert_eq!(keys(&out), ["Firing w2"]);
+        // Resolutions: the rule's choice, all, or none.
+        let mut quiet = n(Resolved, "r", "q", Warning, morning);
+        quiet.notify = false;
+        let (out, _) = p.decide(morning, vec![quiet.clone()], &mut s);
+        assert!(out.is_empty());
+        p.config.resolved = crate::config::ResolvedNotices::All;
+        let (out, _) = p.decide(morning, vec![quiet.clone()], &mut s);
+        assert_eq!(keys(&out), ["Resolved q"]);
+        p.config.resolved = crate::config::ResolvedNotices::None;
+        let (out, _) = p.decide(
+            morning,
+            vec![n(Resolved, "r", "z", Critical, morning)],
+            &mut s,
+        );
+        assert!(out.is_empty());
+    }
+
     #[test]
     fn a_minute_caps_the_number_of_notifications() {
         let mut p = Policy::new(PolicyConfig {
             storm_threshold: 100,
             max_per_minute: 3,
+            ..PolicyConfig::default()
         });
         let mut s = Silences::default();
         let many: Vec<Notice> = (0..5)
