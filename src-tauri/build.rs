@@ -1,3 +1,20 @@
 fn main() {
-    tauri_build::build()
+    // Each app command gets a permission (`allow-<command>`), and each window's capability
+    // grants only the ones that window uses (capabilities/*.json).
+    let commands = &[
+        "overview",
+        "acknowledge",
+        "snooze",
+        "settings_load",
+        "settings_save",
+        "settings_test",
+        "start_demo",
+        "open_settings",
+        "test_notification",
+    ];
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(commands)),
+    )
+    .expect("the Tauri build step failed");
 }

@@ -125,6 +125,20 @@ impl Driver {
         r["value"].clone()
     }
 
+    /// Run `js`, which ends by calling `done(value)`.
+    fn script_async(&self, js: &str) -> Value {
+        let body = format!("const done = arguments[arguments.length - 1]; {js}");
+        let r: Value = self
+            .http
+            .post(self.url("/execute/async"))
+            .json(&json!({"script": body, "args": []}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        r["value"].clone()
+    }
+
     fn wait_for(&self, what: &str, js: &str, within: Duration) -> Value {
         let start = Instant::now();
         loop {
@@ -283,6 +297,15 @@ value = 200
         "nothing from the tenant became HTML"
     );
     d.screenshot(&home.join("overview.png"));
+    // The overview may not call the settings' commands.
+    let denied = d.script_async(
+        "window.__TAURI__.core.invoke('settings_load').then(() => done('allowed'), (e) => done(String(e)))",
+    );
+    let denied = denied.as_str().unwrap_or_default().to_string();
+    assert!(
+        denied != "allowed" && denied.contains("not allowed"),
+        "the overview window reached a settings command: {denied}"
+    );
 
     // Acknowledge the long wait: it stays visible, with the reason it is quiet.
     d.script("window.__ackTarget = [...document.querySelectorAll('#alerts li')].find(li => li.innerText.includes('Support: a caller has waited')); window.__ackTarget.querySelector('button').id = 'ack-me'; return true");
