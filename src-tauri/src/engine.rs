@@ -84,12 +84,11 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
                     },
                     rules_dir,
                     store_path: place.join("state.json"),
-                    alerting: AlertingConfig {
-                        tenant: tenant.clone(),
-                        no_data_after: 60,
-                        grace: 10,
-                        policy: Default::default(),
-                    },
+                    alerting: AlertingConfig::from_config(
+                        tenant.clone(),
+                        &Default::default(),
+                        &Default::default(),
+                    ),
                     overview: None,
                     controls: None,
                 },
@@ -100,17 +99,9 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
         }
         Mode::Configured(path) => {
             let config = Config::load(Some(path))?;
-            let for_secret = config.clone();
-            let secret =
-                tokio::task::spawn_blocking(move || secrets::find_secret(&for_secret)).await??;
-            let client = lookout_statsapi::Client::new(
-                &config.server.url,
-                secrets::auth_for(&config, secret),
-                lookout_statsapi::ClientOptions {
-                    stat_key: config.server.stat_key.unwrap_or_default(),
-                    ..Default::default()
-                },
-            )?;
+            let client = secrets::connect(&config)
+                .await
+                .map_err(anyhow::Error::msg)?;
             let rules_dir = config.rules_dir(path);
             if !rules_dir.exists() {
                 lookout_core::rules::pack::install(&rules_dir)?;
@@ -125,12 +116,11 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
                     keeper: KeeperOptions::from_config(&config),
                     rules_dir,
                     store_path,
-                    alerting: AlertingConfig {
-                        tenant: config.tenant(),
-                        no_data_after: config.alerts.no_data_secs as i64,
-                        grace: config.alerts.grace_secs as i64,
-                        policy: notify::policy::PolicyConfig::from_config(&config),
-                    },
+                    alerting: AlertingConfig::from_config(
+                        config.tenant(),
+                        &config.alerts,
+                        &config.notifications,
+                    ),
                     overview: None,
                     controls: None,
                 },

@@ -33,12 +33,7 @@ struct Senders {
     rules_dir: Option<std::path::PathBuf>,
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+use lookout_core::unix_now;
 
 fn show(app: &AppHandle, label: &str) {
     if let Some(w) = app.get_webview_window(label) {
@@ -304,13 +299,7 @@ fn open_settings(app: AppHandle) {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LOOKOUT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    lookout_core::init_logging();
     let demo =
         std::env::args().any(|a| a == "--demo") || std::env::var_os("LOOKOUT_DEMO").is_some();
     let result = tauri::Builder::default()

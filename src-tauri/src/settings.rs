@@ -7,7 +7,7 @@ use lookout_core::config::{
     AvailabilityConfig, NotificationsConfig, ResolvedNotices, ServerConfig,
 };
 use lookout_core::{AuthMode, Config, Plan, secrets};
-use lookout_statsapi::{Client, ClientOptions, Secret};
+use lookout_statsapi::Secret;
 use serde::{Deserialize, Serialize};
 
 /// The form as the window sees it.
@@ -151,21 +151,11 @@ pub fn save(f: &Form) -> Result<String, String> {
 /// Log in, subscribe and unsubscribe with the form's settings; say what happened.
 pub async fn test_connection(f: Form) -> Result<String, String> {
     let config = to_config(&f)?;
-    let secret = if f.secret.is_empty() {
-        let c = config.clone();
-        tokio::task::spawn_blocking(move || secrets::find_secret(&c))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?
+    let mut client = if f.secret.is_empty() {
+        secrets::connect(&config).await?
     } else {
-        Secret::new(&f.secret)
+        secrets::client_for(&config, Secret::new(&f.secret)).map_err(|e| e.to_string())?
     };
-    let mut client = Client::new(
-        &config.server.url,
-        secrets::auth_for(&config, secret),
-        ClientOptions::default(),
-    )
-    .map_err(|e| e.to_string())?;
     client.authenticate().await.map_err(|e| e.to_string())?;
     let services = client.services().await.map(|s| s.len()).unwrap_or(0);
     client

@@ -217,6 +217,14 @@ impl Driver {
     }
 }
 
+/// An empty folder to be the app's home in one test.
+fn home(name: &str) -> std::path::PathBuf {
+    let home = std::env::temp_dir().join(format!("lookout-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    home
+}
+
 fn decode_base64(s: &str) -> Vec<u8> {
     let val = |c: u8| -> Option<u32> {
         Some(match c {
@@ -244,9 +252,7 @@ fn decode_base64(s: &str) -> Vec<u8> {
 
 #[test]
 fn the_overview_shows_alerts_as_text_and_acknowledging_quiets_them() {
-    let home = std::env::temp_dir().join(format!("lookout-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&home);
-    std::fs::create_dir_all(&home).unwrap();
+    let home = home("overview");
     let scenario = home.join("scenario.toml");
     std::fs::write(
         &scenario,
@@ -319,9 +325,7 @@ value = 200
 
 #[test]
 fn settings_refuse_a_bad_address_and_say_why() {
-    let home = std::env::temp_dir().join(format!("lookout-e2e-settings-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&home);
-    std::fs::create_dir_all(&home).unwrap();
+    let home = home("settings");
     let env = [("LOOKOUT_SHOW_SETTINGS", std::ffi::OsStr::new("1"))];
     let Some(d) = Driver::start(&env, &home) else {
         return;
@@ -363,9 +367,7 @@ fn settings_refuse_a_bad_address_and_say_why() {
 
 #[test]
 fn the_first_run_offers_the_demo_and_the_demo_fills_the_overview() {
-    let home = std::env::temp_dir().join(format!("lookout-e2e-first-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&home);
-    std::fs::create_dir_all(&home).unwrap();
+    let home = home("first");
     let Some(d) = Driver::start(&[], &home) else {
         return;
     };
@@ -397,9 +399,7 @@ fn snoozing_in_the_overview_silences_the_next_notification() {
     };
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let _server = fake_notifications::serve(&bus, seen.clone());
-    let home = std::env::temp_dir().join(format!("lookout-e2e-snooze-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&home);
-    std::fs::create_dir_all(&home).unwrap();
+    let home = home("snooze");
     // Both services' oldest callers wait too long, then not, then again.
     let scenario = home.join("scenario.toml");
     let mut text = String::new();

@@ -16,7 +16,7 @@ use lookout_core::{
     Config, ConnectionStatus, KeeperHandle, KeeperOptions, Plan, Snapshot, secrets,
 };
 use lookout_sim::{Profile, Scenario, SimConfig};
-use lookout_statsapi::{Client, ClientOptions};
+use lookout_statsapi::Client;
 
 mod render;
 mod rules_cli;
@@ -188,13 +188,7 @@ struct WatchArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LOOKOUT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    lookout_core::init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -325,18 +319,6 @@ fn sim_config(url: &str, tenant: &str, user: &str, profile: &Profile) -> Config 
     }
 }
 
-fn client_for(config: &Config, secret: lookout_statsapi::Secret) -> Result<Client> {
-    let opts = ClientOptions {
-        stat_key: config.server.stat_key.unwrap_or_default(),
-        ..ClientOptions::default()
-    };
-    Ok(Client::new(
-        &config.server.url,
-        secrets::auth_for(config, secret),
-        opts,
-    )?)
-}
-
 /// The user pressed Ctrl-C before the command was done (exit status 130, like a shell).
 #[derive(Debug)]
 struct Interrupted;
@@ -416,20 +398,11 @@ async fn first_snapshot(keeper: &mut KeeperHandle, timeout: Duration) -> Result<
     }
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 async fn run_snapshot(a: SnapshotArgs) -> Result<()> {
     let config = Config::load(a.config.as_deref())?;
-    let for_secret = config.clone();
-    let secret = tokio::task::spawn_blocking(move || secrets::find_secret(&for_secret))
+    let client = secrets::connect(&config)
         .await
-        .context("the keychain lookup failed")??;
-    let client = client_for(&config, secret)?;
+        .map_err(anyhow::Error::msg)?;
     let mut keeper = start_keeper(&config, client, Plan::overview());
     let result = first_snapshot(&mut keeper, Duration::from_secs(a.timeout)).await;
     // Free the tenant's subscription slot whatever happened.
@@ -463,7 +436,7 @@ async fn run_demo(a: DemoArgs) -> Result<()> {
         handle.url(),
         rules_dir.display()
     );
-    let client = client_for(&config, lookout_statsapi::Secret::new(user.api_secret))?;
+    let client = secrets::client_for(&config, lookout_statsapi::Secret::new(user.api_secret))?;
     let result = watch_with(
         &config,
         client,
@@ -500,11 +473,9 @@ async fn run_watch(a: WatchArgs) -> Result<()> {
     }
     let store_path = lookout_core::store::Store::default_path()
         .context("cannot tell where to keep Lookout's state on this system (no home directory)")?;
-    let for_secret = config.clone();
-    let secret = tokio::task::spawn_blocking(move || secrets::find_secret(&for_secret))
+    let client = secrets::connect(&config)
         .await
-        .context("the keychain lookup failed")??;
-    let client = client_for(&config, secret)?;
+        .map_err(anyhow::Error::msg)?;
     watch_with(
         &config, client, rules_dir, store_path, a.notify, a.format, duration,
     )
@@ -574,12 +545,11 @@ async fn watch_with(
         keeper: KeeperOptions::from_config(config),
         rules_dir,
         store_path,
-        alerting: AlertingConfig {
-            tenant: config.tenant(),
-            no_data_after: config.alerts.no_data_secs as i64,
-            grace: config.alerts.grace_secs as i64,
-            policy: lookout_core::notify::policy::PolicyConfig::from_config(config),
-        },
+        alerting: AlertingConfig::from_config(
+            config.tenant(),
+            &config.alerts,
+            &config.notifications,
+        ),
         overview: None,
         controls: None,
     };
@@ -600,7 +570,7 @@ async fn watch_with(
             Format::Json => println!("{}", status_json(&s)),
             Format::Text => println!(
                 "{}  connection: {}",
-                render::clock(unix_now()),
+                render::clock(lookout_core::unix_now()),
                 s.describe(SystemTime::now())
             ),
         },
@@ -640,11 +610,9 @@ async fn run_record(a: RecordArgs) -> Result<()> {
     let file = std::fs::File::create(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let mut recorder = lookout_core::recording::Recorder::new(std::io::BufWriter::new(file));
-    let for_secret = config.clone();
-    let secret = tokio::task::spawn_blocking(move || secrets::find_secret(&for_secret))
+    let client = secrets::connect(&config)
         .await
-        .context("the keychain lookup failed")??;
-    let client = client_for(&config, secret)?;
+        .map_err(anyhow::Error::msg)?;
     let mut keeper = start_keeper(&config, client, plan);
     let mut changes = keeper
         .take_changes()

@@ -4,11 +4,7 @@ use std::fmt::Write;
 
 use lookout_core::{Grid, Snapshot, Value};
 
-/// `HH:MM:SS` (UTC) of a Unix time.
-pub fn clock(unix: i64) -> String {
-    let s = unix.rem_euclid(86_400);
-    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-}
+pub use lookout_core::clock;
 
 /// A duration in seconds as `1h02m`, `4m05s` or `12s`.
 pub fn dur(secs: i64) -> String {

@@ -2,7 +2,7 @@
 //! in another, over real HTTP on loopback.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lookout");
@@ -72,6 +72,16 @@ fn write_config(dir: &Path, url: &str, extra: &str) -> std::path::PathBuf {
     path
 }
 
+/// A simulated tenant playing `scenario` (with more `lookout sim` arguments), and a config
+/// file for it in `dir`.
+fn scenario_sim(dir: &Path, scenario: &str, args: &[&str]) -> (Running, PathBuf) {
+    let path = write_scenario(dir, "scenario.toml", scenario);
+    let mut all = vec!["--scenario", path.to_str().unwrap()];
+    all.extend(args);
+    let (sim, url) = start_sim(&all);
+    (sim, write_config(dir, &url, ""))
+}
+
 /// Write a scenario file into `dir` and return its path.
 fn write_scenario(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
@@ -88,13 +98,11 @@ fn tempdir(name: &str) -> std::path::PathBuf {
 #[test]
 fn snapshot_against_the_simulated_tenant_prints_typed_json() {
     let dir = tempdir("json");
-    let scenario = write_scenario(
+    let (_sim, config) = scenario_sim(
         &dir,
-        "scenario.toml",
         "[[event]]\nat = 0\ndo = \"chat\"\nfrom = \"diana.yeh\"\nurgent = true\ncontent = \"<b>help</b> now\"\n\n[[event]]\nat = 0\ndo = \"agents\"\nservice = \"Billing\"\nstate = \"not_ready\"\n",
+        &[],
     );
-    let (_sim, url) = start_sim(&["--scenario", scenario.to_str().unwrap()]);
-    let config = write_config(&dir, &url, "");
     let out = snapshot(&config, "json", Some("demo-secret"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stderr: {stderr}");
@@ -290,18 +298,11 @@ fn ctrl_c_deletes_the_subscription_and_a_second_one_quits_at_once() {
     let dir = tempdir("ctrl-c");
     // One subscription slot; data never comes for the first 12 s; from 6 s on, every answer
     // takes 30 s.
-    let scenario = write_scenario(
+    let (_sim, config) = scenario_sim(
         &dir,
-        "scenario.toml",
         "[[event]]\nat = 0\ndo = \"not_ready\"\nfor = \"12s\"\n\n[[event]]\nat = \"6s\"\ndo = \"slow\"\ndelay = \"30s\"\nfor = \"30s\"\n",
+        &["--subscription-limit", "1"],
     );
-    let (_sim, url) = start_sim(&[
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--subscription-limit",
-        "1",
-    ]);
-    let config = write_config(&dir, &url, "");
 
     // Ctrl-C while waiting for data: the subscription is deleted and the slot is free.
     let mut first = snapshot_cmd(&config, "text", Some("demo-secret"), 60)
@@ -462,13 +463,11 @@ fn rules_check_points_at_the_mistake_and_fails() {
 #[test]
 fn a_recording_replays_what_would_have_fired() {
     let dir = tempdir("record");
-    let scenario = write_scenario(
+    let (_sim, config) = scenario_sim(
         &dir,
-        "scenario.toml",
         "[[event]]\nat = \"1s\"\ndo = \"set\"\nservice = \"Support\"\nstat = \"in_max_wait_time\"\nvalue = 200\n",
+        &[],
     );
-    let (_sim, url) = start_sim(&["--scenario", scenario.to_str().unwrap()]);
-    let config = write_config(&dir, &url, "");
     let recording = dir.join("r.jsonl");
     let out = Command::new(BIN)
         .args(["record", "--duration", "4s", "--config"])
@@ -508,18 +507,11 @@ fn a_recording_replays_what_would_have_fired() {
 #[test]
 fn watch_writes_one_json_object_per_line_and_cleans_up_on_ctrl_c() {
     let dir = tempdir("watch");
-    let scenario = write_scenario(
+    let (_sim, config) = scenario_sim(
         &dir,
-        "scenario.toml",
         "[[event]]\nat = \"1s\"\ndo = \"set\"\nservice = \"Support\"\nstat = \"in_max_wait_time\"\nvalue = 200\n\n[[event]]\nat = \"1s\"\ndo = \"chat\"\nfrom = \"diana.yeh\"\nurgent = true\ncontent = \"<b>help</b> \\\"now\\\"\"\n",
+        &["--subscription-limit", "1"],
     );
-    let (_sim, url) = start_sim(&[
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--subscription-limit",
-        "1",
-    ]);
-    let config = write_config(&dir, &url, "");
     let rules = dir.join("rules");
     let mut child = Command::new(BIN)
         .args([

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lookout_core::rules::{Evaluator, Limits, RuleEngine, RuleSet};
+use lookout_core::rules::{Evaluator, Limits, PollInput, RuleEngine, RuleSet};
 use lookout_core::{Grid, Snapshot, Value};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -606,16 +606,11 @@ fn main() {
     }
 
     // Per rule.
+    let mut input = PollInput::new(0, &snap, Some(&prev));
     let mut rows = Vec::new();
     for rule in reference.rules() {
         let rhai = time(n, || {
-            let out = engine.run(
-                rule,
-                0,
-                &snap,
-                Some(&prev),
-                Instant::now() + Duration::from_secs(5),
-            );
+            let out = engine.run(rule, &mut input, Instant::now() + Duration::from_secs(5));
             assert!(out.result.is_ok());
         });
         let (_, twin) = native::rules()
@@ -631,13 +626,7 @@ fn main() {
     let mut shipped_rows = Vec::new();
     for rule in shipped.rules() {
         let t = time(n, || {
-            let out = engine.run(
-                rule,
-                0,
-                &snap,
-                Some(&prev),
-                Instant::now() + Duration::from_secs(5),
-            );
+            let out = engine.run(rule, &mut input, Instant::now() + Duration::from_secs(5));
             assert!(out.result.is_ok(), "{}: {:?}", rule.id, out.result);
         });
         shipped_rows.push((rule.id.clone(), t));

@@ -21,8 +21,32 @@ pub use config::{AuthMode, Config, ConfigError};
 pub use keeper::{ConnectionStatus, KeeperHandle, KeeperOptions, Problem, ProblemKind};
 pub use snapshot::{ChatMessage, Grid, Plan, Snapshot, Value};
 
+/// Now, in Unix seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// `HH:MM:SS` (UTC) of a Unix time.
+pub fn clock(unix: i64) -> String {
+    let s = unix.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
 /// `HH:MM:SS UTC` of a Unix time, for messages.
 pub fn clock_text(unix: i64) -> String {
-    let s = unix.rem_euclid(86_400);
-    format!("{:02}:{:02}:{:02} UTC", s / 3600, s / 60 % 60, s % 60)
+    format!("{} UTC", clock(unix))
+}
+
+/// Log to stderr, filtered by `LOOKOUT_LOG` (default: warnings). For the programs, once.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LOOKOUT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -79,3 +79,28 @@ pub fn auth_for(config: &Config, secret: Secret) -> Auth {
         },
     }
 }
+
+/// The client for `config`'s tenant, logging in with `secret`.
+pub fn client_for(
+    config: &Config,
+    secret: Secret,
+) -> Result<lookout_statsapi::Client, lookout_statsapi::Error> {
+    lookout_statsapi::Client::new(
+        &config.server.url,
+        auth_for(config, secret),
+        lookout_statsapi::ClientOptions {
+            stat_key: config.server.stat_key.unwrap_or_default(),
+            ..Default::default()
+        },
+    )
+}
+
+/// Find the secret (the keychain may block, so off the async runtime) and make the client.
+pub async fn connect(config: &Config) -> Result<lookout_statsapi::Client, String> {
+    let c = config.clone();
+    let secret = tokio::task::spawn_blocking(move || find_secret(&c))
+        .await
+        .map_err(|e| format!("the keychain lookup failed: {e}"))?
+        .map_err(|e| e.to_string())?;
+    client_for(config, secret).map_err(|e| e.to_string())
+}

@@ -17,6 +17,7 @@ use crate::notify::{ActionEvent, Notification, Notifier};
 use crate::rules::worker::{Event, RuleWorker};
 use crate::rules::{Evaluation, Rule, RuleEngine, RuleMeta, RuleSet, Severity};
 use crate::store::{HistoryEntry, Store};
+use crate::unix_now;
 
 /// The rule id and key of the connection's own alert.
 pub const CONNECTION_RULE: &str = "connection";
@@ -30,6 +31,22 @@ pub struct AlertingConfig {
     pub no_data_after: i64,
     pub grace: i64,
     pub policy: PolicyConfig,
+}
+
+impl AlertingConfig {
+    /// The settings a configuration asks for, for `tenant`.
+    pub fn from_config(
+        tenant: String,
+        alerts: &crate::config::AlertsConfig,
+        notifications: &crate::config::NotificationsConfig,
+    ) -> AlertingConfig {
+        AlertingConfig {
+            tenant,
+            no_data_after: alerts.no_data_secs as i64,
+            grace: alerts.grace_secs as i64,
+            policy: PolicyConfig::from_config(alerts, notifications),
+        }
+    }
 }
 
 /// Lifecycle, health, policy and store, stepped with times.
@@ -188,6 +205,15 @@ impl Alerting {
         std::mem::take(&mut self.dirty)
     }
 
+    /// A person paused or resumed notifications.
+    pub fn control(&mut self, c: &Control) {
+        self.dirty = true;
+        self.store.state.silences.paused_until = match c {
+            Control::Pause { until } => Some(*until),
+            Control::Resume => None,
+        };
+    }
+
     /// A person acted on a notification.
     pub fn action(&mut self, e: &ActionEvent, now: i64) {
         self.dirty = true;
@@ -303,22 +329,23 @@ pub struct Overview {
 
 /// Calls waiting per service, one sample a minute, for the overview's sparklines.
 #[derive(Debug, Clone, Default)]
-pub struct Trends {
+struct Trends {
     minute: i64,
-    pub waiting: std::collections::BTreeMap<String, std::collections::VecDeque<i64>>,
+    waiting: std::collections::BTreeMap<String, std::collections::VecDeque<i64>>,
 }
 
 /// Minutes of trend kept.
 pub const TREND_MINUTES: usize = 30;
 
 impl Trends {
-    /// Take a snapshot's values; one sample per service per minute (the latest of the minute).
-    pub fn add(&mut self, snap: &crate::snapshot::Snapshot) {
-        let minute = snap.taken_at.div_euclid(60);
+    /// Take the rows of data that arrived at `taken_at`: one sample per service per minute
+    /// (the latest of the minute), and give each row its trend.
+    fn add(&mut self, taken_at: i64, rows: &mut [ServiceRow]) {
+        let minute = taken_at.div_euclid(60);
         let new_minute = minute != self.minute;
         self.minute = minute;
-        for row in ServiceRow::rows(snap) {
-            let series = self.waiting.entry(row.name).or_default();
+        for row in rows {
+            let series = self.waiting.entry(row.name.clone()).or_default();
             let v = row.waiting.unwrap_or(0);
             if new_minute || series.is_empty() {
                 series.push_back(v);
@@ -328,6 +355,78 @@ impl Trends {
             } else if let Some(last) = series.back_mut() {
                 *last = v;
             }
+            row.trend = series.iter().copied().collect();
+        }
+    }
+}
+
+/// Keeps the [`Overview`] for a user interface up to date. With nobody listening (the command
+/// line) it does nothing, so the poll path pays nothing for it.
+struct OverviewFeed {
+    tx: Option<tokio::sync::watch::Sender<Arc<Overview>>>,
+    view: Overview,
+    trends: Trends,
+}
+
+impl OverviewFeed {
+    fn status(&mut self, s: &ConnectionStatus) {
+        if self.tx.is_none() {
+            return;
+        }
+        self.view.state = s.state().into();
+        self.view.detail = s.describe(std::time::SystemTime::now());
+        self.publish();
+    }
+
+    fn data(&mut self, snap: &crate::snapshot::Snapshot) {
+        if self.tx.is_none() {
+            return;
+        }
+        self.view.data_at = Some(snap.taken_at);
+        let mut rows = ServiceRow::rows(snap);
+        self.trends.add(snap.taken_at, &mut rows);
+        self.view.services = rows;
+        self.view.urgent_chat = snap
+            .chat
+            .iter()
+            .filter(|m| m.is_urgent)
+            .take(20)
+            .cloned()
+            .collect();
+    }
+
+    fn evaluated(&mut self, alerting: &Alerting, e: &Evaluation) {
+        if self.tx.is_none() {
+            return;
+        }
+        self.view.alerts = alerting.current(e.now);
+        self.view.rules = e.reports.clone();
+        self.publish();
+    }
+
+    /// Once a second, and after a person's request: alert ages, silences, history.
+    fn refresh(&mut self, alerting: &Alerting, status: &ConnectionStatus, now: i64) {
+        if self.tx.is_none() {
+            return;
+        }
+        self.view.detail = status.describe(std::time::SystemTime::now());
+        self.view.alerts = alerting.current(now);
+        self.view.paused_until = alerting.store.state.silences.paused_until;
+        self.view.history = alerting
+            .store
+            .state
+            .history
+            .iter()
+            .rev()
+            .take(50)
+            .cloned()
+            .collect();
+        self.publish();
+    }
+
+    fn publish(&self) {
+        if let Some(tx) = &self.tx {
+            tx.send_replace(Arc::new(self.view.clone()));
         }
     }
 }
@@ -369,13 +468,6 @@ impl ServiceRow {
     }
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// Run the pipeline until `stop` completes. Notifications go to `notifier` (on a thread of its
 /// own, so a slow notification server never holds up polling); status changes and problems
 /// go to `report`. On the way out the subscription is deleted and the store saved.
@@ -406,7 +498,11 @@ pub async fn run(
     if let Some(w) = warning {
         report(Report::Problem(w));
     }
-    let setup_overview = setup.overview;
+    let mut feed = OverviewFeed {
+        tx: setup.overview,
+        view: Overview::default(),
+        trends: Trends::default(),
+    };
     let mut controls = setup.controls;
     let mut alerting = Alerting::new(setup.alerting, store, unix_now());
     alerting.set_rules(rules.rules().map(|r| &**r));
@@ -454,14 +550,12 @@ pub async fn run(
         }
     };
 
-    let overview_tx = setup_overview;
-    let mut view = Overview::default();
-    let mut trends = Trends::default();
-    let publish = |view: &Overview| {
-        if let Some(tx) = &overview_tx {
-            tx.send_replace(Arc::new(view.clone()));
-        }
-    };
+    let check_dispositions =
+        |running: &[Arc<Rule>], list: &[String], report: &mut dyn FnMut(Report)| {
+            for d in crate::rules::check_dispositions(running.iter().map(|r| &**r), list) {
+                report(Report::Problem(d.to_string()));
+            }
+        };
     let mut actions = actions;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -470,9 +564,7 @@ pub async fn run(
         tokio::select! {
             () = &mut stop => break,
             Some(s) = changes.recv() => {
-                view.state = s.state().into();
-                view.detail = s.describe(std::time::SystemTime::now());
-                publish(&view);
+                feed.status(&s);
                 report(Report::Status(s));
             }
             Ok(()) = snapshots.changed() => {
@@ -480,13 +572,7 @@ pub async fn run(
                 if let Some(snap) = snap {
                     let at = snap.taken_at;
                     send(alerting.data_arrived(at), &mut report);
-                    view.data_at = Some(at);
-                    trends.add(&snap);
-                    view.services = ServiceRow::rows(&snap);
-                    for row in &mut view.services {
-                        row.trend = trends.waiting.get(&row.name).map(|t| t.iter().copied().collect()).unwrap_or_default();
-                    }
-                    view.urgent_chat = snap.chat.iter().filter(|m| m.is_urgent).take(20).cloned().collect();
+                    feed.data(&snap);
                     worker.submit(snap, at);
                 }
             }
@@ -498,9 +584,7 @@ pub async fn run(
                         }
                     }
                     send(alerting.evaluated(&e), &mut report);
-                    view.alerts = alerting.current(e.now);
-                    view.rules = e.reports.clone();
-                    publish(&view);
+                    feed.evaluated(&alerting, &e);
                 }
                 Event::Reloaded { changes, plan: new_plan, rules: now_running } => {
                     for c in &changes {
@@ -511,9 +595,7 @@ pub async fn run(
                     running = now_running;
                     alerting.set_rules(running.iter().map(|r| &**r));
                     if let Some(list) = dispositions.borrow().clone() {
-                        for d in crate::rules::check_dispositions(running.iter().map(|r| &**r), &list) {
-                            report(Report::Problem(d.to_string()));
-                        }
+                        check_dispositions(&running, &list, &mut report);
                     }
                     if new_plan != plan {
                         plan = new_plan.clone();
@@ -524,9 +606,7 @@ pub async fn run(
             Ok(()) = dispositions.changed() => {
                 let list = dispositions.borrow_and_update().clone();
                 if let Some(list) = list {
-                    for d in crate::rules::check_dispositions(running.iter().map(|r| &**r), &list) {
-                        report(Report::Problem(d.to_string()));
-                    }
+                    check_dispositions(&running, &list, &mut report);
                 }
             }
             Some(a) = async {
@@ -543,26 +623,14 @@ pub async fn run(
                     None => std::future::pending().await,
                 }
             } => {
-                let silences = &mut alerting.store.state.silences;
-                silences.paused_until = match c {
-                    Control::Pause { until } => Some(until),
-                    Control::Resume => None,
-                };
-                view.paused_until = silences.paused_until;
-                publish(&view);
-                if let Err(e) = alerting.store.save() {
-                    report(Report::Problem(format!("cannot save {}: {e}", alerting.store.path().display())));
-                }
+                alerting.control(&c);
+                feed.refresh(&alerting, &status.borrow(), unix_now());
             }
             _ = tick.tick() => {
                 let current = status.borrow().clone();
                 let now = unix_now();
                 send(alerting.tick(now, &current), &mut report);
-                view.detail = current.describe(std::time::SystemTime::now());
-                view.alerts = alerting.current(now);
-                view.paused_until = alerting.store.state.silences.paused_until;
-                view.history = alerting.store.state.history.iter().rev().take(50).cloned().collect();
-                publish(&view);
+                feed.refresh(&alerting, &current, now);
                 // Saved when something changed: at most once a second, not once a poll.
                 if alerting.take_dirty()
                     && let Err(e) = alerting.store.save()

@@ -460,6 +460,18 @@ fn the_subscription_is_the_union_of_the_rules_needs() {
     assert!(plan.chat_limit.is_some());
 }
 
+/// A rule thread over the rules in `dir`, and where its events arrive.
+fn start_worker(dir: &Path) -> (RuleWorker, mpsc::Receiver<Event>) {
+    let engine = RuleEngine::default();
+    let set = RuleSet::load(&engine, dir).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let worker = RuleWorker::start(engine, set, move |e| {
+        let _ = tx.send(e);
+    })
+    .unwrap();
+    (worker, rx)
+}
+
 /// Wait for the next evaluation whose findings satisfy `pred`; returns how long it took.
 fn wait_eval(
     rx: &mpsc::Receiver<Event>,
@@ -496,13 +508,7 @@ fn an_edited_rule_takes_effect_within_a_second_and_a_broken_edit_keeps_the_old_o
         )
     };
     let path = write(&dir, "r.rhai", &rule("version 1"));
-    let engine = RuleEngine::default();
-    let set = RuleSet::load(&engine, &dir).unwrap();
-    let (tx, rx) = mpsc::channel();
-    let worker = RuleWorker::start(engine, set, move |e| {
-        let _ = tx.send(e);
-    })
-    .unwrap();
+    let (worker, rx) = start_worker(&dir);
     wait_eval(&rx, &worker, |t| t == ["version 1"], Duration::from_secs(2));
 
     std::fs::write(&path, rule("version 2")).unwrap();
@@ -563,13 +569,7 @@ fn a_busy_rule_thread_drops_older_snapshots_instead_of_queueing_them() {
         "slow.rhai",
         "const RULE = #{ name: \"slow\", needs: #{ totals: [\"in_calls_waiting\"] } };\nlet n = 0;\nwhile n < 200000 { n += 1; }\nalert(\"k\", `${totals.in_calls_waiting}`, \"\");",
     );
-    let engine = RuleEngine::default();
-    let set = RuleSet::load(&engine, &dir).unwrap();
-    let (tx, rx) = mpsc::channel();
-    let worker = RuleWorker::start(engine, set, move |e| {
-        let _ = tx.send(e);
-    })
-    .unwrap();
+    let (worker, rx) = start_worker(&dir);
     for i in 0..50 {
         worker.submit(Arc::new(snapshot(i)), i);
     }

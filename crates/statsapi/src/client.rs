@@ -252,14 +252,8 @@ impl Client {
     pub async fn authenticate(&mut self) -> Result<Login, Error> {
         self.forget_session();
         match self.auth.clone() {
-            Auth::OAuth {
-                client_id,
-                client_secret,
-                scope,
-            } => {
-                self.authenticate_oauth(&client_id, &client_secret, &scope)
-                    .await
-            }
+            // With no session to keep, a refresh is an OAuth login.
+            Auth::OAuth { .. } => self.refresh().await,
             Auth::Password {
                 tenant_url,
                 username,

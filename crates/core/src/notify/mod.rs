@@ -111,7 +111,7 @@ pub fn text_line(n: &Notification) -> String {
     };
     format!(
         "{}  {state}  {:<8}  {}  {}{body}",
-        crate::clock_text(n.at).trim_end_matches(" UTC"),
+        crate::clock(n.at),
         n.severity.as_str(),
         n.key,
         n.title

@@ -164,12 +164,14 @@ impl Default for PolicyConfig {
 
 impl PolicyConfig {
     /// The policy a configuration asks for.
-    pub fn from_config(c: &crate::Config) -> PolicyConfig {
+    pub fn from_config(
+        alerts: &crate::config::AlertsConfig,
+        notifications: &crate::config::NotificationsConfig,
+    ) -> PolicyConfig {
         PolicyConfig {
-            max_per_minute: c.alerts.max_per_minute,
-            resolved: c.notifications.resolved,
-            quiet_hours: c
-                .notifications
+            max_per_minute: alerts.max_per_minute,
+            resolved: notifications.resolved,
+            quiet_hours: notifications
                 .quiet_hours
                 .as_deref()
                 .and_then(|q| crate::config::parse_quiet_hours(q).ok()),

@@ -34,6 +34,8 @@ pub(crate) struct RunCtx {
     pub(crate) needs: Needs,
     pub(crate) severity: Severity,
     pub(crate) deadline: Instant,
+    /// The snapshot being evaluated, for `available`.
+    pub(crate) snap: Arc<Snapshot>,
     pub(crate) findings: Vec<Finding>,
     /// Columns already looked up in this run by a field getter: (snapshot, grid, name) →
     /// column. Identities are addresses: the snapshots outlive the run, and getter names are
@@ -773,11 +775,15 @@ pub(crate) fn register(engine: &mut Engine) {
         )*};
     }
     unit_cmp!(">", ">=", "<", "<=");
-}
-
-thread_local! {
-    /// The snapshot being evaluated, for `available`.
-    pub(crate) static CURRENT: RefCell<Option<Arc<Snapshot>>> = const { RefCell::new(None) };
+    engine.register_fn("available", |stat: &str| -> bool {
+        with_ctx(|ctx| {
+            let s = &ctx.snap;
+            s.totals.get(stat).is_some_and(|v| !v.is_none())
+                || s.services.column(stat).is_some()
+                || s.agents.column(stat).is_some()
+        })
+        .unwrap_or(false)
+    });
 }
 
 /// The host variables for one poll.

@@ -54,14 +54,5 @@ pub(crate) fn build(limits: &Limits) -> Engine {
         late.then(|| Dynamic::from("deadline"))
     });
     api::register(&mut engine);
-    engine.register_fn("available", |stat: &str| -> bool {
-        api::CURRENT.with(|c| {
-            c.borrow().as_ref().is_some_and(|s| {
-                s.totals.get(stat).is_some_and(|v| !v.is_none())
-                    || s.services.column(stat).is_some()
-                    || s.agents.column(stat).is_some()
-            })
-        })
-    });
     engine
 }

@@ -184,15 +184,8 @@ impl RuleEngine {
         .collect()
     }
 
-    /// Run `rule` over `snap` (with `prev`, the snapshot before it), stopping at `deadline`.
-    pub fn run(
-        &self,
-        rule: &Rule,
-        now: i64,
-        snap: &Arc<Snapshot>,
-        prev: Option<&Arc<Snapshot>>,
-        deadline: Instant,
-    ) -> RunOutcome {
+    /// Run `rule` over one poll's `input`, stopping at `deadline`.
+    pub fn run(&self, rule: &Rule, input: &mut PollInput, deadline: Instant) -> RunOutcome {
         let started = Instant::now();
         api::RUN.with(|r| {
             *r.borrow_mut() = Some(api::RunCtx {
@@ -200,17 +193,19 @@ impl RuleEngine {
                 needs: rule.meta.needs.clone(),
                 severity: rule.meta.severity,
                 deadline,
+                snap: input.snap.clone(),
                 findings: Vec::new(),
                 columns: Vec::new(),
             })
         });
-        api::CURRENT.with(|c| *c.borrow_mut() = Some(snap.clone()));
-        let mut scope = api::scope_for(now, snap, prev);
+        let scope = &mut input.scope;
+        let hosts = scope.len();
         let ran = catch_unwind(AssertUnwindSafe(|| {
-            self.engine.run_ast_with_scope(&mut scope, &rule.ast)
+            self.engine.run_ast_with_scope(scope, &rule.ast)
         }));
+        // The rule's own variables go; the host's stay for the next rule.
+        scope.rewind(hosts);
         let ctx = api::RUN.with(|r| r.borrow_mut().take());
-        api::CURRENT.with(|c| *c.borrow_mut() = None);
         let findings = ctx.map(|c| c.findings).unwrap_or_default();
         let result = match ran {
             Ok(Ok(())) => Ok(findings),
@@ -324,6 +319,22 @@ fn variable_use(ast: &AST, name: &str) -> Option<rhai::Position> {
         found.is_none()
     });
     found
+}
+
+/// The host variables of one poll (`now`, `totals`, `services`, …), made once and shared by
+/// every rule that runs over it.
+pub struct PollInput {
+    snap: Arc<Snapshot>,
+    scope: rhai::Scope<'static>,
+}
+
+impl PollInput {
+    pub fn new(now: i64, snap: &Arc<Snapshot>, prev: Option<&Arc<Snapshot>>) -> PollInput {
+        PollInput {
+            snap: snap.clone(),
+            scope: api::scope_for(now, snap, prev),
+        }
+    }
 }
 
 /// `rules/no_ready.rhai` → `no_ready`.
@@ -593,6 +604,7 @@ impl Evaluator {
     ) -> Evaluation {
         let limits = engine.limits().clone();
         let poll_end = Instant::now() + limits.poll_budget;
+        let mut input = PollInput::new(now, &snap, self.prev.as_ref());
         let mut findings = Vec::new();
         let mut reports = Vec::new();
         self.last_good
@@ -614,7 +626,7 @@ impl Evaluator {
                 )
             } else {
                 let deadline = (start + limits.deadline).min(poll_end);
-                let out = engine.run(rule, now, &snap, self.prev.as_ref(), deadline);
+                let out = engine.run(rule, &mut input, deadline);
                 (out.result, out.elapsed)
             };
             let error = match result {
