@@ -111,19 +111,7 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
             Ok(Prepared {
                 tenant: config.tenant(),
                 sound: config.notifications.sound,
-                setup: WatchSetup {
-                    client,
-                    keeper: KeeperOptions::from_config(&config),
-                    rules_dir,
-                    store_path,
-                    alerting: AlertingConfig::from_config(
-                        config.tenant(),
-                        &config.alerts,
-                        &config.notifications,
-                    ),
-                    overview: None,
-                    controls: None,
-                },
+                setup: WatchSetup::from_config(&config, client, rules_dir, store_path),
                 sim: None,
             })
         }

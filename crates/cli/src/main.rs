@@ -537,22 +537,10 @@ async fn watch_with(
     format: Format,
     duration: Option<Duration>,
 ) -> Result<()> {
-    use lookout_core::watch::{self, AlertingConfig, Report, WatchSetup};
+    use lookout_core::watch::{self, Report, WatchSetup};
     let (action_tx, action_rx) = tokio::sync::mpsc::unbounded_channel();
     let notifier = pick_notifier(notify_to, format, config.notifications.sound, action_tx)?;
-    let setup = WatchSetup {
-        client,
-        keeper: KeeperOptions::from_config(config),
-        rules_dir,
-        store_path,
-        alerting: AlertingConfig::from_config(
-            config.tenant(),
-            &config.alerts,
-            &config.notifications,
-        ),
-        overview: None,
-        controls: None,
-    };
+    let setup = WatchSetup::from_config(config, client, rules_dir, store_path);
     let stop = async {
         let limit = async {
             match duration {

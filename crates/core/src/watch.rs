@@ -309,6 +309,30 @@ pub enum Control {
     Resume,
 }
 
+impl WatchSetup {
+    /// What a configuration asks for: its tenant, keeper options and alert settings.
+    pub fn from_config(
+        config: &crate::Config,
+        client: lookout_statsapi::Client,
+        rules_dir: PathBuf,
+        store_path: PathBuf,
+    ) -> WatchSetup {
+        WatchSetup {
+            client,
+            keeper: KeeperOptions::from_config(config),
+            rules_dir,
+            store_path,
+            alerting: AlertingConfig::from_config(
+                config.tenant(),
+                &config.alerts,
+                &config.notifications,
+            ),
+            overview: None,
+            controls: None,
+        }
+    }
+}
+
 /// Everything a user interface shows, published after every change.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Overview {
