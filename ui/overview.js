@@ -25,26 +25,51 @@ function since(unix) {
   return `${dur(secs)} ago`;
 }
 
+let shownAlerts = null;
+
+// The alerts list is rebuilt only when an alert changed; otherwise only the "… ago" times move,
+// so keyboard focus and the element a person is about to click stay where they are.
 function renderAlerts(alerts) {
   const list = document.getElementById("alerts");
+  const sig = JSON.stringify(alerts);
+  if (sig === shownAlerts) {
+    for (const m of list.querySelectorAll(".meta")) {
+      m.textContent = `${m.dataset.state} · ${since(Number(m.dataset.since))}`;
+    }
+    return;
+  }
+  shownAlerts = sig;
+  const focused = document.activeElement;
+  const refocus = focused && focused.dataset && focused.dataset.action
+    ? { alert: focused.closest("li").dataset.alert, action: focused.dataset.action }
+    : null;
   list.replaceChildren();
   document.getElementById("no-alerts").hidden = alerts.length > 0;
   for (const a of alerts) {
+    const id = `${a.rule}/${a.key}`;
     const li = el("li", null, `alert ${a.severity} ${a.state}`);
+    li.dataset.alert = id;
     const head = el("div", null, "alert-head");
-    head.append(el("span", a.severity, "badge"), el("strong", a.title), el("span", `${a.state} · ${since(a.since)}`, "meta"));
+    const meta = el("span", `${a.state} · ${since(a.since)}`, "meta");
+    meta.dataset.state = a.state;
+    meta.dataset.since = a.since;
+    head.append(el("span", a.severity, "badge"), el("strong", a.title), meta);
     li.append(head);
     if (a.body) li.append(el("p", a.body, "body"));
     if (a.quiet) li.append(el("p", `Quiet: ${a.quiet}`, "quiet"));
     const buttons = el("div", null, "buttons");
     const ack = el("button", "Acknowledge");
+    ack.dataset.action = "acknowledge";
     ack.addEventListener("click", () => invoke("acknowledge", { rule: a.rule, key: a.key }));
     const snooze = el("button", "Snooze 15 min");
+    snooze.dataset.action = "snooze";
     snooze.addEventListener("click", () => invoke("snooze", { rule: a.rule, key: a.key }));
     buttons.append(ack, snooze);
     li.append(buttons);
     list.append(li);
-    const id = `${a.rule}/${a.key}`;
+    if (refocus && refocus.alert === id) {
+      (refocus.action === "snooze" ? snooze : ack).focus();
+    }
     if (a.severity === "critical" && a.state === "firing" && !a.quiet && !announced.has(id)) {
       announced.add(id);
       document.getElementById("announce").textContent = `Critical: ${a.title}`;

@@ -16,6 +16,7 @@ function form() {
     sound: document.getElementById("sound").checked,
     resolved: document.getElementById("resolved").value,
     quiet_hours: document.getElementById("quiet").value,
+    start_at_login: document.getElementById("login").checked,
   };
 }
 
@@ -36,6 +37,7 @@ async function load() {
   document.getElementById("sound").checked = f.sound;
   document.getElementById("resolved").value = f.resolved || "rule";
   document.getElementById("quiet").value = f.quiet_hours;
+  document.getElementById("login").checked = f.start_at_login;
   const radio = document.querySelector(`input[name=auth][value=${f.auth === "password" ? "password" : "oauth"}]`);
   radio.checked = true;
 }

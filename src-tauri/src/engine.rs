@@ -119,17 +119,31 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
 }
 
 /// Start the engine in `mode`. Problems before the pipeline runs (no secret, a bad config) come
-/// back as an error for the window to show.
-pub async fn start(mode: Mode) -> anyhow::Result<Running> {
+/// back as an error for the window to show. `on_open` runs when a notification's *Open* is
+/// chosen.
+pub async fn start(mode: Mode, on_open: impl Fn() + Send + 'static) -> anyhow::Result<Running> {
     let mut prepared = prepare(&mode).await?;
     let (actions_tx, actions_rx) = mpsc::unbounded_channel();
+    // The notifier's actions pass through here: Open is the app's to handle (show the
+    // overview), the rest go to the pipeline.
+    let (clicked_tx, mut clicked_rx) = mpsc::unbounded_channel::<ActionEvent>();
+    let to_pipeline = actions_tx.clone();
+    tauri::async_runtime::spawn(async move {
+        while let Some(a) = clicked_rx.recv().await {
+            if a.action == notify::Action::Open {
+                on_open();
+            } else if to_pipeline.send(a).is_err() {
+                break;
+            }
+        }
+    });
     let (controls_tx, controls_rx) = mpsc::unbounded_channel();
     let (overview_tx, overview_rx) = tokio_watch::channel(Arc::new(Overview::default()));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     prepared.setup.overview = Some(overview_tx);
     prepared.setup.controls = Some(controls_rx);
     let notifier: Box<dyn notify::Notifier> =
-        match notify::desktop::DesktopNotifier::connect(Some(actions_tx.clone())) {
+        match notify::desktop::DesktopNotifier::connect(Some(clicked_tx)) {
             Ok(d) => Box::new(d.with_sound(prepared.sound)),
             Err(e) => {
                 tracing::warn!("{e}; notifications are shown only in the overview");

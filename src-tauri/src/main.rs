@@ -12,6 +12,7 @@ use tauri::image::Image;
 use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Emitter, Manager, State, WindowEvent, Wry};
+use tauri_plugin_autostart::ManagerExt;
 
 mod engine;
 mod settings;
@@ -111,8 +112,7 @@ fn on_menu(app: &AppHandle, id: &str) {
                 open_folder(&dir);
             }
         }
-        // The rules folder is looked at every 200 ms: a saved file is already in.
-        "reload" => {}
+        "reload" => control(Control::ReloadRules),
         "quit" => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
@@ -153,7 +153,8 @@ async fn stop_engine(app: &AppHandle) {
 /// Stop what runs and start `mode`; the windows and the tray follow the new engine.
 async fn switch_engine(app: &AppHandle, mode: engine::Mode) -> Result<(), String> {
     stop_engine(app).await;
-    let running = engine::start(mode.clone())
+    let opener = app.clone();
+    let running = engine::start(mode.clone(), move || show(&opener, "overview"))
         .await
         .map_err(|e| format!("{e:#}"))?;
     let shared = app.state::<Shared>();
@@ -236,16 +237,33 @@ fn snooze(app: AppHandle, rule: String, key: String) {
 }
 
 #[tauri::command]
-fn settings_load() -> settings::Form {
-    settings::load()
+fn settings_load(app: AppHandle) -> settings::Form {
+    settings::Form {
+        start_at_login: app.autolaunch().is_enabled().unwrap_or(false),
+        ..settings::load()
+    }
+}
+
+/// Start at login, or stop doing so; nothing happens when it already is as asked.
+fn set_start_at_login(app: &AppHandle, on: bool) -> Result<(), String> {
+    let login = app.autolaunch();
+    if login.is_enabled().unwrap_or(false) == on {
+        return Ok(());
+    }
+    if on { login.enable() } else { login.disable() }.map_err(|e| {
+        let what = if on { "turned on" } else { "turned off" };
+        format!("starting at login could not be {what}: {e}")
+    })
 }
 
 /// Save, then watch the saved configuration.
 #[tauri::command]
 async fn settings_save(app: AppHandle, form: settings::Form) -> Result<String, String> {
+    let login = form.start_at_login;
     let saved = tauri::async_runtime::spawn_blocking(move || settings::save(&form))
         .await
         .map_err(|e| e.to_string())??;
+    set_start_at_login(&app, login).map_err(|e| format!("{saved}, but {e}"))?;
     let path = settings::config_path()?;
     switch_engine(&app, engine::Mode::Configured(path))
         .await
@@ -303,6 +321,14 @@ fn main() {
     let demo =
         std::env::args().any(|a| a == "--demo") || std::env::var_os("LOOKOUT_DEMO").is_some();
     let result = tauri::Builder::default()
+        // Another launch shows this one's overview and exits (on Linux: a name on the session
+        // bus; macOS and Windows have their own locks).
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            tracing::debug!("launched again: showing the overview");
+            show(app, "overview");
+        }))
+        // Start at login only once the person asks for it in the settings.
+        .plugin(tauri_plugin_autostart::Builder::new().build())
         .manage(Shared::default())
         .invoke_handler(tauri::generate_handler![
             overview,
@@ -361,7 +387,8 @@ fn main() {
             // Closing a window hides it; the app lives in the tray.
             if let WindowEvent::CloseRequested { api, .. } = event {
                 api.prevent_close();
-                let _ = window.hide();
+                let hidden = window.hide();
+                tracing::debug!("{}: closed, hidden ({hidden:?})", window.label());
             }
         })
         .run(tauri::generate_context!());

@@ -29,6 +29,9 @@ pub struct Form {
     pub resolved: String,
     /// `HH:MM-HH:MM`, or empty.
     pub quiet_hours: String,
+    /// Start the app at login. Not in the config file: the OS's login items are the truth.
+    #[serde(default)]
+    pub start_at_login: bool,
 }
 
 /// Where the config lives (`XDG_CONFIG_HOME` and the like are honoured).
@@ -66,6 +69,7 @@ pub fn load() -> Form {
                 ResolvedNotices::None => "none".into(),
             },
             quiet_hours: c.notifications.quiet_hours.clone().unwrap_or_default(),
+            start_at_login: false,
         },
         Err(_) => Form {
             auth: "oauth".into(),
@@ -143,7 +147,14 @@ pub fn save(f: &Form) -> Result<String, String> {
     std::fs::write(&path, config.to_toml())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     if !f.secret.is_empty() {
-        secrets::store_secret(&config, &Secret::new(&f.secret))?;
+        secrets::store_secret(&config, &Secret::new(&f.secret)).map_err(|e| {
+            format!(
+                "Saved to {}, but {e}. Unlock or install a keychain (Secret Service) and save \
+                 again, or leave the secret empty and set {} in Lookout's environment.",
+                path.display(),
+                config.server.auth.secret_env()
+            )
+        })?;
     }
     Ok(format!("Saved to {}", path.display()))
 }
@@ -187,6 +198,7 @@ mod tests {
             sound: true,
             resolved: "all".into(),
             quiet_hours: "22:00-07:00".into(),
+            start_at_login: false,
         }
     }
 

@@ -1,7 +1,8 @@
 //! The real app under Xvfb, driven through WebKitWebDriver by way of `tauri-driver`, speaking
-//! the W3C WebDriver protocol over plain HTTP. Run inside a display and a session bus:
-//! `xvfb-run -a dbus-run-session -- cargo test -p lookout-desktop --test e2e`.
-//! Skipped (with a message) when there is no display or no tauri-driver.
+//! the W3C WebDriver protocol over plain HTTP. Each test starts its own Xvfb display and
+//! session bus: `cargo test -p lookout-desktop --test e2e` (needs Xvfb, dbus-daemon,
+//! WebKitWebDriver and tauri-driver: `cargo xtask setup`).
+//! Skipped (with a message) when there is no Xvfb or display, or no tauri-driver.
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -12,9 +13,68 @@ use serde_json::{Value, json};
 
 #[path = "../../crates/core/tests/support/fake_notifications.rs"]
 mod fake_notifications;
+#[path = "../../crates/core/tests/support/private_bus.rs"]
+mod private_bus;
+use private_bus::{Bus, private_bus};
 
+/// A display of the test's own: a fresh Xvfb when there is one, else `DISPLAY`.
+struct Screen {
+    xvfb: Option<Child>,
+    display: String,
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.xvfb {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn private_screen() -> Option<Screen> {
+    use std::io::BufRead;
+    let spawned = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x1024x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    match spawned {
+        Ok(mut xvfb) => {
+            let mut line = String::new();
+            std::io::BufReader::new(xvfb.stdout.take()?)
+                .read_line(&mut line)
+                .ok()?;
+            let display = format!(":{}", line.trim());
+            Some(Screen {
+                xvfb: Some(xvfb),
+                display,
+            })
+        }
+        Err(_) => std::env::var("DISPLAY").ok().map(|display| Screen {
+            xvfb: None,
+            display,
+        }),
+    }
+}
+
+/// tauri-driver with one app, on a display and a session bus of its own: apps in parallel
+/// tests are not one another's "other instance", do not share windows, focus or grabs, and a
+/// test's notification server hears only its app.
 struct Driver {
     child: Child,
+    bus: Bus,
+    screen: Screen,
+    /// What the driver and the app write on stderr.
+    log: std::path::PathBuf,
     base: String,
     session: Option<String>,
     http: reqwest::blocking::Client,
@@ -42,12 +102,21 @@ fn free_port() -> u16 {
 }
 
 impl Driver {
-    /// Start tauri-driver and the app with `args`; `None` when this machine cannot.
+    /// Start tauri-driver and the app with `env`, on a new bus; `None` when this machine cannot.
     fn start(env: &[(&str, &std::ffi::OsStr)], home: &std::path::Path) -> Option<Driver> {
-        if std::env::var_os("DISPLAY").is_none() {
-            eprintln!("skipped: no DISPLAY (run under xvfb-run)");
+        Driver::start_on(private_bus(), env, home)
+    }
+
+    /// The same, on `bus` (where the test may already serve notifications).
+    fn start_on(
+        bus: Bus,
+        env: &[(&str, &std::ffi::OsStr)],
+        home: &std::path::Path,
+    ) -> Option<Driver> {
+        let Some(screen) = private_screen() else {
+            eprintln!("skipped: no Xvfb and no DISPLAY");
             return None;
-        }
+        };
         let driver = std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
         let (port, native) = (free_port(), free_port());
         let child = Command::new(&driver)
@@ -57,12 +126,10 @@ impl Driver {
                 "--native-port",
                 &native.to_string(),
             ])
+            .envs(app_env(&bus, &screen, home))
             .envs(env.iter().map(|(k, v)| (*k, *v)))
-            .env("HOME", home)
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("XDG_CONFIG_HOME", home.join("config"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log_file(home))
             .spawn();
         let Ok(child) = child else {
             eprintln!("skipped: cannot run {driver} (cargo install tauri-driver --version '^2')");
@@ -74,6 +141,9 @@ impl Driver {
             .unwrap();
         let mut d = Driver {
             child,
+            bus,
+            screen,
+            log: home.join("app.log"),
             base: format!("http://127.0.0.1:{port}"),
             session: None,
             http,
@@ -97,7 +167,7 @@ impl Driver {
                     d.session = Some(id.to_string());
                     return Some(d);
                 }
-                Err(_) if start.elapsed() < Duration::from_secs(10) => {
+                Err(_) if start.elapsed() < Duration::from_secs(30) => {
                     std::thread::sleep(Duration::from_millis(100))
                 }
                 Err(e) => panic!("tauri-driver does not answer: {e}"),
@@ -122,6 +192,8 @@ impl Driver {
             .unwrap()
             .json()
             .unwrap();
+        // A window that is gone or a script that threw is a failure, never an answer.
+        assert!(r["value"].get("error").is_none(), "the script failed: {r}");
         r["value"].clone()
     }
 
@@ -148,36 +220,74 @@ impl Driver {
             }
             if start.elapsed() > within {
                 let page = self.script("return document.body.innerText");
-                panic!("{what} not seen within {within:?}; the page says:\n{page}");
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                panic!(
+                    "{what} not seen within {within:?}; the page says:\n{page}\n\nthe app's log ends:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
     }
 
+    /// Click the element `css` finds, as a person would (WebDriver pointer click). If the page
+    /// replaced it between finding and clicking, find it again (for up to 5 s).
     fn click(&self, css: &str) {
-        let r: Value = self
-            .http
-            .post(self.url("/element"))
-            .json(&json!({"using": "css selector", "value": css}))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        let id = r["value"]
-            .as_object()
-            .and_then(|o| o.values().next())
-            .and_then(|v| v.as_str())
-            .unwrap_or_else(|| panic!("no element {css}: {r}"))
-            .to_string();
-        let r: Value = self
-            .http
-            .post(self.url(&format!("/element/{id}/click")))
-            .json(&json!({}))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        assert!(r["value"].is_null(), "click on {css}: {r}");
+        let start = Instant::now();
+        loop {
+            let r: Value = self
+                .http
+                .post(self.url("/element"))
+                .json(&json!({"using": "css selector", "value": css}))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            let id = r["value"]
+                .as_object()
+                .and_then(|o| o.values().next())
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
+            let r = match &id {
+                Some(id) => self
+                    .http
+                    .post(self.url(&format!("/element/{id}/click")))
+                    .json(&json!({}))
+                    .send()
+                    .unwrap()
+                    .json::<Value>()
+                    .unwrap(),
+                None => r,
+            };
+            if id.is_some() && r["value"].is_null() {
+                return;
+            }
+            let gone = matches!(
+                r["value"]["error"].as_str(),
+                Some("stale element reference" | "no such element")
+            );
+            if !gone || start.elapsed() > Duration::from_secs(5) {
+                panic!("click on {css}: {r}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Click the `action` button (`acknowledge` or `snooze`) of the alert whose text has `text`.
+    fn click_alert(&self, text: &str, action: &str) {
+        let id = self.wait_for(
+            &format!("the alert {text:?}"),
+            &format!(
+                "const li = [...document.querySelectorAll('#alerts li')].find(li => li.innerText.includes({})); return li ? li.dataset.alert : null",
+                json!(text)
+            ),
+            Duration::from_secs(10),
+        );
+        self.click(&format!(
+            "#alerts li[data-alert={}] button[data-action={action}]",
+            json!(id.as_str().unwrap())
+        ));
     }
 
     /// Switch to the window whose title is `title`.
@@ -215,6 +325,29 @@ impl Driver {
             let _ = std::fs::File::create(path).and_then(|mut f| f.write_all(&bytes));
         }
     }
+}
+
+/// What the app is started with in a test: its own home and config folders, `bus` and `screen`.
+fn app_env(
+    bus: &Bus,
+    screen: &Screen,
+    home: &std::path::Path,
+) -> Vec<(&'static str, std::ffi::OsString)> {
+    vec![
+        ("DISPLAY", screen.display.clone().into()),
+        ("LOOKOUT_LOG", "lookout_desktop=debug,info".into()),
+        ("DBUS_SESSION_BUS_ADDRESS", bus.address.clone().into()),
+        ("HOME", home.into()),
+        ("XDG_DATA_HOME", home.join("data").into()),
+        ("XDG_CONFIG_HOME", home.join("config").into()),
+    ]
+}
+
+/// Where the driver and the app write their stderr: `app.log` in `home`.
+fn log_file(home: &std::path::Path) -> Stdio {
+    std::fs::File::create(home.join("app.log"))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
 }
 
 /// An empty folder to be the app's home in one test.
@@ -314,8 +447,12 @@ value = 200
     );
 
     // Acknowledge the long wait: it stays visible, with the reason it is quiet.
-    d.script("window.__ackTarget = [...document.querySelectorAll('#alerts li')].find(li => li.innerText.includes('Support: a caller has waited')); window.__ackTarget.querySelector('button').id = 'ack-me'; return true");
-    d.click("#ack-me");
+    // A keyboard user on a button keeps their place while the overview updates every second.
+    d.script("[...document.querySelectorAll('#alerts li')].find(li => li.innerText.includes('Urgent message')).querySelector('button[data-action=snooze]').focus(); return true");
+    std::thread::sleep(Duration::from_millis(2500));
+    let focused = d.script("const a = document.activeElement; return a && a.dataset.action ? a.dataset.action + ' ' + a.closest('li').innerText.includes('Urgent message') : String(a && a.tagName)");
+    assert_eq!(focused, json!("snooze true"), "focus kept across updates");
+    d.click_alert("Support: a caller has waited", "acknowledge");
     d.wait_for(
         "the acknowledgement",
         "const li = [...document.querySelectorAll('#alerts li')].find(li => li.innerText.includes('Support: a caller has waited')); return li && li.innerText.includes('Quiet: acknowledged')",
@@ -349,20 +486,16 @@ fn settings_refuse_a_bad_address_and_say_why() {
     assert!(!msg.contains("hunter2"));
     // Nothing was saved.
     assert!(!home.join("config/lookout/config.toml").exists());
-    // No notification server on this bus: the test notification says so.
-    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
-        d.click("#notify");
-        let msg = d.wait_for(
-            "the test notification's answer",
-            "const r = document.getElementById('result'); return r.textContent.startsWith('Sent') || r.textContent.includes('notification server') ? r.textContent : null",
-            Duration::from_secs(10),
-        );
-        let msg = msg.as_str().unwrap();
-        assert!(
-            msg.starts_with("Sent") || msg.starts_with("no desktop notification server"),
-            "{msg}"
-        );
-    }
+    // No notification server on this test's bus: the test notification says so.
+    d.script("document.getElementById('result').className = ''; return true");
+    d.click("#notify");
+    let msg = d.wait_for(
+        "the test notification's answer",
+        "const r = document.getElementById('result'); return r.className === 'error' ? r.textContent : null",
+        Duration::from_secs(10),
+    );
+    let msg = msg.as_str().unwrap();
+    assert!(msg.starts_with("no desktop notification server"), "{msg}");
 }
 
 #[test]
@@ -393,12 +526,9 @@ fn the_first_run_offers_the_demo_and_the_demo_fills_the_overview() {
 /// is told again. The notifications go over the test's session bus to a server the test owns.
 #[test]
 fn snoozing_in_the_overview_silences_the_next_notification() {
-    let Some(bus) = std::env::var("DBUS_SESSION_BUS_ADDRESS").ok() else {
-        eprintln!("skipped: no session bus (run under dbus-run-session)");
-        return;
-    };
+    let bus = private_bus();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let _server = fake_notifications::serve(&bus, seen.clone());
+    let _server = fake_notifications::serve(&bus.address, seen.clone());
     let home = home("snooze");
     // Both services' oldest callers wait too long, then not, then again.
     let scenario = home.join("scenario.toml");
@@ -416,14 +546,13 @@ fn snoozing_in_the_overview_silences_the_next_notification() {
         ("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1")),
         ("LOOKOUT_DEMO_SCENARIO", scenario.as_os_str()),
     ];
-    let Some(d) = Driver::start(&env, &home) else {
+    let Some(d) = Driver::start_on(bus, &env, &home) else {
         return;
     };
     let told = |service: &str| {
         seen.lock()
             .unwrap()
             .iter()
-            // Other tests' apps may notify on the same bus: only this scenario's 3m 31s.
             .filter(|c| c.summary == format!("{service}: a caller has waited 3m 31s"))
             .count()
     };
@@ -435,12 +564,7 @@ fn snoozing_in_the_overview_silences_the_next_notification() {
     }
     assert_eq!((told("Support"), told("Billing")), (1, 1), "both told once");
     // Snooze Support from the overview.
-    d.wait_for(
-        "the Support alert",
-        "const li = [...document.querySelectorAll('#alerts li')].find(li => li.innerText.includes('Support: a caller has waited')); if (!li) return null; li.querySelectorAll('button')[1].id = 'snooze-me'; return true",
-        Duration::from_secs(10),
-    );
-    d.click("#snooze-me");
+    d.click_alert("Support: a caller has waited", "snooze");
     d.wait_for(
         "the snooze",
         "const li = [...document.querySelectorAll('#alerts li')].find(li => li.innerText.includes('Support: a caller has waited')); return li && li.innerText.includes('Quiet: snoozed')",
@@ -463,4 +587,288 @@ fn snoozing_in_the_overview_silences_the_next_notification() {
         "const li = [...document.querySelectorAll('#alerts li')].find(li => li.innerText.includes('Support: a caller has waited')); return li && li.innerText.includes('Quiet: snoozed')",
         Duration::from_secs(10),
     );
+}
+
+/// The processes started under `pid`, at any depth.
+fn descendants(pid: u32) -> Vec<u32> {
+    let parent_of = |p: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+        // pid (comm) state ppid …; comm may hold spaces and parentheses.
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let all: Vec<u32> = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        found.extend(all.iter().filter(|c| parent_of(**c) == Some(p)));
+        i += 1;
+    }
+    found.split_off(1)
+}
+
+/// Ask the window titled `title` of this test's app to close, as a window manager's close
+/// button does: a `WM_DELETE_WINDOW` message (Xvfb has no window manager to send it). Other
+/// tests' apps on the same display are left alone (told apart by `_NET_WM_PID`).
+fn close_window(d: &Driver, title: &str) {
+    let ours = descendants(d.child.id());
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{AtomEnum, ClientMessageEvent, ConnectionExt, EventMask};
+    let (conn, screen) = x11rb::connect(Some(&d.screen.display)).expect("the X display");
+    let root = conn.setup().roots[screen].root;
+    let atom = |name: &str| {
+        conn.intern_atom(false, name.as_bytes())
+            .unwrap()
+            .reply()
+            .unwrap()
+            .atom
+    };
+    let (protocols, delete, utf8, net_name, net_pid) = (
+        atom("WM_PROTOCOLS"),
+        atom("WM_DELETE_WINDOW"),
+        atom("UTF8_STRING"),
+        atom("_NET_WM_NAME"),
+        atom("_NET_WM_PID"),
+    );
+    let tree = conn.query_tree(root).unwrap().reply().unwrap();
+    let mut closed = 0;
+    for w in tree.children {
+        let name = conn
+            .get_property(false, w, net_name, utf8, 0, 256)
+            .unwrap()
+            .reply()
+            .map(|p| p.value)
+            .unwrap_or_default();
+        let name = if name.is_empty() {
+            conn.get_property(false, w, AtomEnum::WM_NAME, AtomEnum::STRING, 0, 256)
+                .unwrap()
+                .reply()
+                .map(|p| p.value)
+                .unwrap_or_default()
+        } else {
+            name
+        };
+        let pid = conn
+            .get_property(false, w, net_pid, AtomEnum::CARDINAL, 0, 1)
+            .unwrap()
+            .reply()
+            .ok()
+            .and_then(|p| p.value32()?.next());
+        if name == title.as_bytes() && pid.is_some_and(|p| ours.contains(&p)) {
+            let event = ClientMessageEvent::new(32, w, protocols, [delete, 0, 0, 0, 0]);
+            conn.send_event(false, w, EventMask::NO_EVENT, event)
+                .unwrap();
+            closed += 1;
+        }
+    }
+    conn.flush().unwrap();
+    assert!(closed > 0, "no window titled {title:?} on the display");
+}
+
+/// Closing the overview hides it with the app still running; a notification's Open shows it,
+/// and so does launching the app again (the second launch leaves at once).
+#[test]
+fn closing_hides_the_overview_and_open_or_a_second_launch_shows_it() {
+    let bus = private_bus();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let server = fake_notifications::serve(&bus.address, seen.clone());
+    let home = home("instance");
+    let scenario = home.join("scenario.toml");
+    std::fs::write(
+        &scenario,
+        "[[event]]\nat = \"1s\"\ndo = \"set\"\nservice = \"Support\"\nstat = \"in_max_wait_time\"\nvalue = 200\n",
+    )
+    .unwrap();
+    let env = [
+        ("LOOKOUT_DEMO", std::ffi::OsStr::new("1")),
+        ("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1")),
+        ("LOOKOUT_DEMO_SCENARIO", scenario.as_os_str()),
+    ];
+    let Some(d) = Driver::start_on(bus, &env, &home) else {
+        return;
+    };
+    d.window("Lookout");
+    let shown = |why: &str| {
+        d.wait_for(
+            &format!("the overview shown {why}"),
+            "return document.visibilityState === 'visible'",
+            Duration::from_secs(5),
+        );
+    };
+    let close = |why: &str| {
+        close_window(&d, "Lookout");
+        d.wait_for(
+            &format!("the overview hidden by closing it {why}"),
+            "return document.visibilityState === 'hidden'",
+            Duration::from_secs(5),
+        );
+    };
+    shown("at start");
+    // The long wait is told while the window is open.
+    let start = Instant::now();
+    let id = loop {
+        let found = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .position(|c| c.summary.starts_with("Support: a caller has waited"));
+        if let Some(i) = found {
+            break i as u32 + 1;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no notification for the long wait"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+
+    // Closed: hidden, the app stays in the tray. The notification's Open shows it again.
+    close("the first time");
+    fake_notifications::choose(&server, id, "default");
+    shown("by the notification's Open");
+
+    // Launched again (from the menu, a terminal, the login items): the running one shows its
+    // overview and the new one leaves at once.
+    close("the second time");
+    let mut second = Command::new(env!("CARGO_BIN_EXE_lookout-desktop"))
+        .envs(app_env(&d.bus, &d.screen, &home))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = second.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(15) {
+            let _ = second.kill();
+            panic!("the second launch is still running after 15 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "the second launch: {status}");
+    shown("by the second launch");
+}
+
+/// The autostart entries in the test's home (XDG autostart `.desktop` files).
+fn autostart_entries(home: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(home.join(".config/autostart"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// First run → Connect: the settings test the connection against a real (simulated) tenant
+/// over HTTP, a secret the keychain cannot take is said so with the way out, and saving starts
+/// the watch; start at login is written only when asked, and removed again.
+#[test]
+fn connecting_from_the_first_run_tests_saves_and_watches_the_tenant() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cfg = lookout_sim::SimConfig::default();
+    let user = cfg.users[0].clone();
+    let tenant = cfg.tenant.clone();
+    let sim = rt
+        .block_on(lookout_sim::start(cfg, "127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let home = home("connect");
+    // No keychain on the test's bus: the secret reaches the app through the documented variable.
+    let env = [(
+        "LOOKOUT_CLIENT_SECRET",
+        std::ffi::OsStr::new(&user.api_secret),
+    )];
+    let Some(d) = Driver::start(&env, &home) else {
+        return;
+    };
+    d.window("Welcome to Lookout");
+    d.wait_for(
+        "the choices",
+        "return document.getElementById('connect') !== null",
+        Duration::from_secs(10),
+    );
+    d.click("#connect");
+    d.window("Lookout settings");
+    d.wait_for(
+        "the settings form",
+        "return document.getElementById('url') !== null && document.getElementById('login').checked === false",
+        Duration::from_secs(10),
+    );
+    let fill = format!(
+        "document.getElementById('url').value = {url}; document.getElementById('tenant').value = {tenant}; document.getElementById('username').value = {name}; document.getElementById('secret').value = {secret}; document.getElementById('poll').value = '1'; document.getElementById('login').checked = true; return true",
+        url = json!(sim.url()),
+        tenant = json!(tenant),
+        name = json!(user.name),
+        secret = json!(user.api_secret),
+    );
+    d.script(&fill);
+    let result = |what: &str, class: &str| {
+        d.wait_for(
+            what,
+            &format!(
+                "const r = document.getElementById('result'); return r.className === '{class}' && !r.textContent.endsWith('…') ? r.textContent : null"
+            ),
+            Duration::from_secs(20),
+        )
+        .as_str()
+        .unwrap()
+        .to_string()
+    };
+    d.click("#test");
+    let msg = result("the connection test", "ok");
+    assert!(
+        msg.starts_with(&format!("Connected to {tenant} as {}", user.name)),
+        "{msg}"
+    );
+
+    // The secret cannot go to a keychain here: saying so, with the way out; the rest is saved.
+    d.click("#save");
+    let msg = result("the keychain's refusal", "error");
+    assert!(msg.contains("keychain"), "{msg}");
+    assert!(msg.contains("LOOKOUT_CLIENT_SECRET"), "{msg}");
+    assert!(!msg.contains(&user.api_secret), "{msg}");
+    let config = std::fs::read_to_string(home.join("config/lookout/config.toml")).unwrap();
+    assert!(config.contains(&sim.url()), "{config}");
+    assert!(!config.contains(&user.api_secret), "no secret in the file");
+    assert!(autostart_entries(&home).is_empty(), "nothing at login yet");
+
+    // Empty secret: the environment's is used; saving starts the watch and the login entry.
+    d.script("document.getElementById('secret').value = ''; document.getElementById('result').className = ''; return true");
+    d.click("#save");
+    let msg = result("the save", "ok");
+    assert!(msg.ends_with("watching it now."), "{msg}");
+    let entries = autostart_entries(&home);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(
+        entries[0].contains(env!("CARGO_BIN_EXE_lookout-desktop")),
+        "starts this app: {}",
+        entries[0]
+    );
+    d.window("Lookout");
+    d.wait_for(
+        "the tenant's services, live",
+        "const t = document.body.innerText; return t.includes('live, data') && t.includes('\\nBilling\\t')",
+        Duration::from_secs(20),
+    );
+
+    // Turned off again: the entry goes.
+    d.window("Lookout settings");
+    d.script("document.getElementById('login').checked = false; document.getElementById('result').className = ''; return true");
+    d.click("#save");
+    result("the second save", "ok");
+    assert!(autostart_entries(&home).is_empty(), "removed");
+    drop(d);
+    rt.block_on(sim.stop());
 }

@@ -31,6 +31,8 @@ cargo xtask <command>
   demo    the desktop app on a simulated tenant with the demo scenario (in the terminal
           when there is no display, or with arguments for `lookout demo`)
   lint    cargo fmt --check and cargo clippy with warnings as errors
+  dist    release bundles of the desktop app: .deb, then AppImage (Tauri bundler, through
+          `npx @tauri-apps/cli@2`); they land in target/release/bundle/
   bench rules [--quick]
           the rule engine against native Rust (release build); report in target/bench/
 ";
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
             .and_then(|()| test()),
         Some("demo") => demo(&args[1..]),
         Some("lint") => lint(),
+        Some("dist") => setup().and_then(|()| dist()),
         Some("bench") => bench(&args[1..]),
         Some("help" | "-h" | "--help") | None => {
             print!("{HELP}");
@@ -235,6 +238,42 @@ fn demo(extra: &[String]) -> Result<()> {
             "demo",
         ])
         .args(extra))
+}
+
+/// The Tauri command line from npm (a prebuilt binary: seconds, where `cargo install
+/// tauri-cli` compiles for minutes).
+fn tauri_cli() -> Command {
+    let mut cmd = Command::new("npx");
+    cmd.args(["--yes", "@tauri-apps/cli@2"]);
+    cmd.current_dir("src-tauri");
+    cmd
+}
+
+/// Release bundles: the `.deb` first (built entirely here), then the AppImage, whose tools
+/// (linuxdeploy and its plugins) the bundler downloads from GitHub on first use.
+fn dist() -> Result<()> {
+    if Command::new("npx").arg("--version").output().is_err() {
+        bail!("dist needs Node.js (npx) for the Tauri command line: install nodejs and npm");
+    }
+    // The bundle stays off for ordinary builds; it is switched on only here.
+    let active = r#"{"bundle":{"active":true,"targets":["deb","appimage"]}}"#;
+    println!("dist: release build and .deb (a cold release build takes 5–10 minutes)");
+    run(tauri_cli()
+        .args(["build", "--bundles", "deb", "--config", active])
+        .args(["--", "--locked"]))?;
+    println!("dist: AppImage (its tools are downloaded from GitHub on first use)");
+    let appimage = run(tauri_cli().args(["bundle", "--bundles", "appimage", "--config", active]));
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let out = std::path::Path::new(&target).join("release/bundle");
+    println!("dist: bundles in {}", out.display());
+    if let Err(e) = appimage {
+        bail!(
+            "the .deb is built, the AppImage is not: {e:#}\n\
+             (the AppImage tools come from github.com; without access to it, build the \
+             AppImage where there is)"
+        );
+    }
+    Ok(())
 }
 
 fn lint() -> Result<()> {

@@ -207,11 +207,12 @@ impl Alerting {
 
     /// A person paused or resumed notifications.
     pub fn control(&mut self, c: &Control) {
-        self.dirty = true;
         self.store.state.silences.paused_until = match c {
             Control::Pause { until } => Some(*until),
             Control::Resume => None,
+            Control::ReloadRules => return,
         };
+        self.dirty = true;
     }
 
     /// A person acted on a notification.
@@ -307,6 +308,9 @@ pub enum Control {
         until: i64,
     },
     Resume,
+    /// Read every rule file now (the folder is otherwise looked at every 200 ms, and an edit
+    /// applied once it holds still).
+    ReloadRules,
 }
 
 impl WatchSetup {
@@ -647,8 +651,12 @@ pub async fn run(
                     None => std::future::pending().await,
                 }
             } => {
-                alerting.control(&c);
-                feed.refresh(&alerting, &status.borrow(), unix_now());
+                if c == Control::ReloadRules {
+                    worker.reload();
+                } else {
+                    alerting.control(&c);
+                    feed.refresh(&alerting, &status.borrow(), unix_now());
+                }
             }
             _ = tick.tick() => {
                 let current = status.borrow().clone();

@@ -3,8 +3,6 @@
 //! and the real notify-rust path in between. Each test in this file sets
 //! `DBUS_SESSION_BUS_ADDRESS` for its own process (cargo-nextest runs one test per process).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,32 +14,10 @@ use lookout_core::rules::Severity;
 
 mod support {
     pub mod fake_notifications;
+    pub mod private_bus;
 }
-use support::fake_notifications::{FakeServer, serve};
-
-struct Bus(Child);
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A private session bus; its address.
-fn private_bus() -> (Bus, String) {
-    let mut child = Command::new("dbus-daemon")
-        .args(["--session", "--nofork", "--print-address=1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("dbus-daemon (package dbus-daemon) must be installed");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (Bus(child), line.trim().to_string())
-}
+use support::fake_notifications::{choose, serve};
+use support::private_bus::private_bus;
 
 fn note(severity: Severity, key: &str, title: &str, body: &str) -> Notification {
     Notification {
@@ -70,7 +46,8 @@ fn wait_until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 
 #[test]
 fn notifications_reach_the_server_escaped_with_urgency_and_actions_that_act() {
-    let (_bus, addr) = private_bus();
+    let bus = private_bus();
+    let addr = bus.address.clone();
     // SAFETY: this process runs this one test; nothing else reads the environment meanwhile.
     unsafe { std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &addr) };
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -113,18 +90,8 @@ fn notifications_reach_the_server_escaped_with_urgency_and_actions_that_act() {
     );
 
     // The person clicks Acknowledge: the alert goes quiet until it resolves.
-    let iface = zbus::block_on(
-        server
-            .object_server()
-            .interface::<_, FakeServer>("/org/freedesktop/Notifications"),
-    )
-    .unwrap();
     let event = wait_until("the Acknowledge action", || {
-        let _ = zbus::block_on(FakeServer::action_invoked(
-            iface.signal_emitter(),
-            1,
-            "acknowledge",
-        ));
+        choose(&server, 1, "acknowledge");
         std::thread::sleep(Duration::from_millis(50));
         rx.try_recv().ok()
     });
@@ -164,11 +131,7 @@ fn notifications_reach_the_server_escaped_with_urgency_and_actions_that_act() {
     });
     assert_eq!(got.urgency, Some(1));
     let event = wait_until("the Snooze action", || {
-        let _ = zbus::block_on(FakeServer::action_invoked(
-            iface.signal_emitter(),
-            2,
-            "snooze",
-        ));
+        choose(&server, 2, "snooze");
         std::thread::sleep(Duration::from_millis(50));
         rx.try_recv().ok()
     });
@@ -180,16 +143,12 @@ fn notifications_reach_the_server_escaped_with_urgency_and_actions_that_act() {
             .get(&("urgent_chat".to_string(), "acw:ben".to_string())),
         Some(&(1_700_000_000 + SNOOZE_SECS))
     );
-    let _ = zbus::block_on(FakeServer::notification_closed(
-        iface.signal_emitter(),
-        2,
-        2,
-    ));
 }
 
 #[test]
 fn no_notification_server_is_a_clear_error_not_a_hang() {
-    let (_bus, addr) = private_bus();
+    let bus = private_bus();
+    let addr = bus.address.clone();
     // SAFETY: as above, one test per process.
     unsafe { std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &addr) };
     let start = Instant::now();

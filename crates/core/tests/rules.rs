@@ -561,6 +561,41 @@ fn an_edited_rule_takes_effect_within_a_second_and_a_broken_edit_keeps_the_old_o
 }
 
 #[test]
+fn reload_reads_an_edit_the_folder_watch_cannot_see() {
+    let dir = tempdir("reload-now");
+    let rule = |title: &str| {
+        format!(
+            "const RULE = #{{ name: \"r\", needs: #{{ services: [\"name\"] }} }};\nalert(\"k\", \"{title}\", \"\");\n"
+        )
+    };
+    let path = write(&dir, "r.rhai", &rule("version 1"));
+    let (worker, rx) = start_worker(&dir);
+    wait_eval(&rx, &worker, |t| t == ["version 1"], Duration::from_secs(2));
+    // Same size, same modification time (a copy that kept its timestamp, a coarse clock): the
+    // folder watch cannot tell; "Reload rules" reads the text.
+    let stamp = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::fs::write(&path, rule("version 2")).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(stamp)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    while rx.try_recv().is_ok() {}
+    let (_, changes) = wait_eval(&rx, &worker, |t| t == ["version 1"], Duration::from_secs(1));
+    assert!(changes.is_empty(), "{changes:?}");
+    worker.reload();
+    let (took, changes) = wait_eval(&rx, &worker, |t| t == ["version 2"], Duration::from_secs(2));
+    assert!(
+        changes.contains(&Change::Updated("r".into())),
+        "{changes:?}"
+    );
+    assert!(took < Duration::from_millis(500), "reloaded in {took:?}");
+    worker.stop();
+}
+
+#[test]
 fn a_busy_rule_thread_drops_older_snapshots_instead_of_queueing_them() {
     let dir = tempdir("coalesce");
     // About 50 ms per run.

@@ -407,15 +407,7 @@ impl RuleSet {
     /// Look at the folder again: compile files that changed and have held still since the last
     /// look (a debounce of one look interval), add new ones, drop deleted ones.
     pub fn refresh(&mut self, engine: &RuleEngine) -> std::io::Result<Vec<Change>> {
-        let paths = rule_paths(&self.dir)?;
-        let mut changes = Vec::new();
-        let ids: Vec<String> = self.files.keys().cloned().collect();
-        for id in ids {
-            if !paths.iter().any(|p| rule_id(p) == id) {
-                self.files.remove(&id);
-                changes.push(Change::Removed(id));
-            }
-        }
+        let (paths, mut changes) = self.drop_deleted()?;
         for path in paths {
             let now = stamp(&path);
             let id = rule_id(&path);
@@ -438,6 +430,33 @@ impl RuleSet {
             }
         }
         Ok(changes)
+    }
+
+    /// Read every file now (the tray's "Reload rules"): no waiting for an edit to hold still,
+    /// and an edit that kept the file's timestamp and size is seen too.
+    pub fn reload(&mut self, engine: &RuleEngine) -> std::io::Result<Vec<Change>> {
+        let (paths, mut changes) = self.drop_deleted()?;
+        self.settling.clear();
+        for path in paths {
+            if let Some(c) = self.read(engine, &path) {
+                changes.push(c);
+            }
+        }
+        Ok(changes)
+    }
+
+    /// The folder's rule files, after forgetting the ones that are gone (reported as removed).
+    fn drop_deleted(&mut self) -> std::io::Result<(Vec<PathBuf>, Vec<Change>)> {
+        let paths = rule_paths(&self.dir)?;
+        let mut changes = Vec::new();
+        let ids: Vec<String> = self.files.keys().cloned().collect();
+        for id in ids {
+            if !paths.iter().any(|p| rule_id(p) == id) {
+                self.files.remove(&id);
+                changes.push(Change::Removed(id));
+            }
+        }
+        Ok((paths, changes))
     }
 
     /// Read and compile one file; returns what changed (nothing when the text is the same).

@@ -30,6 +30,8 @@ pub enum Event {
 #[derive(Default)]
 struct Slot {
     next: Option<(Arc<Snapshot>, i64)>,
+    /// Read every rule file at the next chance ([`RuleWorker::reload`]).
+    reload: bool,
     stop: bool,
     dropped: u64,
 }
@@ -64,7 +66,7 @@ impl RuleWorker {
                 loop {
                     let job = {
                         let mut s = lock(m);
-                        if s.next.is_none() && !s.stop {
+                        if s.next.is_none() && !s.stop && !s.reload {
                             let wait = LOOK_EVERY.saturating_sub(last_look.elapsed());
                             s = cv
                                 .wait_timeout(s, wait)
@@ -74,13 +76,20 @@ impl RuleWorker {
                         if s.stop {
                             return;
                         }
-                        s.next.take()
+                        (s.next.take(), std::mem::take(&mut s.reload))
                     };
-                    // Look at the folder on its own cadence, busy or not.
-                    if last_look.elapsed() >= LOOK_EVERY {
+                    let (job, reload) = job;
+                    // Look at the folder on its own cadence, busy or not; a reload is reported
+                    // even when nothing changed, so whoever asked hears back.
+                    if reload || last_look.elapsed() >= LOOK_EVERY {
                         last_look = Instant::now();
-                        match rules.refresh(&engine) {
-                            Ok(changes) if !changes.is_empty() => {
+                        let looked = if reload {
+                            rules.reload(&engine)
+                        } else {
+                            rules.refresh(&engine)
+                        };
+                        match looked {
+                            Ok(changes) if reload || !changes.is_empty() => {
                                 for c in &changes {
                                     match c {
                                         Change::Broken(_, d) => tracing::warn!("{d}"),
@@ -122,6 +131,14 @@ impl RuleWorker {
         if s.next.replace((snap, now)).is_some() {
             s.dropped += 1;
         }
+        cv.notify_one();
+    }
+
+    /// Read every rule file now instead of at the next look, without waiting for an edit to
+    /// hold still; a `Reloaded` event follows even when nothing changed.
+    pub fn reload(&self) {
+        let (m, cv) = &*self.slot;
+        lock(m).reload = true;
         cv.notify_one();
     }
 

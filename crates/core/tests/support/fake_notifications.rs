@@ -96,3 +96,18 @@ pub fn serve(address: &str, seen: Arc<Mutex<Vec<Captured>>>) -> zbus::Connection
     })
     .expect("the fake notification server owns its name")
 }
+
+/// The person chose `action` on notification `id` (ids count from 1 in arrival order).
+#[allow(dead_code)]
+pub fn choose(server: &zbus::Connection, id: u32, action: &str) {
+    zbus::block_on(async {
+        let iface = server
+            .object_server()
+            .interface::<_, FakeServer>("/org/freedesktop/Notifications")
+            .await
+            .expect("the fake server is served");
+        FakeServer::action_invoked(iface.signal_emitter(), id, action)
+            .await
+            .expect("the signal is sent");
+    })
+}
