@@ -33,8 +33,14 @@ cargo xtask <command>
   lint    cargo fmt --check and cargo clippy with warnings as errors
   dist    release bundles of the desktop app: .deb, then AppImage (Tauri bundler, through
           `npx @tauri-apps/cli@2`); they land in target/release/bundle/
+  bench [--quick] [--desktop]
+          every benchmark (P1–P5) in one report, target/bench/report.md and .json;
+          --quick takes seconds (a smoke check); --desktop adds the desktop app's footprint
   bench rules [--quick]
-          the rule engine against native Rust (release build); report in target/bench/
+          the rule engine against native Rust alone
+  soak [--minutes N]
+          lookout watch against a churning tenant with faults (default 60 minutes): memory,
+          open files, missed or duplicated notifications; report in target/bench/soak.json
 ";
 
 fn main() -> ExitCode {
@@ -48,6 +54,7 @@ fn main() -> ExitCode {
         Some("lint") => lint(),
         Some("dist") => setup().and_then(|()| dist()),
         Some("bench") => bench(&args[1..]),
+        Some("soak") => soak(&args[1..]),
         Some("help" | "-h" | "--help") | None => {
             print!("{HELP}");
             Ok(())
@@ -159,12 +166,18 @@ fn has_nextest() -> bool {
 /// Run `args` (a cargo command) inside a virtual display and a private session bus when there
 /// is no display, so the desktop app's tests run headless.
 fn headless(args: &[&str]) -> Command {
+    let mut c = headless_program(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.args(args);
+    c
+}
+
+/// `program` inside `xvfb-run` and `dbus-run-session` when there is no display (and Xvfb is
+/// there); as it is otherwise.
+fn headless_program(program: impl AsRef<std::ffi::OsStr>) -> Command {
     let has_display = std::env::var_os("DISPLAY").is_some();
     let xvfb = Command::new("xvfb-run").arg("--help").output().is_ok();
     if has_display || !xvfb {
-        let mut c = cargo();
-        c.args(args);
-        return c;
+        return Command::new(program);
     }
     let mut c = Command::new("xvfb-run");
     c.args([
@@ -174,8 +187,7 @@ fn headless(args: &[&str]) -> Command {
         "dbus-run-session",
         "--",
     ])
-    .arg(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-    .args(args)
+    .arg(program)
     .env("NO_AT_BRIDGE", "1");
     c
 }
@@ -289,31 +301,120 @@ fn lint() -> Result<()> {
     ]))
 }
 
-fn bench(args: &[String]) -> Result<()> {
-    match args.first().map(String::as_str) {
-        Some("rules") | None => {
-            let quick = args.iter().any(|a| a == "--quick");
-            let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-            let json = std::path::Path::new(&target)
-                .join("bench")
-                .join("rules.json");
-            let json = std::path::absolute(&json).unwrap_or(json);
-            let mut cmd = cargo();
-            cmd.args([
-                "bench",
-                "--locked",
-                "-p",
-                "lookout-core",
-                "--bench",
-                "rules",
-                "--",
-            ]);
-            if quick {
-                cmd.arg("--quick");
-            }
-            cmd.arg("--json").arg(&json);
-            run(&mut cmd)
-        }
-        Some(other) => bail!("unknown benchmark `{other}`; there is `rules`"),
+fn target_dir() -> std::path::PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let target = std::path::PathBuf::from(target);
+    std::path::absolute(&target).unwrap_or(target)
+}
+
+/// The rule benchmark (P1): Rhai against native Rust, release build; its JSON report to `json`.
+fn bench_rules(quick: bool, json: &std::path::Path) -> Result<()> {
+    let mut cmd = cargo();
+    cmd.args([
+        "bench",
+        "--locked",
+        "-p",
+        "lookout-core",
+        "--bench",
+        "rules",
+        "--",
+    ]);
+    if quick {
+        cmd.arg("--quick");
     }
+    cmd.arg("--json").arg(json);
+    run(&mut cmd)
+}
+
+/// `bench rules [--quick]`: P1 alone. `bench [--quick] [--desktop]`: P1–P5 in one report,
+/// `target/bench/report.md` and `report.json` (`--desktop` adds the desktop app's footprint:
+/// a release build of the app, and a display, made with Xvfb when there is none).
+fn bench(args: &[String]) -> Result<()> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let desktop = args.iter().any(|a| a == "--desktop");
+    let out = target_dir().join("bench");
+    let rules_json = out.join("rules.json");
+    match args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .map(String::as_str)
+    {
+        Some("rules") => return bench_rules(quick, &rules_json),
+        None => {}
+        Some(other) => bail!("unknown benchmark `{other}`; there is `rules`, or nothing for all"),
+    }
+    bench_rules(quick, &rules_json)?;
+    println!("bench: building lookout and lookout-bench (release)");
+    run(cargo().args([
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "lookout-cli",
+        "-p",
+        "lookout-bench",
+    ]))?;
+    let release = target_dir().join("release");
+    let mut cmd = if desktop {
+        println!("bench: building the desktop app (release; 5–10 minutes the first time)");
+        run(cargo().args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "lookout-desktop",
+            "--features",
+            "custom-protocol",
+        ]))?;
+        let mut cmd = headless_program(release.join("lookout-bench"));
+        cmd.arg("--desktop").arg(release.join("lookout-desktop"));
+        cmd
+    } else {
+        Command::new(release.join("lookout-bench"))
+    };
+    cmd.arg("--lookout")
+        .arg(release.join("lookout"))
+        .arg("--rules-json")
+        .arg(&rules_json)
+        .arg("--json")
+        .arg(out.join("report.json"))
+        .arg("--md")
+        .arg(out.join("report.md"));
+    if quick {
+        cmd.arg("--quick");
+    }
+    run(&mut cmd)?;
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap_or_default();
+    println!(
+        "\n{md}\nbench: report in {}",
+        out.join("report.md").display()
+    );
+    Ok(())
+}
+
+/// `soak --minutes N`: the soak run (release build).
+fn soak(args: &[String]) -> Result<()> {
+    let minutes = match args {
+        [flag, n] if flag == "--minutes" => n.clone(),
+        [] => "60".to_string(),
+        _ => bail!("usage: cargo xtask soak [--minutes N]"),
+    };
+    run(cargo().args([
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "lookout-cli",
+        "-p",
+        "lookout-bench",
+    ]))?;
+    let release = target_dir().join("release");
+    let json = target_dir().join("bench").join("soak.json");
+    run(Command::new(release.join("lookout-bench"))
+        .args(["soak", "--minutes", &minutes, "--lookout"])
+        .arg(release.join("lookout"))
+        .arg("--json")
+        .arg(&json))?;
+    println!("soak: report in {}", json.display());
+    Ok(())
 }

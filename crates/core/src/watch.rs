@@ -562,7 +562,20 @@ pub async fn run(
             }
         })
         .map_err(|e| format!("cannot start the notifier thread: {e}"))?;
-    let send = |out: (Vec<Notification>, Vec<Held>), report: &mut dyn FnMut(Report)| {
+    // What is about to be told is saved first: killed right after, the next start knows it
+    // was told and does not tell it again.
+    let send = |out: (Vec<Notification>, Vec<Held>),
+                alerting: &mut Alerting,
+                report: &mut dyn FnMut(Report)| {
+        if !out.0.is_empty()
+            && alerting.take_dirty()
+            && let Err(e) = alerting.store.save()
+        {
+            report(Report::Problem(format!(
+                "cannot save {}: {e}",
+                alerting.store.path().display()
+            )));
+        }
         for h in out.1 {
             tracing::info!(
                 rule = h.notice.rule,
@@ -599,7 +612,8 @@ pub async fn run(
                 let snap = snapshots.borrow_and_update().clone();
                 if let Some(snap) = snap {
                     let at = snap.taken_at;
-                    send(alerting.data_arrived(at), &mut report);
+                    let out = alerting.data_arrived(at);
+                    send(out, &mut alerting, &mut report);
                     feed.data(&snap);
                     worker.submit(snap, at);
                 }
@@ -611,7 +625,8 @@ pub async fn run(
                             tracing::warn!("{d}");
                         }
                     }
-                    send(alerting.evaluated(&e), &mut report);
+                    let out = alerting.evaluated(&e);
+                    send(out, &mut alerting, &mut report);
                     feed.evaluated(&alerting, &e);
                 }
                 Event::Reloaded { changes, plan: new_plan, rules: now_running } => {
@@ -643,7 +658,13 @@ pub async fn run(
                     None => std::future::pending().await,
                 }
             } => {
+                // A person's acknowledgement or snooze is kept at once, not at the next tick.
                 alerting.action(&a, unix_now());
+                if alerting.take_dirty()
+                    && let Err(e) = alerting.store.save()
+                {
+                    report(Report::Problem(format!("cannot save {}: {e}", alerting.store.path().display())));
+                }
             }
             Some(c) = async {
                 match controls.as_mut() {
@@ -661,7 +682,8 @@ pub async fn run(
             _ = tick.tick() => {
                 let current = status.borrow().clone();
                 let now = unix_now();
-                send(alerting.tick(now, &current), &mut report);
+                let out = alerting.tick(now, &current);
+                send(out, &mut alerting, &mut report);
                 feed.refresh(&alerting, &current, now);
                 // Saved when something changed: at most once a second, not once a poll.
                 if alerting.take_dirty()
