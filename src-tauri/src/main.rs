@@ -36,8 +36,26 @@ struct Senders {
 
 use lookout_core::unix_now;
 
+/// Show the window `label`, making it first if it does not exist yet. Windows are made on
+/// first use, not at start: each one is a WebKit process, and a tray app that nobody has
+/// opened yet should cost little.
 fn show(app: &AppHandle, label: &str) {
-    if let Some(w) = app.get_webview_window(label) {
+    let window = match app.get_webview_window(label) {
+        Some(w) => Some(w),
+        None => app
+            .config()
+            .app
+            .windows
+            .iter()
+            .find(|w| w.label == label)
+            .and_then(|cfg| {
+                tauri::WebviewWindowBuilder::from_config(app, cfg)
+                    .and_then(|b| b.build())
+                    .map_err(|e| tracing::error!("cannot open the {label} window: {e}"))
+                    .ok()
+            }),
+    };
+    if let Some(w) = window {
         let _ = w.show();
         let _ = w.unminimize();
         let _ = w.set_focus();
@@ -309,14 +327,23 @@ async fn start_demo(app: AppHandle) -> Result<(), String> {
     Ok(())
 }
 
-/// First run: connect to Bright Pattern.
+/// First run: connect to Bright Pattern. (Async: a window made from a synchronous command can
+/// deadlock on Windows.)
 #[tauri::command]
-fn open_settings(app: AppHandle) {
+async fn open_settings(app: AppHandle) {
     hide(&app, "welcome");
     show(&app, "settings");
 }
 
 fn main() {
+    // The tray process draws nothing with OpenGL (WebKit renders the pages in its own
+    // processes); without this, GTK loads the GL driver at start, 47 MB more under software
+    // rendering (Mesa's llvmpipe). `GDK_GL` set in the environment wins.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("GDK_GL").is_none() {
+        // SAFETY: the first thing the program does, before any other thread exists.
+        unsafe { std::env::set_var("GDK_GL", "disable") };
+    }
     lookout_core::init_logging();
     let demo =
         std::env::args().any(|a| a == "--demo") || std::env::var_os("LOOKOUT_DEMO").is_some();

@@ -290,26 +290,33 @@ impl Driver {
         ));
     }
 
-    /// Switch to the window whose title is `title`.
+    /// Switch to the window whose title is `title`, waiting up to 15 s for it to open (windows
+    /// are made when first shown).
     fn window(&self, title: &str) {
-        let r: Value = self
-            .http
-            .get(self.url("/window/handles"))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        for h in r["value"].as_array().cloned().unwrap_or_default() {
-            let _ = self
+        let start = Instant::now();
+        loop {
+            let r: Value = self
                 .http
-                .post(self.url("/window"))
-                .json(&json!({"handle": h}))
-                .send();
-            if self.script("return document.title") == json!(title) {
-                return;
+                .get(self.url("/window/handles"))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            for h in r["value"].as_array().cloned().unwrap_or_default() {
+                let _ = self
+                    .http
+                    .post(self.url("/window"))
+                    .json(&json!({"handle": h}))
+                    .send();
+                if self.script("return document.title") == json!(title) {
+                    return;
+                }
             }
+            if start.elapsed() > Duration::from_secs(15) {
+                panic!("no window titled {title:?} within 15 s");
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
-        panic!("no window titled {title:?}");
     }
 
     fn screenshot(&self, path: &std::path::Path) {
@@ -675,6 +682,27 @@ fn close_window(d: &Driver, title: &str) {
     assert!(closed > 0, "no window titled {title:?} on the display");
 }
 
+/// Start the app again beside the running one (which should show its overview); how it ended.
+fn launch_again(d: &Driver, home: &std::path::Path) -> std::process::ExitStatus {
+    let mut second = Command::new(env!("CARGO_BIN_EXE_lookout-desktop"))
+        .envs(app_env(&d.bus, &d.screen, home))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if let Some(s) = second.try_wait().unwrap() {
+            return s;
+        }
+        if start.elapsed() > Duration::from_secs(15) {
+            let _ = second.kill();
+            panic!("the second launch is still running after 15 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Closing the overview hides it with the app still running; a notification's Open shows it,
 /// and so does launching the app again (the second launch leaves at once).
 #[test]
@@ -740,23 +768,7 @@ fn closing_hides_the_overview_and_open_or_a_second_launch_shows_it() {
     // Launched again (from the menu, a terminal, the login items): the running one shows its
     // overview and the new one leaves at once.
     close("the second time");
-    let mut second = Command::new(env!("CARGO_BIN_EXE_lookout-desktop"))
-        .envs(app_env(&d.bus, &d.screen, &home))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = second.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > Duration::from_secs(15) {
-            let _ = second.kill();
-            panic!("the second launch is still running after 15 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = launch_again(&d, &home);
     assert!(status.success(), "the second launch: {status}");
     shown("by the second launch");
 }
@@ -856,6 +868,8 @@ fn connecting_from_the_first_run_tests_saves_and_watches_the_tenant() {
         "starts this app: {}",
         entries[0]
     );
+    // The overview was never opened; launching Lookout again opens it.
+    assert!(launch_again(&d, &home).success());
     d.window("Lookout");
     d.wait_for(
         "the tenant's services, live",

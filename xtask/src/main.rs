@@ -38,6 +38,10 @@ cargo xtask <command>
           --quick takes seconds (a smoke check); --desktop adds the desktop app's footprint
   bench rules [--quick]
           the rule engine against native Rust alone
+  fuzz [--seconds N] [TARGET…]
+          the fuzz targets (data_response, config, scenario, rule_test_file) for N seconds
+          each (default 60) with cargo-fuzz; needs nightly Rust (rustup toolchain install
+          nightly) and installs cargo-fuzz when it is missing
   soak [--minutes N]
           lookout watch against a churning tenant with faults (default 60 minutes): memory,
           open files, missed or duplicated notifications; report in target/bench/soak.json
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Some("dist") => setup().and_then(|()| dist()),
         Some("bench") => bench(&args[1..]),
         Some("soak") => soak(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         Some("help" | "-h" | "--help") | None => {
             print!("{HELP}");
             Ok(())
@@ -416,5 +421,57 @@ fn soak(args: &[String]) -> Result<()> {
         .arg("--json")
         .arg(&json))?;
     println!("soak: report in {}", json.display());
+    Ok(())
+}
+
+const FUZZ_TARGETS: &[&str] = &["data_response", "config", "scenario", "rule_test_file"];
+
+/// `fuzz [--seconds N] [TARGET…]`: each target for N seconds, new inputs kept in
+/// `fuzz/corpus/<target>`, starting from `fuzz/seeds/<target>`; a crash stops with its input in
+/// `fuzz/artifacts/<target>`.
+fn fuzz(args: &[String]) -> Result<()> {
+    let mut seconds = "60".to_string();
+    let mut targets: Vec<String> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--seconds" => {
+                seconds = it.next().cloned().context("--seconds needs a number")?;
+            }
+            t if FUZZ_TARGETS.contains(&t) => targets.push(t.to_string()),
+            other => bail!(
+                "unknown fuzz target `{other}`; there are {}",
+                FUZZ_TARGETS.join(", ")
+            ),
+        }
+    }
+    if targets.is_empty() {
+        targets = FUZZ_TARGETS.iter().map(|t| t.to_string()).collect();
+    }
+    let nightly = Command::new("rustup")
+        .args(["run", "nightly", "rustc", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !nightly {
+        bail!("fuzzing needs nightly Rust: rustup toolchain install nightly");
+    }
+    let has_fuzz = Command::new("cargo")
+        .args(["+nightly", "fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_fuzz {
+        println!("fuzz: installing cargo-fuzz");
+        run(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    for t in &targets {
+        println!("fuzz: {t} for {seconds} s");
+        let corpus = format!("corpus/{t}");
+        std::fs::create_dir_all(std::path::Path::new("fuzz").join(&corpus))?;
+        run(Command::new("cargo")
+            .current_dir("fuzz")
+            .args(["+nightly", "fuzz", "run", t, &corpus])
+            .arg(format!("seeds/{t}"))
+            .args(["--", &format!("-max_total_time={seconds}")]))?;
+    }
     Ok(())
 }

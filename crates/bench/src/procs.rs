@@ -229,29 +229,59 @@ pub async fn desktop_footprint(app: &Path, quick: bool) -> anyhow::Result<Vec<Fi
     } else {
         (Duration::from_secs(20), Duration::from_secs(60))
     };
-    let s = sample(child.0.id(), warmup, length).await;
+    let closed = sample(child.0.id(), warmup, length).await;
     let processes = tree(child.0.id()).len();
+    // Launched again, the running app shows its overview (one instance; through the session
+    // bus, so this needs one).
+    let again = Command::new(app)
+        .env("LOOKOUT_CLIENT_SECRET", lookout_sim::demo_user().api_secret)
+        .env("HOME", &dir)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let open = sample(child.0.id(), Duration::from_secs(10), length).await;
+    let processes_open = tree(child.0.id()).len();
     drop(child);
     let polls = sim.request_count("GET /statsapi/subscription/data");
     sim.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
     anyhow::ensure!(polls > 0, "the desktop app never polled the tenant");
-    Ok(vec![Figure {
+    let mut figures = vec![Figure {
         id: "P4".into(),
         what: "desktop app, overview closed: peak RSS (all its processes)".into(),
-        value: s.max_rss_mb(),
+        value: closed.max_rss_mb(),
         unit: "MB".into(),
         baseline: None,
         target: "≤ 150 MB".into(),
-        met: Some(s.max_rss_mb() <= 150.0),
+        met: Some(closed.max_rss_mb() <= 150.0),
         note: format!(
-            "{processes} processes (the app and WebKit's); RSS summed, so pages they share count \
-             more than once: proportional (PSS) sum {:.1} MB; CPU {:.2} % of a core; \
-             {:.0} s after a {:.0} s warm-up, {polls} polls",
-            s.max_pss_mb(),
-            s.cpu_pct(),
+            "{processes} process(es); RSS summed over the app and any WebKit processes, so \
+             shared pages count more than once: proportional (PSS) sum {:.1} MB; CPU {:.2} % \
+             of a core; {:.0} s after a {:.0} s warm-up, {polls} polls in the whole run",
+            closed.max_pss_mb(),
+            closed.cpu_pct(),
             length.as_secs_f64(),
             warmup.as_secs_f64()
         ),
-    }])
+    }];
+    if again.is_ok_and(|s| s.success()) && processes_open > processes {
+        figures.push(Figure {
+            id: "P4".into(),
+            what: "desktop app, overview open: peak RSS (all its processes)".into(),
+            value: open.max_rss_mb(),
+            unit: "MB".into(),
+            baseline: None,
+            target: "(none; for comparison)".into(),
+            met: None,
+            note: format!(
+                "{processes_open} processes; PSS sum {:.1} MB; CPU {:.2} % of a core. Closing \
+                 the overview hides it: this memory stays until Lookout quits",
+                open.max_pss_mb(),
+                open.cpu_pct()
+            ),
+        });
+    }
+    Ok(figures)
 }

@@ -187,9 +187,14 @@ pub async fn latency(quick: bool) -> anyhow::Result<Vec<Figure>> {
         },
         rules_dir: dir.join("rules"),
         store_path: dir.join("state.json"),
+        // Two notifications every ~2.4 s is past the storm cap of 20 a minute, which would hold
+        // them back on purpose: the cap is lifted here, the pipeline is what is measured.
         alerting: AlertingConfig::from_config(
             SimConfig::default().tenant,
-            &Default::default(),
+            &lookout_core::config::AlertsConfig {
+                max_per_minute: 100_000,
+                ..Default::default()
+            },
             &Default::default(),
         ),
         overview: None,
