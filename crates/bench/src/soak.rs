@@ -33,6 +33,8 @@ struct Report {
     expected_resolved: usize,
     missed: usize,
     duplicated: usize,
+    /// `key state: expected N, told M` for every key where they differ.
+    mismatches: Vec<String>,
     other_notifications: usize,
     rss_first_mb: f64,
     rss_last_mb: f64,
@@ -188,6 +190,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     sim.stop().await;
     let seen = seen.lock().unwrap().clone();
     let (mut missed, mut duplicated) = (0, 0);
+    let mut mismatches = Vec::new();
     for (key, want) in &expected {
         for state in ["firing", "resolved"] {
             let got = seen
@@ -196,6 +199,9 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
                 .unwrap_or(0);
             missed += want.saturating_sub(got);
             duplicated += got.saturating_sub(*want);
+            if got != *want {
+                mismatches.push(format!("{key} {state}: expected {want}, told {got}"));
+            }
         }
     }
     // Growth is measured from the first sample after a minute (the start-up is not a leak).
@@ -214,6 +220,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         expected_resolved: expected.values().sum(),
         missed,
         duplicated,
+        mismatches,
         other_notifications: *other.lock().unwrap(),
         rss_first_mb: first.1,
         rss_last_mb: last.1,
