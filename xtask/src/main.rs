@@ -350,15 +350,7 @@ fn bench(args: &[String]) -> Result<()> {
     }
     bench_rules(quick, &rules_json)?;
     println!("bench: building lookout and lookout-bench (release)");
-    run(cargo().args([
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "lookout-cli",
-        "-p",
-        "lookout-bench",
-    ]))?;
+    build_bench_tools()?;
     let release = target_dir().join("release");
     let mut cmd = if desktop {
         println!("bench: building the desktop app (release; 5–10 minutes the first time)");
@@ -397,13 +389,8 @@ fn bench(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// `soak --minutes N`: the soak run (release build).
-fn soak(args: &[String]) -> Result<()> {
-    let minutes = match args {
-        [flag, n] if flag == "--minutes" => n.clone(),
-        [] => "60".to_string(),
-        _ => bail!("usage: cargo xtask soak [--minutes N]"),
-    };
+/// `lookout` and `lookout-bench`, release builds, for the benchmarks and the soak.
+fn build_bench_tools() -> Result<()> {
     run(cargo().args([
         "build",
         "--release",
@@ -412,7 +399,17 @@ fn soak(args: &[String]) -> Result<()> {
         "lookout-cli",
         "-p",
         "lookout-bench",
-    ]))?;
+    ]))
+}
+
+/// `soak --minutes N`: the soak run (release build).
+fn soak(args: &[String]) -> Result<()> {
+    let minutes = match args {
+        [flag, n] if flag == "--minutes" => n.clone(),
+        [] => "60".to_string(),
+        _ => bail!("usage: cargo xtask soak [--minutes N]"),
+    };
+    build_bench_tools()?;
     let release = target_dir().join("release");
     let json = target_dir().join("bench").join("soak.json");
     run(Command::new(release.join("lookout-bench"))

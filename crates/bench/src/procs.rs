@@ -13,12 +13,12 @@ use crate::tenant::{scratch, sim};
 /// Clock ticks per second of `/proc/<pid>/stat` (100 on Linux).
 const TICKS: f64 = 100.0;
 
-/// Resident memory of `pid` in bytes.
-pub fn rss(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: u64 = status
+/// A `Name:   N kB` line of `/proc/<pid>/<file>`, in bytes.
+fn proc_kb(pid: u32, file: &str, name: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+    let kb: u64 = text
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))?
         .trim()
         .trim_end_matches("kB")
         .trim()
@@ -27,18 +27,14 @@ pub fn rss(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Resident memory of `pid` in bytes.
+pub fn rss(pid: u32) -> Option<u64> {
+    proc_kb(pid, "status", "VmRSS")
+}
+
 /// Proportional memory of `pid` in bytes (shared pages divided among their users).
 pub fn pss(pid: u32) -> Option<u64> {
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
-    let kb: u64 = rollup
-        .lines()
-        .find_map(|l| l.strip_prefix("Pss:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
+    proc_kb(pid, "smaps_rollup", "Pss")
 }
 
 /// CPU time of `pid` (user + system) in seconds.

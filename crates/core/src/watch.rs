@@ -60,7 +60,7 @@ pub struct Alerting {
     last_data: i64,
     no_data_raised: bool,
     grace_until: i64,
-    /// Something worth saving changed since the last [`Alerting::take_dirty`].
+    /// Something worth saving changed since the last [`Alerting::save_if_dirty`].
     dirty: bool,
 }
 
@@ -200,9 +200,14 @@ impl Alerting {
         self.no_data_raised
     }
 
-    /// True when the store has changes to save (and clears the flag).
-    pub fn take_dirty(&mut self) -> bool {
-        std::mem::take(&mut self.dirty)
+    /// Save the store if something changed since the last save; the error names the file.
+    pub fn save_if_dirty(&mut self) -> Result<(), String> {
+        if !std::mem::take(&mut self.dirty) {
+            return Ok(());
+        }
+        self.store
+            .save()
+            .map_err(|e| format!("cannot save {}: {e}", self.store.path().display()))
     }
 
     /// A person paused or resumed notifications.
@@ -568,13 +573,9 @@ pub async fn run(
                 alerting: &mut Alerting,
                 report: &mut dyn FnMut(Report)| {
         if !out.0.is_empty()
-            && alerting.take_dirty()
-            && let Err(e) = alerting.store.save()
+            && let Err(e) = alerting.save_if_dirty()
         {
-            report(Report::Problem(format!(
-                "cannot save {}: {e}",
-                alerting.store.path().display()
-            )));
+            report(Report::Problem(e));
         }
         for h in out.1 {
             tracing::info!(
@@ -660,10 +661,8 @@ pub async fn run(
             } => {
                 // A person's acknowledgement or snooze is kept at once, not at the next tick.
                 alerting.action(&a, unix_now());
-                if alerting.take_dirty()
-                    && let Err(e) = alerting.store.save()
-                {
-                    report(Report::Problem(format!("cannot save {}: {e}", alerting.store.path().display())));
+                if let Err(e) = alerting.save_if_dirty() {
+                    report(Report::Problem(e));
                 }
             }
             Some(c) = async {
@@ -686,10 +685,8 @@ pub async fn run(
                 send(out, &mut alerting, &mut report);
                 feed.refresh(&alerting, &current, now);
                 // Saved when something changed: at most once a second, not once a poll.
-                if alerting.take_dirty()
-                    && let Err(e) = alerting.store.save()
-                {
-                    report(Report::Problem(format!("cannot save {}: {e}", alerting.store.path().display())));
+                if let Err(e) = alerting.save_if_dirty() {
+                    report(Report::Problem(e));
                 }
             }
         }
