@@ -42,7 +42,7 @@ cargo xtask <command>
           the fuzz targets (data_response, config, scenario, rule_test_file) for N seconds
           each (default 60) with cargo-fuzz; needs nightly Rust (rustup toolchain install
           nightly) and installs cargo-fuzz when it is missing
-  soak [--minutes N]
+  soak [--minutes N] [--fault-every SECS]
           lookout watch against a churning tenant with faults (default 60 minutes): memory,
           open files, missed or duplicated notifications; report in target/bench/soak.json
 ";
@@ -402,18 +402,25 @@ fn build_bench_tools() -> Result<()> {
     ]))
 }
 
-/// `soak --minutes N`: the soak run (release build).
+/// `soak [--minutes N] [--fault-every SECS]`: the soak run (release build).
 fn soak(args: &[String]) -> Result<()> {
-    let minutes = match args {
-        [flag, n] if flag == "--minutes" => n.clone(),
-        [] => "60".to_string(),
-        _ => bail!("usage: cargo xtask soak [--minutes N]"),
-    };
+    let usage = "usage: cargo xtask soak [--minutes N] [--fault-every SECS]";
+    let mut pass: Vec<String> = vec!["--minutes".into(), "60".into()];
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        match (flag.as_str(), it.next()) {
+            ("--minutes", Some(n)) => pass[1] = n.clone(),
+            ("--fault-every", Some(n)) => pass.extend(["--fault-every".into(), n.clone()]),
+            _ => bail!("{usage}"),
+        }
+    }
     build_bench_tools()?;
     let release = target_dir().join("release");
     let json = target_dir().join("bench").join("soak.json");
     run(Command::new(release.join("lookout-bench"))
-        .args(["soak", "--minutes", &minutes, "--lookout"])
+        .arg("soak")
+        .args(&pass)
+        .arg("--lookout")
         .arg(release.join("lookout"))
         .arg("--json")
         .arg(&json))?;

@@ -5,7 +5,7 @@
 //! ```text
 //! lookout-bench [--quick] [--only p2,p3,p4,p5] [--lookout BIN] [--desktop BIN]
 //!               [--rules-json FILE] [--json FILE] [--md FILE]
-//! lookout-bench soak --minutes N [--lookout BIN] [--json FILE]
+//! lookout-bench soak --minutes N [--fault-every SECS] [--lookout BIN] [--json FILE]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -52,12 +52,13 @@ struct Args {
     json: Option<PathBuf>,
     md: Option<PathBuf>,
     minutes: f64,
+    fault_every: f64,
 }
 
 const HELP: &str = "\
 lookout-bench [--quick] [--only p2,p3,p4,p5] [--lookout BIN] [--desktop BIN]
               [--rules-json FILE] [--json FILE] [--md FILE]
-lookout-bench soak --minutes N [--lookout BIN] [--json FILE]
+lookout-bench soak --minutes N [--fault-every SECS] [--lookout BIN] [--json FILE]
 
   --quick        seconds instead of minutes (a smoke check; the figures are noisier)
   --only         run only these figures
@@ -65,6 +66,8 @@ lookout-bench soak --minutes N [--lookout BIN] [--json FILE]
   --desktop      the desktop app for its footprint (needs a display)
   --rules-json   the rule benchmark's report (P1), folded into this one
   --json, --md   where the report goes (default: stdout, markdown)
+  --minutes      the soak's length (default 60)
+  --fault-every  seconds between the soak's faults (default 45)
 ";
 
 fn parse_args() -> Result<(bool, Args), String> {
@@ -77,6 +80,7 @@ fn parse_args() -> Result<(bool, Args), String> {
         json: None,
         md: None,
         minutes: 60.0,
+        fault_every: 45.0,
     };
     let mut soak = false;
     let mut it = std::env::args().skip(1);
@@ -103,6 +107,12 @@ fn parse_args() -> Result<(bool, Args), String> {
                     .ok()
                     .filter(|m: &f64| *m > 0.0)
                     .ok_or(format!("--minutes: `{v}` is not a positive number"))?;
+            }
+            "--fault-every" => {
+                let v = value("--fault-every")?;
+                a.fault_every = v.parse().ok().filter(|s: &f64| *s >= 5.0).ok_or(format!(
+                    "--fault-every: `{v}` is not a number of seconds ≥ 5"
+                ))?;
             }
             "-h" | "--help" => return Err(HELP.to_string()),
             other => return Err(format!("unknown argument `{other}`\n\n{HELP}")),

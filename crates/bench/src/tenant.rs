@@ -10,7 +10,7 @@ use lookout_core::notify::{Notification, NotificationState, Notifier};
 use lookout_core::rules::{RuleEngine, RuleSet};
 use lookout_core::snapshot::{Plan, Snapshot};
 use lookout_core::watch::{self, AlertingConfig, WatchSetup};
-use lookout_sim::{Action, SimConfig, SimHandle};
+use lookout_sim::{SimConfig, SimHandle};
 use lookout_statsapi::{Auth, Client, DataResponse, PollOutcome, Secret};
 
 use crate::{Baseline, Figure, median_ms, quantile};
@@ -149,15 +149,10 @@ for s in services.where("in_max_wait_time", ">", 100) {
 }
 "#;
 
-pub fn set_wait(sim: &SimHandle, service: &str, secs: i64) {
-    sim.apply(&Action::Set {
-        service: Some(service.into()),
-        agent: None,
-        totals: false,
-        stat: "in_max_wait_time".into(),
-        value: toml::Value::Integer(secs),
-        duration: None,
-    });
+/// Pin `service`'s oldest caller's wait; returns the tenant's count of data answers before
+/// it (see [`SimHandle::apply_counting`]).
+pub fn set_wait(sim: &SimHandle, service: &str, secs: i64) -> u64 {
+    sim.pin_service(service, "in_max_wait_time", secs)
 }
 
 /// P3: the tenant changes a value (at a random point of the poll cycle); how long until the

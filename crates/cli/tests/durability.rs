@@ -30,14 +30,7 @@ impl Rng {
 }
 
 fn set_wait(sim: &lookout_sim::SimHandle, service: &str, secs: i64) {
-    sim.apply(&Action::Set {
-        service: Some(service.into()),
-        agent: None,
-        totals: false,
-        stat: "in_max_wait_time".into(),
-        value: toml::Value::Integer(secs),
-        duration: None,
-    });
+    sim.pin_service(service, "in_max_wait_time", secs);
 }
 
 /// Count a JSON line of `lookout watch` if it is a notification: its key, or each key of a

@@ -131,6 +131,16 @@ struct Pin {
     until: Option<u64>,
 }
 
+fn same_target(a: &Target, b: &Target) -> bool {
+    match (a, b) {
+        (Target::Totals, Target::Totals) => true,
+        (Target::Service(a), Target::Service(b)) | (Target::Agent(a), Target::Agent(b)) => {
+            a.eq_ignore_ascii_case(b)
+        }
+        _ => false,
+    }
+}
+
 struct Pins<'a>(&'a [Pin], u64);
 
 impl Pins<'_> {
@@ -183,6 +193,8 @@ pub(crate) struct Tenant {
     oauth: HashMap<String, OAuthToken>,
     subs: HashMap<String, ActiveSub>,
     requests: BTreeMap<String, u64>,
+    /// Data answers sent with values (not 204, not a fault).
+    data_answers: u64,
 }
 
 fn hex_token(rng: &mut SmallRng) -> String {
@@ -228,6 +240,7 @@ impl Tenant {
             oauth: HashMap::new(),
             subs: HashMap::new(),
             requests: BTreeMap::new(),
+            data_answers: 0,
         };
         t.run_due_events();
         Ok(t)
@@ -281,6 +294,15 @@ impl Tenant {
                 };
                 let until = self.until(*duration);
                 if let Some(target) = action.set_target() {
+                    // A pin for good hides every earlier one of the same statistic and target,
+                    // and an expired one shows no more: drop them, so that a long run that
+                    // sets values again and again does not pile them up.
+                    self.pins.retain(|p| {
+                        p.until.is_none_or(|u| now < u)
+                            && !(until.is_none()
+                                && p.stat == *stat
+                                && same_target(&p.target, &target))
+                    });
                     self.pins.push(Pin {
                         target,
                         stat: stat.clone(),
@@ -484,9 +506,35 @@ impl SimHandle {
 
     /// Make a scenario action happen now.
     pub fn apply(&self, action: &Action) {
+        self.apply_counting(action);
+    }
+
+    /// Make a scenario action happen now, and say how many data answers with values the tenant
+    /// had sent before it took effect. Two such counts tell whether any answer carried what
+    /// one action changed before the next one undid it.
+    pub fn apply_counting(&self, action: &Action) -> u64 {
         let mut t = lock(&self.tenant);
         t.sync();
         t.apply(action);
+        t.data_answers
+    }
+
+    /// Pin one service's statistic to `value` for good (a scenario `set`), returning
+    /// [`apply_counting`](Self::apply_counting)'s count.
+    pub fn pin_service(&self, service: &str, stat: &str, value: i64) -> u64 {
+        self.apply_counting(&Action::Set {
+            service: Some(service.into()),
+            agent: None,
+            totals: false,
+            stat: stat.into(),
+            value: toml::Value::Integer(value),
+            duration: None,
+        })
+    }
+
+    /// Data answers with values sent so far (not 204s, not injected faults).
+    pub fn data_answers(&self) -> u64 {
+        lock(&self.tenant).data_answers
     }
 
     /// Seconds of simulated time since start.
@@ -803,6 +851,7 @@ async fn poll_data(State(t): State<Shared>, headers: HeaderMap) -> Response {
     }
     let pins = Pins(&t.pins, now);
     let body = answer(&t.model, &active.sub, &pins);
+    t.data_answers += 1;
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     (
         StatusCode::OK,
@@ -925,5 +974,37 @@ mod tests {
     #[test]
     fn sim_config_default_is_valid() {
         assert!(Tenant::new(SimConfig::default()).is_ok());
+    }
+
+    #[test]
+    fn pins_set_again_and_again_do_not_pile_up() {
+        let mut t = Tenant::new(SimConfig::default()).unwrap();
+        let set = |service: &str, value: i64, secs: Option<u64>| Action::Set {
+            service: Some(service.into()),
+            agent: None,
+            totals: false,
+            stat: "in_max_wait_time".into(),
+            value: toml::Value::Integer(value),
+            duration: secs.map(|s| crate::scenario::Dur(Duration::from_secs(s))),
+        };
+        for i in 0..1000 {
+            t.apply(&set(["Sales", "SALES", "Support"][i % 3], i as i64, None));
+        }
+        assert_eq!(t.pins.len(), 2, "one pin each for Sales and Support");
+        t.apply(&set("Sales", 7, Some(5)));
+        assert_eq!(t.pins.len(), 3, "a timed pin keeps the one beneath it");
+        let pins = Pins(&t.pins, t.model.now);
+        assert_eq!(
+            pins.service("sales", "in_max_wait_time").as_deref(),
+            Some("7")
+        );
+        t.model.now += 10;
+        t.apply(&set("Support", 1, None));
+        assert_eq!(t.pins.len(), 2, "the expired pin is gone");
+        let pins = Pins(&t.pins, t.model.now);
+        assert_eq!(
+            pins.service("Sales", "in_max_wait_time").as_deref(),
+            Some("999")
+        );
     }
 }

@@ -728,3 +728,43 @@ async fn a_restarted_tenant_on_the_same_port_forgets_sessions() {
         Err(Error::NoSubscription { .. })
     ));
 }
+
+#[tokio::test]
+async fn a_value_set_again_and_again_answers_the_latest_and_answers_are_counted() {
+    let s = sim("5.3").await;
+    let c = subscribed(&s, oauth(&demo_user())).await;
+    let set = |value: i64, secs: Option<u64>| Action::Set {
+        service: Some("Sales".into()),
+        agent: None,
+        totals: false,
+        stat: "in_calls_waiting".into(),
+        value: toml::Value::Integer(value),
+        duration: secs.map(|s| lookout_sim::scenario::Dur(Duration::from_secs(s))),
+    };
+    let waiting = |d: &DataResponse| -> String {
+        let sales = &d["1"].service_grids.as_ref().unwrap()[0].values[0];
+        sales["2"].text().unwrap().to_string()
+    };
+    let before = s.data_answers();
+    assert_eq!(c.poll_data().await.unwrap(), PollOutcome::NotReady);
+    assert_eq!(s.data_answers(), before, "a 204 is no data answer");
+    for i in 0..100 {
+        s.apply(&set(i % 2, None));
+    }
+    s.apply(&set(42, None));
+    assert_eq!(waiting(&poll_until_data(&c).await), "42");
+    let counted = s.apply_counting(&set(9, Some(1)));
+    assert_eq!(counted, before + 1, "one answer with values so far");
+    assert_eq!(
+        waiting(&poll_until_data(&c).await),
+        "9",
+        "the newer pin, for a while"
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        waiting(&poll_until_data(&c).await),
+        "42",
+        "once the timed pin is over, the value set for good is back"
+    );
+    assert_eq!(s.data_answers(), before + 3);
+}
