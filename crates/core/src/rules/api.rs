@@ -5,8 +5,10 @@
 //! Per-run state (the rule's `needs`, its deadline, the alerts it emits) lives in a thread-local
 //! set by the runner: rules run one at a time on one thread.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -452,31 +454,41 @@ fn top(rows: &mut Rows, n: i64, col: &str) -> Fallible<Rows> {
     Ok(rows.select(with.into_iter().map(|(r, _)| r).collect()))
 }
 
+/// A cell as a grouping key: text borrowed from the snapshot (no allocation per row), other
+/// values written out.
+fn key_of(v: &Value) -> Option<Cow<'_, str>> {
+    match v {
+        Value::Text(t) => Some(Cow::Borrowed(t)),
+        other => key_text(other).map(Cow::Owned),
+    }
+}
+
 fn count_by(rows: &mut Rows, col: &str) -> Fallible<Map> {
     let c = rows.col(col)?;
-    let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut counts: HashMap<Cow<'_, str>, i64> = HashMap::new();
     for r in rows.indices() {
-        if let Some(k) = key_text(rows.value(r, c)) {
+        if let Some(k) = key_of(rows.value(r, c)) {
             *counts.entry(k).or_default() += 1;
         }
     }
+    // A Rhai map is ordered by key: the same map whatever order the counts came in.
     Ok(counts
         .into_iter()
-        .map(|(k, n)| (k.into(), Dynamic::from_int(n)))
+        .map(|(k, n)| (k.as_ref().into(), Dynamic::from_int(n)))
         .collect())
 }
 
 fn group_by(rows: &mut Rows, col: &str) -> Fallible<Map> {
     let c = rows.col(col)?;
-    let mut groups: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
+    let mut groups: HashMap<Cow<'_, str>, Vec<u32>> = HashMap::new();
     for r in rows.indices() {
-        if let Some(k) = key_text(rows.value(r, c)) {
+        if let Some(k) = key_of(rows.value(r, c)) {
             groups.entry(k).or_default().push(r);
         }
     }
     Ok(groups
         .into_iter()
-        .map(|(k, sel)| (k.into(), Dynamic::from(rows.select(sel))))
+        .map(|(k, sel)| (k.as_ref().into(), Dynamic::from(rows.select(sel))))
         .collect())
 }
 
