@@ -173,7 +173,6 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         // One service's oldest caller waits too long for 8 s, then not for 2 s.
         let service = SERVICES[cycle % SERVICES.len()];
         let at = start.elapsed().as_secs_f64();
-        let faults_before = ticks.faults.len();
         let answers_before = set_wait(&sim, service, 200);
         ticks.run_for(&sim, Duration::from_secs(8)).await;
         let answers_after = set_wait(&sim, service, 0);
@@ -181,10 +180,11 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         if answers_after > answers_before {
             expected.entry(key).or_default().push(at);
         } else {
-            // Faults that began from a few seconds before it to its end.
-            let near: Vec<&str> = ticks.faults[faults_before.saturating_sub(1)..]
+            // Faults that began up to 15 s before it, or while it lasted.
+            let near: Vec<&str> = ticks
+                .faults
                 .iter()
-                .filter(|f| f.0 >= at - 15.0)
+                .filter(|f| (at - 15.0..=at + 8.0).contains(&f.0))
                 .map(|f| f.1.as_str())
                 .collect();
             unseen.push(format!("{at:.0} s {key} (faults: {})", near.join(", ")));

@@ -29,10 +29,6 @@ impl Rng {
     }
 }
 
-fn set_wait(sim: &lookout_sim::SimHandle, service: &str, secs: i64) {
-    sim.pin_service(service, "in_max_wait_time", secs);
-}
-
 /// Count a JSON line of `lookout watch` if it is a notification: its key, or each key of a
 /// digest (several alerts of one rule told together).
 fn note(told: &mut BTreeMap<(String, String), Vec<usize>>, v: &serde_json::Value, run: usize) {
@@ -79,7 +75,7 @@ fn killed_at_random_it_restarts_from_its_state_and_tells_nothing_twice() {
         "VIP",
         "Retention",
     ] {
-        set_wait(&sim, s, 0);
+        sim.pin_service(s, "in_max_wait_time", 0);
     }
     // Support's long wait was acknowledged before: its state says so.
     let state = dir.join("data/lookout/state.json");
@@ -94,7 +90,7 @@ fn killed_at_random_it_restarts_from_its_state_and_tells_nothing_twice() {
         lookout_core::unix_now(),
     );
     store.save().unwrap();
-    set_wait(&sim, "Support", 200);
+    sim.pin_service("Support", "in_max_wait_time", 200);
     let config = dir.join("config.toml");
     std::fs::write(
         &config,

@@ -265,16 +265,6 @@ pub(crate) fn to_dynamic(v: &Value) -> Dynamic {
     }
 }
 
-fn key_text(v: &Value) -> Option<String> {
-    match v {
-        Value::None => None,
-        Value::Int(i) => Some(i.to_string()),
-        Value::Float(f) => Some(f.to_string()),
-        Value::Text(t) => Some(t.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-    }
-}
-
 /// A script value to compare cells with, classified once per helper call rather than per row.
 enum Needle {
     Unit,
@@ -457,10 +447,13 @@ fn top(rows: &mut Rows, n: i64, col: &str) -> Fallible<Rows> {
 /// A cell as a grouping key: text borrowed from the snapshot (no allocation per row), other
 /// values written out.
 fn key_of(v: &Value) -> Option<Cow<'_, str>> {
-    match v {
-        Value::Text(t) => Some(Cow::Borrowed(t)),
-        other => key_text(other).map(Cow::Owned),
-    }
+    Some(match v {
+        Value::None => return None,
+        Value::Text(t) => Cow::Borrowed(t),
+        Value::Int(i) => Cow::Owned(i.to_string()),
+        Value::Float(f) => Cow::Owned(f.to_string()),
+        Value::Bool(b) => Cow::Owned(b.to_string()),
+    })
 }
 
 fn count_by(rows: &mut Rows, col: &str) -> Fallible<Map> {
