@@ -336,6 +336,7 @@ async fn open_settings(app: AppHandle) {
 }
 
 fn main() {
+    lookout_core::limit_memory_arenas();
     // The tray process draws nothing with OpenGL (WebKit renders the pages in its own
     // processes); without this, GTK loads the GL driver at start, 47 MB more under software
     // rendering (Mesa's llvmpipe). `GDK_GL` set in the environment wins.

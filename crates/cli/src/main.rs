@@ -187,6 +187,7 @@ struct WatchArgs {
 }
 
 fn main() -> ExitCode {
+    lookout_core::limit_memory_arenas();
     let cli = Cli::parse();
     lookout_core::init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -40,6 +40,23 @@ pub fn clock_text(unix: i64) -> String {
     format!("{} UTC", clock(unix))
 }
 
+/// Keep the allocator to one pool of memory for the whole process. For the programs, first
+/// thing, before any other thread exists.
+///
+/// glibc gives each thread that allocates its own pool (an "arena", up to 8 per core). Each
+/// keeps the memory it once needed at its busiest, so a long-running watcher's resident memory
+/// creeps up for an hour as the parser, the rules and the HTTP client take turns on different
+/// threads (measured in docs/performance.md, "Soak"). Lookout allocates little and rarely at the
+/// same moment on two threads, so one arena costs nothing measurable. `MALLOC_ARENA_MAX` set in
+/// the environment wins. Other platforms' allocators do not need this.
+pub fn limit_memory_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets an allocator parameter; called before other threads start.
+        unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+    }
+}
+
 /// Log to stderr, filtered by `LOOKOUT_LOG` (default: warnings). For the programs, once.
 pub fn init_logging() {
     tracing_subscriber::fmt()
