@@ -607,6 +607,75 @@ fn main() {
 
     // Per rule.
     let mut input = PollInput::new(0, &snap, Some(&prev));
+    // `--time DIR`: the median of each rule in DIR over the same snapshot.
+    // `--profile RULE`: only that rule (from the reference set, the shipped pack or DIR; `full`
+    // for the whole reference set as a poll runs it), over and over for 20 s, for a profiler.
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+    };
+    let mine = flag("--time").map(|dir| {
+        let set = RuleSet::load(&engine, Path::new(dir)).expect("rules");
+        for d in set.diagnostics() {
+            println!("{d:?}");
+        }
+        set
+    });
+    if let Some(id) = flag("--profile") {
+        // `full`: the whole reference set, as a poll runs it.
+        let mut ev = Evaluator::default();
+        let mut run: Box<dyn FnMut()> = if id == "full" {
+            ev.evaluate(&engine, &reference, prev.clone(), 0);
+            Box::new(|| {
+                std::hint::black_box(ev.evaluate(&engine, &reference, snap.clone(), 0));
+            })
+        } else {
+            let rule = reference
+                .rules()
+                .chain(shipped.rules())
+                .chain(mine.iter().flat_map(|m| m.rules()))
+                .find(|r| r.id == *id)
+                .unwrap_or_else(|| panic!("no rule `{id}`"));
+            let input = &mut input;
+            let engine = &engine;
+            Box::new(move || {
+                let out = engine.run(rule, input, Instant::now() + Duration::from_secs(5));
+                assert!(out.result.is_ok());
+            })
+        };
+        // `--runs N`: exactly N runs (for an instruction counter such as callgrind).
+        let runs: Option<usize> = flag("--runs").map(|n| n.parse().expect("--runs N"));
+        let start = Instant::now();
+        let mut each = Vec::new();
+        while runs.map_or(start.elapsed() < Duration::from_secs(20), |n| {
+            each.len() < n
+        }) {
+            let t = Instant::now();
+            run();
+            each.push(t.elapsed());
+        }
+        let runs = each.len();
+        if let Some(&fastest) = each.iter().min() {
+            println!(
+                "{id}: {runs} runs, median {:.1} µs, fastest {:.1} µs",
+                us(median(each)),
+                us(fastest)
+            );
+        }
+        return;
+    }
+    if let Some(set) = &mine {
+        for rule in set.rules() {
+            let t = time(200, || {
+                let out = engine.run(rule, &mut input, Instant::now() + Duration::from_secs(5));
+                assert!(out.result.is_ok(), "{}: {:?}", rule.id, out.result);
+            });
+            println!("{}: {:.1} µs", rule.id, us(t));
+        }
+        return;
+    }
+
     let mut rows = Vec::new();
     for rule in reference.rules() {
         let rhai = time(n, || {

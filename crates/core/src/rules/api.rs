@@ -8,11 +8,11 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position};
+use rustc_hash::FxHashMap;
 
 use super::Finding;
 use super::meta::{Needs, Severity};
@@ -175,13 +175,33 @@ impl Rows {
 
 impl IntoIterator for Rows {
     type Item = Row;
-    type IntoIter = std::vec::IntoIter<Row>;
+    type IntoIter = RowsIter;
 
-    fn into_iter(self) -> Self::IntoIter {
-        self.indices()
-            .map(|r| self.row(r))
-            .collect::<Vec<_>>()
-            .into_iter()
+    fn into_iter(self) -> RowsIter {
+        RowsIter {
+            rows: self,
+            next: 0,
+        }
+    }
+}
+
+/// The rows of a [`Rows`], one at a time (a `for` loop over thousands of rows makes them as it
+/// goes, not all up front).
+pub struct RowsIter {
+    rows: Rows,
+    next: usize,
+}
+
+impl Iterator for RowsIter {
+    type Item = Row;
+
+    fn next(&mut self) -> Option<Row> {
+        if self.next >= self.rows.len() {
+            return None;
+        }
+        let r = self.rows.index(self.next);
+        self.next += 1;
+        Some(self.rows.row(r))
     }
 }
 
@@ -337,49 +357,91 @@ impl Op {
     }
 }
 
-fn matches(cell: &Value, op: Op, needle: &Needle, lower: Option<&str>) -> bool {
-    if let Needle::Unit = needle {
-        return match op {
-            Op::Eq => cell.is_none(),
-            Op::Ne => !cell.is_none(),
-            _ => false,
+/// The rows of `rows` whose cell in column `c` passes `keep`, in order. One tight loop over the
+/// grid for each predicate (the caller's closure is inlined into it), no per-row dispatch.
+fn scan(rows: &Rows, c: Option<usize>, keep: impl Fn(&Value) -> bool) -> Vec<u32> {
+    static NONE: Value = Value::None;
+    let Some(c) = c else {
+        // A declared column the data does not carry: every cell reads as no value.
+        return if keep(&NONE) {
+            rows.indices().collect()
+        } else {
+            Vec::new()
         };
+    };
+    let grid = &rows.grid().rows;
+    let cell = |r: usize| grid.get(r).and_then(|row| row.get(c)).unwrap_or(&NONE);
+    match &rows.sel {
+        None => (0..grid.len())
+            .filter(|&r| keep(cell(r)))
+            .map(|r| r as u32)
+            .collect(),
+        Some(sel) => sel
+            .iter()
+            .copied()
+            .filter(|&r| keep(cell(r as usize)))
+            .collect(),
     }
-    if let Op::Contains = op {
-        return match (cell, lower) {
-            (Value::Text(t), Some(l)) => t.to_lowercase().contains(l),
-            _ => false,
-        };
-    }
-    // Equality of text is the common case (states, names): compare as equal-or-not, which
-    // rejects different lengths without looking at the bytes.
-    if let (Op::Eq | Op::Ne, Needle::Text(s), Value::Text(t)) = (op, needle, cell) {
-        return (**t == *s.as_str()) == matches!(op, Op::Eq);
-    }
-    let ord = needle.compare(cell);
-    match op {
+}
+
+/// What `where(col, op, value)` keeps: no value equals only `()`; `contains` is text in text,
+/// ignoring case; text compares with text, numbers with numbers (ints and floats alike), flags
+/// with flags; anything else does not match, except that `!=` keeps every cell with a value.
+fn where_rows(rows: &Rows, c: Option<usize>, op: Op, needle: &Needle) -> Vec<u32> {
+    let ord_ok = move |ord: Option<Ordering>| match op {
         Op::Eq => ord == Some(Ordering::Equal),
-        Op::Ne => !cell.is_none() && ord != Some(Ordering::Equal),
         Op::Gt => ord == Some(Ordering::Greater),
         Op::Ge => matches!(ord, Some(Ordering::Greater | Ordering::Equal)),
         Op::Lt => ord == Some(Ordering::Less),
         Op::Le => matches!(ord, Some(Ordering::Less | Ordering::Equal)),
-        Op::Contains => false,
+        // Both have their own arms below.
+        Op::Ne | Op::Contains => false,
+    };
+    match (op, needle) {
+        (Op::Eq, Needle::Unit) => scan(rows, c, Value::is_none),
+        (Op::Ne, Needle::Unit) => scan(rows, c, |v| !v.is_none()),
+        (_, Needle::Unit) => Vec::new(),
+        (Op::Contains, Needle::Text(s)) => {
+            let lower = s.to_lowercase();
+            scan(rows, c, |v| match v {
+                Value::Text(t) => t.to_lowercase().contains(&lower),
+                _ => false,
+            })
+        }
+        (Op::Contains, _) => Vec::new(),
+        // Text equality is the common case (states, names): equal-or-not, which rejects
+        // different lengths without looking at the bytes.
+        (Op::Eq, Needle::Text(s)) => {
+            let s = s.as_str();
+            scan(rows, c, |v| matches!(v, Value::Text(t) if **t == *s))
+        }
+        (Op::Ne, Needle::Text(s)) => {
+            let s = s.as_str();
+            scan(rows, c, |v| {
+                !v.is_none() && !matches!(v, Value::Text(t) if **t == *s)
+            })
+        }
+        (Op::Ne, needle) => scan(rows, c, |v| {
+            !v.is_none() && needle.compare(v) != Some(Ordering::Equal)
+        }),
+        (_, Needle::Number(n)) => {
+            let n = *n;
+            scan(rows, c, |v| {
+                ord_ok(match v {
+                    Value::Int(i) => (*i as f64).partial_cmp(&n),
+                    Value::Float(f) => f.partial_cmp(&n),
+                    _ => None,
+                })
+            })
+        }
+        (_, needle) => scan(rows, c, |v| ord_ok(needle.compare(v))),
     }
 }
 
 fn where_op(rows: &mut Rows, col: &str, op: &str, value: Dynamic) -> Fallible<Rows> {
     let c = rows.col(col)?;
     let op = Op::parse(op)?;
-    let needle = Needle::of(&value);
-    let lower = match &needle {
-        Needle::Text(s) => Some(s.to_lowercase()),
-        _ => None,
-    };
-    let out = rows
-        .indices()
-        .filter(|&r| matches(rows.value(r, c), op, &needle, lower.as_deref()))
-        .collect();
+    let out = where_rows(rows, c, op, &Needle::of(&value));
     Ok(rows.select(out))
 }
 
@@ -434,14 +496,29 @@ fn avg(rows: &mut Rows, col: &str) -> Fallible<Dynamic> {
 
 fn top(rows: &mut Rows, n: i64, col: &str) -> Fallible<Rows> {
     let c = rows.col(col)?;
-    let mut with: Vec<(u32, f64)> = rows
+    let n = n.max(0) as usize;
+    // (position, row, value); the position breaks ties, so equal values keep their order.
+    let mut with: Vec<(usize, u32, f64)> = rows
         .indices()
         .filter_map(|r| rows.value(r, c).as_f64().map(|v| (r, v)))
+        .enumerate()
+        .map(|(i, (r, v))| (i, r, v))
         .collect();
-    // Largest first; equal values keep their order.
-    with.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal));
-    with.truncate(n.max(0) as usize);
-    Ok(rows.select(with.into_iter().map(|(r, _)| r).collect()))
+    // Largest first.
+    let order = |a: &(usize, u32, f64), b: &(usize, u32, f64)| {
+        b.2.partial_cmp(&a.2)
+            .unwrap_or(Ordering::Equal)
+            .then(a.0.cmp(&b.0))
+    };
+    if n == 0 {
+        with.clear();
+    } else if n < with.len() {
+        // The n largest without sorting the rest (`top(1, …)` is a scan).
+        with.select_nth_unstable_by(n - 1, order);
+        with.truncate(n);
+    }
+    with.sort_unstable_by(order);
+    Ok(rows.select(with.into_iter().map(|(_, r, _)| r).collect()))
 }
 
 /// A cell as a grouping key: text borrowed from the snapshot (no allocation per row), other
@@ -458,7 +535,7 @@ fn key_of(v: &Value) -> Option<Cow<'_, str>> {
 
 fn count_by(rows: &mut Rows, col: &str) -> Fallible<Map> {
     let c = rows.col(col)?;
-    let mut counts: HashMap<Cow<'_, str>, i64> = HashMap::new();
+    let mut counts: FxHashMap<Cow<'_, str>, i64> = FxHashMap::default();
     for r in rows.indices() {
         if let Some(k) = key_of(rows.value(r, c)) {
             *counts.entry(k).or_default() += 1;
@@ -473,7 +550,7 @@ fn count_by(rows: &mut Rows, col: &str) -> Fallible<Map> {
 
 fn group_by(rows: &mut Rows, col: &str) -> Fallible<Map> {
     let c = rows.col(col)?;
-    let mut groups: HashMap<Cow<'_, str>, Vec<u32>> = HashMap::new();
+    let mut groups: FxHashMap<Cow<'_, str>, Vec<u32>> = FxHashMap::default();
     for r in rows.indices() {
         if let Some(k) = key_of(rows.value(r, c)) {
             groups.entry(k).or_default().push(r);
@@ -576,10 +653,25 @@ fn declared_disposition(name: &str) -> Fallible<()> {
     }
 }
 
+/// A script value as alert text: strings as they are (without Rhai's formatting machinery,
+/// the common case), `()` as nothing, anything else as it prints.
+fn alert_text(d: Dynamic) -> String {
+    if d.is_unit() {
+        return String::new();
+    }
+    if d.is_string() {
+        if let Ok(s) = d.into_immutable_string() {
+            return s.into_owned();
+        }
+        return String::new();
+    }
+    d.to_string()
+}
+
 /// Emit a condition that is true now.
 fn alert(key: Dynamic, severity: Option<&str>, title: Dynamic, body: Dynamic) -> Fallible<()> {
-    let key = key.to_string();
-    if key.trim().is_empty() || key == "()" {
+    let key = alert_text(key);
+    if key.trim().is_empty() {
         return fail("alert: the key must not be empty; it names the condition across polls");
     }
     let severity = match severity {
@@ -592,14 +684,7 @@ fn alert(key: Dynamic, severity: Option<&str>, title: Dynamic, body: Dynamic) ->
             ))
         })?),
     };
-    let text = |d: Dynamic| {
-        if d.is_unit() {
-            String::new()
-        } else {
-            d.to_string()
-        }
-    };
-    let (title, body) = (text(title), text(body));
+    let (title, body) = (alert_text(title), alert_text(body));
     let pushed = with_ctx(|ctx| {
         if ctx.findings.len() >= MAX_ALERTS_PER_RUN {
             return Err(format!(
@@ -831,4 +916,105 @@ pub(crate) fn compile_scope() -> rhai::Scope<'static> {
 pub(crate) fn definitions_scope() -> rhai::Scope<'static> {
     let snap = Arc::new(Snapshot::default());
     scope_for(0, &snap, Some(&snap))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One agents column `v` over these cells (rows 0–6), and `missing` declared nowhere.
+    fn rows() -> Rows {
+        let cells = [
+            Value::Int(5),
+            Value::Float(2.5),
+            Value::Text("Ready".into()),
+            Value::Text("ready".into()),
+            Value::None,
+            Value::Bool(true),
+            Value::Int(10),
+        ];
+        let mut snap = Snapshot::default();
+        snap.agents = Grid {
+            columns: vec!["v".into()],
+            rows: cells.into_iter().map(|c| vec![c]).collect(),
+        };
+        Rows::all(Arc::new(snap), Table::Agents)
+    }
+
+    fn picked(rows: &Rows) -> Vec<u32> {
+        rows.indices().collect()
+    }
+
+    fn kept(rows: &mut Rows, col: &str, op: &str, value: Dynamic) -> Vec<u32> {
+        picked(&where_op(rows, col, op, value).unwrap())
+    }
+
+    #[test]
+    fn where_compares_like_with_like() {
+        let text = |s: &str| Dynamic::from(ImmutableString::from(s));
+        let cases: Vec<(&str, Dynamic, Vec<u32>)> = vec![
+            ("==", Dynamic::from_int(5), vec![0]),
+            ("==", Dynamic::from_float(2.5), vec![1]),
+            ("==", text("ready"), vec![3]),
+            ("==", Dynamic::from_bool(true), vec![5]),
+            ("==", Dynamic::UNIT, vec![4]),
+            // Every cell with a value that is not equal, whatever its type.
+            ("!=", text("ready"), vec![0, 1, 2, 5, 6]),
+            ("!=", Dynamic::from_int(5), vec![1, 2, 3, 5, 6]),
+            ("!=", Dynamic::UNIT, vec![0, 1, 2, 3, 5, 6]),
+            // Numbers with numbers, ints and floats alike.
+            (">", Dynamic::from_int(4), vec![0, 6]),
+            (">=", Dynamic::from_float(5.0), vec![0, 6]),
+            ("<", Dynamic::from_int(5), vec![1]),
+            ("<=", Dynamic::from_float(2.5), vec![1]),
+            // Text with text, by bytes ("R" sorts before "r").
+            (">=", text("ready"), vec![3]),
+            ("<", text("ready"), vec![2]),
+            (">", Dynamic::UNIT, vec![]),
+            ("contains", text("EAD"), vec![2, 3]),
+            ("contains", Dynamic::from_int(5), vec![]),
+        ];
+        for (op, value, want) in cases {
+            let shown = format!("where(\"v\", \"{op}\", {value:?})");
+            assert_eq!(kept(&mut rows(), "v", op, value), want, "{shown}");
+        }
+        assert!(where_op(&mut rows(), "v", "=~", Dynamic::UNIT).is_err());
+    }
+
+    #[test]
+    fn where_keeps_the_order_of_a_selection_and_reads_a_missing_column_as_no_value() {
+        let mut sel = rows().select(vec![6, 0, 4]);
+        assert_eq!(kept(&mut sel, "v", ">", Dynamic::from_int(4)), [6, 0]);
+        assert_eq!(kept(&mut sel, "missing", "==", Dynamic::UNIT), [6, 0, 4]);
+        assert_eq!(
+            kept(&mut sel, "missing", ">", Dynamic::from_int(1)),
+            [0u32; 0]
+        );
+    }
+
+    #[test]
+    fn top_takes_the_largest_and_equal_values_keep_their_order() {
+        let mut all = rows();
+        let top = |rows: &mut Rows, n| picked(&super::top(rows, n, "v").unwrap());
+        assert_eq!(top(&mut all, 1), [6]);
+        assert_eq!(top(&mut all, 3), [6, 0, 1]);
+        assert_eq!(top(&mut all, 0), [0u32; 0]);
+        assert_eq!(top(&mut all, -1), [0u32; 0]);
+        // More than there are numbers: all of them, largest first.
+        assert_eq!(top(&mut all, 10), [6, 0, 1]);
+        let mut ties = rows().select(vec![0, 6, 1, 0, 6]);
+        assert_eq!(top(&mut ties, 3), [6, 6, 0]);
+        assert_eq!(top(&mut ties, 5), [6, 6, 0, 0, 1]);
+    }
+
+    #[test]
+    fn an_alert_takes_strings_as_they_are_and_refuses_an_empty_key() {
+        let text = |s: &str| Dynamic::from(ImmutableString::from(s));
+        assert!(alert(Dynamic::UNIT, None, text("t"), text("b")).is_err());
+        assert!(alert(text("  "), None, text("t"), text("b")).is_err());
+        assert_eq!(alert_text(text("Sales: 3 waiting")), "Sales: 3 waiting");
+        assert_eq!(alert_text(Dynamic::UNIT), "");
+        assert_eq!(alert_text(Dynamic::from_int(42)), "42");
+        assert_eq!(alert_text(Dynamic::from_float(2.5)), "2.5");
+    }
 }
