@@ -211,14 +211,26 @@ impl Driver {
         r["value"].clone()
     }
 
-    fn wait_for(&self, what: &str, js: &str, within: Duration) -> Value {
+    /// What `js` returns once it returns something (not null, false or ""), if that happens
+    /// within `within`.
+    fn within(&self, js: &str, within: Duration) -> Option<Value> {
         let start = Instant::now();
         loop {
             let v = self.script(js);
             if !v.is_null() && v != json!(false) && v != json!("") {
-                return v;
+                return Some(v);
             }
             if start.elapsed() > within {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn wait_for(&self, what: &str, js: &str, within: Duration) -> Value {
+        match self.within(js, within) {
+            Some(v) => v,
+            None => {
                 let page = self.script("return document.body.innerText");
                 let log = std::fs::read_to_string(&self.log).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(30).collect();
@@ -227,7 +239,6 @@ impl Driver {
                     tail.into_iter().rev().collect::<Vec<_>>().join("\n")
                 );
             }
-            std::thread::sleep(Duration::from_millis(200));
         }
     }
 
@@ -738,14 +749,9 @@ fn closing_hides_the_overview_and_open_or_a_second_launch_shows_it() {
     // closes it. A person clicks again; so does this, once a second, for up to 5 s.
     let close = |why: &str| {
         let hidden = "return document.visibilityState === 'hidden'";
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(4) {
+        for _ in 0..4 {
             close_window(&d, "Lookout");
-            let clicked = Instant::now();
-            while clicked.elapsed() < Duration::from_secs(1) && d.script(hidden) != json!(true) {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            if d.script(hidden) == json!(true) {
+            if d.within(hidden, Duration::from_secs(1)).is_some() {
                 return;
             }
         }

@@ -616,43 +616,24 @@ impl Serialize for GridAnswer<'_> {
     }
 }
 
-/// What one app of a subscription gets: only the sections it asked for.
-#[derive(Default)]
+/// What one app of a subscription gets: only the sections it asked for. The fields are in the
+/// order of their keys, so the answer's keys come out sorted, as in a JSON map.
+#[derive(Default, serde::Serialize)]
 struct AppAnswer<'a> {
-    totals: Option<Map<String, Value>>,
-    service_grids: Option<Vec<GridAnswer<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     agent_grids: Option<Vec<GridAnswer<'a>>>,
+    #[serde(rename = "chat_messages", skip_serializing_if = "Option::is_none")]
     chat: Option<Vec<Value>>,
-}
-
-impl Serialize for AppAnswer<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        // In key order, as before.
-        if let Some(g) = &self.agent_grids {
-            map.serialize_entry("agent_grids", g)?;
-        }
-        if let Some(c) = &self.chat {
-            map.serialize_entry("chat_messages", c)?;
-        }
-        if let Some(g) = &self.service_grids {
-            map.serialize_entry("service_grids", g)?;
-        }
-        if let Some(t) = &self.totals {
-            map.serialize_entry("stats_totals", t)?;
-        }
-        map.end()
-    }
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_grids: Option<Vec<GridAnswer<'a>>>,
+    #[serde(rename = "stats_totals", skip_serializing_if = "Option::is_none")]
+    totals: Option<Map<String, Value>>,
 }
 
 /// The data answer for a subscription, by app id; serialize it to get the body.
+#[derive(serde::Serialize)]
+#[serde(transparent)]
 pub struct Answer<'a>(BTreeMap<&'a str, AppAnswer<'a>>);
-
-impl Serialize for Answer<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(&self.0)
-    }
-}
 
 /// Format a model second as the chat `send_time`: UTC, `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn send_time(m: &Model, sent_at: u64) -> String {

@@ -107,6 +107,17 @@ pub struct SnapView {
     snap: Arc<Snapshot>,
 }
 
+/// What a missing cell or an undelivered column reads as.
+static NO_VALUE: Value = Value::None;
+
+/// Row `r`'s cell in column `c`: no value where the row is short.
+fn cell(grid: &Grid, r: u32, c: usize) -> &Value {
+    grid.rows
+        .get(r as usize)
+        .and_then(|row| row.get(c))
+        .unwrap_or(&NO_VALUE)
+}
+
 impl Rows {
     pub(crate) fn all(snap: Arc<Snapshot>, table: Table) -> Rows {
         Rows {
@@ -160,15 +171,9 @@ impl Rows {
     }
 
     fn value(&self, r: u32, c: Option<usize>) -> &Value {
-        static NONE: Value = Value::None;
         match c {
-            Some(c) => self
-                .grid()
-                .rows
-                .get(r as usize)
-                .and_then(|row| row.get(c))
-                .unwrap_or(&NONE),
-            None => &NONE,
+            Some(c) => cell(self.grid(), r, c),
+            None => &NO_VALUE,
         }
     }
 }
@@ -358,29 +363,22 @@ impl Op {
 }
 
 /// The rows of `rows` whose cell in column `c` passes `keep`, in order. One tight loop over the
-/// grid for each predicate (the caller's closure is inlined into it), no per-row dispatch.
+/// grid for each predicate (the caller's closure is inlined into it), no per-row dispatch: this
+/// is `indices()` and `value()` with the grid and the selection looked up once, not per row.
 fn scan(rows: &Rows, c: Option<usize>, keep: impl Fn(&Value) -> bool) -> Vec<u32> {
-    static NONE: Value = Value::None;
     let Some(c) = c else {
         // A declared column the data does not carry: every cell reads as no value.
-        return if keep(&NONE) {
+        return if keep(&NO_VALUE) {
             rows.indices().collect()
         } else {
             Vec::new()
         };
     };
-    let grid = &rows.grid().rows;
-    let cell = |r: usize| grid.get(r).and_then(|row| row.get(c)).unwrap_or(&NONE);
+    let grid = rows.grid();
+    let keeps = |r: u32| keep(cell(grid, r, c));
     match &rows.sel {
-        None => (0..grid.len())
-            .filter(|&r| keep(cell(r)))
-            .map(|r| r as u32)
-            .collect(),
-        Some(sel) => sel
-            .iter()
-            .copied()
-            .filter(|&r| keep(cell(r as usize)))
-            .collect(),
+        None => (0..grid.len() as u32).filter(|&r| keeps(r)).collect(),
+        Some(sel) => sel.iter().copied().filter(|&r| keeps(r)).collect(),
     }
 }
 
@@ -424,16 +422,6 @@ fn where_rows(rows: &Rows, c: Option<usize>, op: Op, needle: &Needle) -> Vec<u32
         (Op::Ne, needle) => scan(rows, c, |v| {
             !v.is_none() && needle.compare(v) != Some(Ordering::Equal)
         }),
-        (_, Needle::Number(n)) => {
-            let n = *n;
-            scan(rows, c, |v| {
-                ord_ok(match v {
-                    Value::Int(i) => (*i as f64).partial_cmp(&n),
-                    Value::Float(f) => f.partial_cmp(&n),
-                    _ => None,
-                })
-            })
-        }
         (_, needle) => scan(rows, c, |v| ord_ok(needle.compare(v))),
     }
 }
@@ -657,15 +645,14 @@ fn declared_disposition(name: &str) -> Fallible<()> {
 /// the common case), `()` as nothing, anything else as it prints.
 fn alert_text(d: Dynamic) -> String {
     if d.is_unit() {
-        return String::new();
+        String::new()
+    } else if d.is_string() {
+        d.into_immutable_string()
+            .map(ImmutableString::into_owned)
+            .unwrap_or_default()
+    } else {
+        d.to_string()
     }
-    if d.is_string() {
-        if let Ok(s) = d.into_immutable_string() {
-            return s.into_owned();
-        }
-        return String::new();
-    }
-    d.to_string()
 }
 
 /// Emit a condition that is true now.
