@@ -24,4 +24,4 @@ mod subscription;
 pub use model::ModelConfig;
 pub use profile::Profile;
 pub use scenario::{Action, DEMO_SCENARIO, Scenario};
-pub use server::{SimConfig, SimHandle, User, demo_user, start};
+pub use server::{Quirks, SimConfig, SimHandle, User, demo_user, start};

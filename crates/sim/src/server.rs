@@ -57,6 +57,21 @@ pub struct SimConfig {
     pub token_ttl: Duration,
     /// Simulated seconds per real second (tests speed the tenant up).
     pub speed: f64,
+    /// Answers a well-behaved tenant does not give (all off by default).
+    pub quirks: Quirks,
+}
+
+/// Ways a tenant can answer that the documented ones do not, so tests can show what the client
+/// and the keeper survive. All off by default.
+#[derive(Debug, Clone, Default)]
+pub struct Quirks {
+    /// Fields added to (or replacing those of) both login answers: `"expires_in": 3600.0`, a
+    /// numeric `user_id`, an `access_token` that is not a string.
+    pub login_extra: serde_json::Map<String, serde_json::Value>,
+    /// Send every chat message there is, whatever `limit` the subscription asked for.
+    pub ignore_chat_limit: bool,
+    /// Percentages as 0–1 fractions (`"0.92"`) instead of 0–100, in totals and grids alike.
+    pub fraction_percentages: bool,
 }
 
 impl Default for SimConfig {
@@ -71,6 +86,7 @@ impl Default for SimConfig {
             ready_after_polls: 1,
             token_ttl: Duration::from_secs(3600),
             speed: 1.0,
+            quirks: Quirks::default(),
         }
     }
 }
@@ -141,7 +157,9 @@ fn same_target(a: &Target, b: &Target) -> bool {
     }
 }
 
-struct Pins<'a>(&'a [Pin], u64);
+/// What the data answer says instead of the model: the pins in force at a time, and the
+/// tenant's quirks.
+struct Pins<'a>(&'a [Pin], u64, &'a Quirks);
 
 impl Pins<'_> {
     /// The latest pin still in force for `stat` on a target `matches` accepts.
@@ -170,6 +188,23 @@ impl Overrides for Pins<'_> {
     fn totals(&self, stat: &str) -> Option<String> {
         self.find(stat, |t| *t == Target::Totals)
     }
+    fn written(&self, stat: &str, value: String) -> String {
+        if self.2.fraction_percentages && crate::stats::PERCENT_STATS.contains(&stat) {
+            match value.trim().parse::<f64>() {
+                Ok(v) => format!("{:.4}", v / 100.0),
+                Err(_) => value,
+            }
+        } else {
+            value
+        }
+    }
+    fn chat_limit(&self, asked: usize) -> usize {
+        if self.2.ignore_chat_limit {
+            usize::MAX
+        } else {
+            asked
+        }
+    }
 }
 
 /// The tenant's whole state.
@@ -181,6 +216,7 @@ pub(crate) struct Tenant {
     ready_after_polls: u32,
     token_ttl: Duration,
     speed: f64,
+    quirks: Quirks,
     started: Instant,
     model: Model,
     events: Vec<Event>,
@@ -229,6 +265,7 @@ impl Tenant {
             ready_after_polls: cfg.ready_after_polls,
             token_ttl: cfg.token_ttl,
             speed: if cfg.speed > 0.0 { cfg.speed } else { 1.0 },
+            quirks: cfg.quirks,
             started: Instant::now(),
             model,
             events: cfg.scenario.events,
@@ -694,6 +731,15 @@ fn json_error(status: StatusCode, body: serde_json::Value) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// A login answer with the quirky fields the configuration asks for.
+fn with_quirks(answer: &mut serde_json::Value, quirks: &Quirks) {
+    if let Some(map) = answer.as_object_mut() {
+        for (k, v) in &quirks.login_extra {
+            map.insert(k.clone(), v.clone());
+        }
+    }
+}
+
 async fn oauth_token(State(t): State<Shared>, body: Bytes) -> Response {
     let mut t = lock(&t);
     if !t.profile.oauth {
@@ -728,13 +774,14 @@ async fn oauth_token(State(t): State<Shared>, body: Bytes) -> Response {
         .get("scope")
         .cloned()
         .unwrap_or_else(|| t.tenant.clone());
-    Json(json!({
+    let mut answer = json!({
         "access_token": token,
         "token_type": "Bearer",
         "expires_in": ttl.as_secs().to_string(),
         "scope": scope,
-    }))
-    .into_response()
+    });
+    with_quirks(&mut answer, &t.quirks);
+    Json(answer).into_response()
 }
 
 async fn legacy_login(State(t): State<Shared>, body: Bytes) -> Response {
@@ -767,8 +814,9 @@ async fn legacy_login(State(t): State<Shared>, body: Bytes) -> Response {
     let token = guid_token(&mut t.rng);
     let user_id = guid_token(&mut t.rng);
     t.legacy.insert(token.clone(), user.clone());
-    let mut resp =
-        Json(json!({"token": token, "privileges": [], "user_id": user_id})).into_response();
+    let mut answer = json!({"token": token, "privileges": [], "user_id": user_id});
+    with_quirks(&mut answer, &t.quirks);
+    let mut resp = Json(answer).into_response();
     let tenant = t.tenant.clone();
     let cookies: Vec<String> = match t.profile.cookies {
         CookieScheme::BpSession => vec![format!("X-BP-SESSION-ID={token}; Path=/; HttpOnly")],
@@ -849,7 +897,7 @@ async fn poll_data(State(t): State<Shared>, headers: HeaderMap) -> Response {
         )
             .into_response();
     }
-    let pins = Pins(&t.pins, now);
+    let pins = Pins(&t.pins, now, &t.quirks);
     let body = answer(&t.model, &active.sub, &pins);
     t.data_answers += 1;
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
@@ -954,7 +1002,7 @@ async fn check_available_agents(
     let Some(si) = t.model.service_index(name) else {
         return (StatusCode::BAD_REQUEST, format!("unknown service: {name}")).into_response();
     };
-    let pins = Pins(&t.pins, t.model.now);
+    let pins = Pins(&t.pins, t.model.now, &t.quirks);
     let ready = pins
         .service(&t.model.services[si].name, "agents_ready")
         .and_then(|v| v.parse::<u64>().ok())
@@ -993,7 +1041,7 @@ mod tests {
         assert_eq!(t.pins.len(), 2, "one pin each for Sales and Support");
         t.apply(&set("Sales", 7, Some(5)));
         assert_eq!(t.pins.len(), 3, "a timed pin keeps the one beneath it");
-        let pins = Pins(&t.pins, t.model.now);
+        let pins = Pins(&t.pins, t.model.now, &t.quirks);
         assert_eq!(
             pins.service("sales", "in_max_wait_time").as_deref(),
             Some("7")
@@ -1001,7 +1049,7 @@ mod tests {
         t.model.now += 10;
         t.apply(&set("Support", 1, None));
         assert_eq!(t.pins.len(), 2, "the expired pin is gone");
-        let pins = Pins(&t.pins, t.model.now);
+        let pins = Pins(&t.pins, t.model.now, &t.quirks);
         assert_eq!(
             pins.service("Sales", "in_max_wait_time").as_deref(),
             Some("999")

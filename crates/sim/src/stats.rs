@@ -87,6 +87,15 @@ pub const AGENT_STATS: &[&str] = &[
     "calls_dispositions_per_day",
 ];
 
+/// The statistics whose values are percentages (written 0–100, with two decimals).
+pub const PERCENT_STATS: &[&str] = &[
+    "service_level",
+    "service_level_target",
+    "in_calls_abandoned_in_queue_ratio_per_day",
+    "in_calls_short_abandoned_in_queue_ratio_per_day",
+    "in_calls_abandoned_percent_per_day",
+];
+
 fn pct(num: u64, den: u64) -> String {
     if den == 0 {
         String::new()

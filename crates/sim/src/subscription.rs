@@ -483,6 +483,14 @@ pub trait Overrides {
     fn service(&self, service: &str, stat: &str) -> Option<String>;
     fn agent(&self, login: &str, stat: &str) -> Option<String>;
     fn totals(&self, stat: &str) -> Option<String>;
+    /// How a value of `stat` is written on the wire (the tenant's scale for percentages).
+    fn written(&self, _stat: &str, value: String) -> String {
+        value
+    }
+    /// How many chat messages are sent when the subscription asks for `asked`.
+    fn chat_limit(&self, asked: usize) -> usize {
+        asked
+    }
 }
 
 fn cell(m: &Model, kind: GridKind, row: usize, col: &ColumnDef, ov: &dyn Overrides) -> String {
@@ -497,6 +505,7 @@ fn cell(m: &Model, kind: GridKind, row: usize, col: &ColumnDef, ov: &dyn Overrid
         }
         .unwrap_or_default()
     };
+    let one = |stat: &str| ov.written(stat, one(stat));
     if col.stat == "SUM" {
         let mut total = 0f64;
         let mut any = false;
@@ -659,6 +668,7 @@ pub fn answer<'a>(m: &Model, sub: &'a Subscription, ov: &dyn Overrides) -> Answe
                     .totals(s)
                     .or_else(|| total_value(m, &services, s))
                     .unwrap_or_default();
+                let v = ov.written(s, v);
                 t.insert(s.clone(), Value::String(v));
             }
             out.totals = Some(t);
@@ -677,7 +687,7 @@ pub fn answer<'a>(m: &Model, sub: &'a Subscription, ov: &dyn Overrides) -> Answe
                 .iter()
                 .rev()
                 .filter(|c| needle.is_empty() || c.content.to_lowercase().contains(&needle))
-                .take(*limit)
+                .take(ov.chat_limit(*limit))
                 .map(|c| {
                     let a = &m.agents[c.agent];
                     json!({

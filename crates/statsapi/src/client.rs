@@ -14,7 +14,7 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::error::{Error, excerpt};
+use crate::error::{Error, excerpt, printable, redact_url, summary};
 use crate::wire::{
     AvailabilityBody, DataResponse, DispositionFilter, DispositionsBody, ErrorBody,
     LegacyAuthRequest, LegacyAuthResponse, NamedRef, StatKey, SubscriptionRequest, TokenResponse,
@@ -79,7 +79,9 @@ pub struct ClientOptions {
     /// Whole-request timeout (connect, send, wait, read).
     pub timeout: Duration,
     pub connect_timeout: Duration,
-    /// Bodies larger than this are not read (a 5,000-agent grid is about 1–2 MB).
+    /// Bodies larger than this are not read. The default, 8 MiB, is eight times a data answer
+    /// with 5,000 agents and every statistic the shipped rules use (about 1 MB); a tenant
+    /// whose answers are larger sets `[server] max_response_mb`.
     pub max_body_bytes: usize,
     /// How columns spell their statistic key.
     pub stat_key: StatKey,
@@ -93,7 +95,7 @@ impl Default for ClientOptions {
         ClientOptions {
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
-            max_body_bytes: 32 * 1024 * 1024,
+            max_body_bytes: 8 * 1024 * 1024,
             stat_key: StatKey::SnakeCase,
             stat_key_fallback: true,
         }
@@ -151,8 +153,9 @@ impl fmt::Debug for Client {
 /// Parse and check a server URL: `https://` is required, except for loopback addresses, where
 /// `http://` is accepted for local test servers.
 pub fn parse_server_url(url: &str) -> Result<Url, Error> {
+    // The URL is repeated in the message without any `user:password@` part it may hold.
     let invalid = |reason: &str| Error::InvalidUrl {
-        url: url.to_string(),
+        url: redact_url(url),
         reason: reason.to_string(),
     };
     let parsed = Url::parse(url.trim()).map_err(|e| invalid(&e.to_string()))?;
@@ -199,7 +202,7 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::InvalidUrl {
-                url: base_url.to_string(),
+                url: redact_url(base_url),
                 reason: format!("cannot build an HTTP client: {e}"),
             })?;
         let stat_key = opts.stat_key;
@@ -316,7 +319,7 @@ impl Client {
         self.store_cookies(&headers);
         match status {
             StatusCode::OK => {
-                let token: TokenResponse = decode(&endpoint, status, &body)?;
+                let token: TokenResponse = decode_login(&endpoint, status, &body)?;
                 if token.access_token.trim().is_empty() {
                     return Err(Error::Decode {
                         endpoint,
@@ -325,11 +328,13 @@ impl Client {
                         excerpt: String::new(),
                     });
                 }
+                // However long the server says, the token is used for at most a day before a
+                // fresh one is fetched: a lifetime no clock can hold is no reason to panic.
                 let expires_at = token
                     .expires_in
                     .as_ref()
                     .and_then(|e| e.seconds())
-                    .map(|s| started + Duration::from_secs(s));
+                    .and_then(|s| started.checked_add(Duration::from_secs(s.min(MAX_TOKEN_LIFE))));
                 self.session = Session::Bearer {
                     token: Secret::new(token.access_token),
                 };
@@ -344,10 +349,10 @@ impl Client {
                 Err(Error::AuthRejected {
                     endpoint,
                     status: s.as_u16(),
-                    message: error_text(&body),
+                    message: login_error_words(&body),
                 })
             }
-            s => Err(unexpected(endpoint, s, &body)),
+            s => Err(unexpected_login(endpoint, s)),
         }
     }
 
@@ -368,7 +373,7 @@ impl Client {
         let (status, headers, body) = self.send(req, &endpoint).await?;
         match status {
             StatusCode::OK => {
-                let auth: LegacyAuthResponse = decode(&endpoint, status, &body)?;
+                let auth: LegacyAuthResponse = decode_login(&endpoint, status, &body)?;
                 self.store_cookies(&headers);
                 let has_session_cookie = self
                     .cookies
@@ -377,17 +382,19 @@ impl Client {
                 if !has_session_cookie {
                     // No Set-Cookie came back: send the token the ways the documents describe
                     // supplying it by hand. A server reads the name it knows.
-                    if auth.token.trim().is_empty() {
+                    let token = auth.token.as_deref().unwrap_or("").trim();
+                    if token.is_empty() {
                         return Err(Error::Decode {
                             endpoint,
                             status: status.as_u16(),
-                            message: "no session cookie was set and `token` is empty".into(),
+                            message: "no session cookie was set and there is no `token` string"
+                                .into(),
                             excerpt: String::new(),
                         });
                     }
                     for (name, value) in [
-                        ("X-BP-SESSION-ID", auth.token.as_str()),
-                        ("X-STATSAPI-TOKEN", auth.token.as_str()),
+                        ("X-BP-SESSION-ID", token),
+                        ("X-STATSAPI-TOKEN", token),
                         ("X-STATSAPI-TENANT", tenant_url),
                         ("X-STATSAPI-LOGIN", username),
                     ] {
@@ -399,7 +406,7 @@ impl Client {
                 Ok(Login { expires_at: None })
             }
             StatusCode::FORBIDDEN
-                if error_text(&body)
+                if login_error_words(&body)
                     .is_some_and(|m| m.to_ascii_lowercase().contains("illegal login")) =>
             {
                 Err(Error::LegacyLoginRetired { endpoint })
@@ -411,10 +418,10 @@ impl Client {
                 Err(Error::AuthRejected {
                     endpoint,
                     status: s.as_u16(),
-                    message: error_text(&body),
+                    message: login_error_words(&body),
                 })
             }
-            s => Err(unexpected(endpoint, s, &body)),
+            s => Err(unexpected_login(endpoint, s)),
         }
     }
 
@@ -464,12 +471,12 @@ impl Client {
                 let (error_code, error_message) = match parsed {
                     Some(b) => (
                         b.error_code.map(|c| match c {
-                            serde_json::Value::String(s) => s,
-                            other => other.to_string(),
+                            serde_json::Value::String(s) => printable(&s, 80),
+                            other => printable(&other.to_string(), 80),
                         }),
-                        b.error_message.or(b.error),
+                        b.error_message.or(b.error).map(|m| printable(&m, 300)),
                     ),
-                    None => (None, non_empty(excerpt(&body, 300))),
+                    None => (None, non_empty(summary(&body))),
                 };
                 Err(Error::SubscriptionRejected {
                     endpoint,
@@ -691,6 +698,9 @@ impl Client {
     }
 }
 
+/// The longest token lifetime believed: a token is refreshed at least daily.
+const MAX_TOKEN_LIFE: u64 = 24 * 3600;
+
 fn decode<T: DeserializeOwned>(
     endpoint: &str,
     status: StatusCode,
@@ -702,9 +712,42 @@ fn decode<T: DeserializeOwned>(
         message: if body.is_empty() {
             "empty body".to_string()
         } else {
-            e.to_string()
+            printable(&e.to_string(), 200)
         },
         excerpt: excerpt(body, 120),
+    })
+}
+
+/// Decode a login answer. It holds a token or a session, so nothing of it reaches the error:
+/// not an excerpt, and not serde's message either, which quotes the value it choked on. The
+/// error says where the answer is wrong (line and column) and what kind of wrong it is.
+fn decode_login<T: DeserializeOwned>(
+    endpoint: &str,
+    status: StatusCode,
+    body: &[u8],
+) -> Result<T, Error> {
+    serde_json::from_slice(body).map_err(|e| {
+        use serde_json::error::Category;
+        let what = match e.classify() {
+            _ if body.is_empty() => "the answer is empty".to_string(),
+            Category::Data => format!(
+                "a field is missing or of the wrong type (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+            Category::Syntax | Category::Eof => format!(
+                "the answer is not JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+            Category::Io => "the answer could not be read".to_string(),
+        };
+        Error::Decode {
+            endpoint: endpoint.to_string(),
+            status: status.as_u16(),
+            message: format!("{what}; the answer is not shown since it may hold credentials"),
+            excerpt: String::new(),
+        }
     })
 }
 
@@ -712,16 +755,27 @@ fn unexpected(endpoint: String, status: StatusCode, body: &[u8]) -> Error {
     Error::Status {
         endpoint,
         status: status.as_u16(),
-        excerpt: excerpt(body, 200),
+        excerpt: summary(body),
     }
 }
 
-/// The server's own words from an error body, or the body's start when it is not JSON.
-fn error_text(body: &[u8]) -> Option<String> {
-    match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(b) => b.error_message.or(b.error),
-        Err(_) => non_empty(excerpt(body, 200)),
+/// An unexpected status from a login endpoint: the status alone, never the body.
+fn unexpected_login(endpoint: String, status: StatusCode) -> Error {
+    Error::Status {
+        endpoint,
+        status: status.as_u16(),
+        excerpt: String::new(),
     }
+}
+
+/// The server's own words from a login endpoint's error body (`error`, `error_message`): only
+/// those, never an excerpt of a body that is not the error JSON.
+fn login_error_words(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<ErrorBody>(body)
+        .ok()
+        .and_then(|b| b.error_message.or(b.error))
+        .map(|m| printable(&m, 200))
+        .and_then(non_empty)
 }
 
 fn non_empty(s: String) -> Option<String> {
@@ -745,6 +799,32 @@ mod tests {
         let err = parse_server_url("https://user:pw@x.com").unwrap_err();
         assert!(err.to_string().contains("credentials"), "{err}");
         assert!(parse_server_url("not a url").is_err());
+    }
+
+    #[test]
+    fn url_errors_never_repeat_credentials() {
+        for url in [
+            "https://ana:hunter2@x.com",
+            "https://ana:hunter2@x.com:99999/",
+            "http://ana:hunter2@tenant.example.com",
+            "ftp://ana:hunter2@x",
+            "https://ana:hunter2@",
+        ] {
+            let e = parse_server_url(url).unwrap_err().to_string();
+            assert!(!e.contains("hunter2") && !e.contains("ana"), "{e}");
+        }
+        let e = parse_server_url("https://ana:hunter2@x.com").unwrap_err();
+        assert!(e.to_string().contains("https://…@x.com"), "{e}");
+    }
+
+    #[test]
+    fn server_words_reach_messages_as_plain_text() {
+        let t = login_error_words(br#"{"error":"\u001b]0;owned\u0007 \u001b[31mred\u001b[0m"}"#)
+            .unwrap();
+        assert!(!t.chars().any(char::is_control), "{t:?}");
+        assert!(t.contains("red"), "{t:?}");
+        // Not JSON, from a login endpoint: nothing of it.
+        assert_eq!(login_error_words(b"token=abc123; Path=/"), None);
     }
 
     #[test]

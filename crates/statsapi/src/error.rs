@@ -63,8 +63,9 @@ pub enum Error {
     #[error("{endpoint}: there is no active subscription (HTTP 404)")]
     NoSubscription { endpoint: String },
 
-    /// Any other status the API does not document for this call (5xx included).
-    #[error("{endpoint}: unexpected HTTP {status}{}", excerpt_msg(excerpt))]
+    /// Any other status the API does not document for this call (5xx included). `excerpt` is a
+    /// short summary of the body ([`summary`]); empty for login endpoints.
+    #[error("{endpoint}: unexpected HTTP {status}{}{}", reason(*status), excerpt_msg(excerpt))]
     Status {
         endpoint: String,
         status: u16,
@@ -155,9 +156,20 @@ fn rejected_msg(code: &Option<String>, message: &Option<String>) -> String {
     }
 }
 
+/// " Bad Gateway" for 502: the status's standard name.
+fn reason(status: u16) -> String {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default()
+}
+
 fn excerpt_msg(excerpt: &str) -> String {
     if excerpt.is_empty() {
         String::new()
+    } else if excerpt.starts_with(HTML_PAGE) {
+        format!("; {excerpt}")
     } else {
         format!("; body starts: {excerpt}")
     }
@@ -169,6 +181,103 @@ fn humanize(d: Duration) -> String {
     } else {
         format!("{:.1} s", d.as_secs_f64())
     }
+}
+
+/// `text` as one line of plain text for a message or a log: control characters (escape
+/// sequences, bells, line breaks) become spaces, runs of spaces one, and it is cut at `max`
+/// characters with "…". What a server says must not steer the terminal that shows it.
+pub fn printable(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max + 3));
+    let mut count = 0;
+    let mut space = false;
+    for c in text.chars() {
+        let c = if c.is_control() { ' ' } else { c };
+        if c == ' ' {
+            if space {
+                continue;
+            }
+            space = true;
+        } else {
+            space = false;
+        }
+        if count == max {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+        count += 1;
+    }
+    out.trim().to_string()
+}
+
+/// A URL for a message: any `user:password@` part is replaced by `…@`.
+pub fn redact_url(url: &str) -> String {
+    let url = url.trim();
+    let Some(scheme_end) = url.find("://") else {
+        // No authority to speak of; still, drop anything up to an `@`.
+        return match url.rfind('@') {
+            Some(at) => format!("…{}", &url[at..]),
+            None => url.to_string(),
+        };
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}…{}", &url[..scheme_end + 3], &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+const HTML_PAGE: &str = "an HTML page";
+
+/// A body summed up for an error message: an HTML page (a proxy's or load balancer's error
+/// page) by its title, anything else by its first characters, as plain text.
+pub fn summary(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]);
+    let head = text.trim_start();
+    let lower = head
+        .get(..head.len().min(512))
+        .unwrap_or(head)
+        .to_ascii_lowercase();
+    if lower.starts_with("<!doctype html") || lower.starts_with("<html") || lower.contains("<head")
+    {
+        let lower_all = text.to_ascii_lowercase();
+        let title = lower_all
+            .find("<title")
+            .and_then(|i| Some(i + text[i..].find('>')? + 1))
+            .and_then(|start| {
+                let end = start + lower_all[start..].find("</title")?;
+                Some(printable(&text[start..end], 80))
+            })
+            .filter(|t| !t.is_empty());
+        return match title {
+            Some(t) => format!("{HTML_PAGE} titled “{t}”"),
+            None => match printable(&without_tags(&text), 80) {
+                t if t.is_empty() => HTML_PAGE.to_string(),
+                t => format!("{HTML_PAGE}: {t}"),
+            },
+        };
+    }
+    excerpt(body, 120)
+}
+
+/// The text of an HTML page without its tags (scripts and styles included as text; this is
+/// for a one-line summary, not for display).
+fn without_tags(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars().take(4096) {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The first `max` characters of a body, printable, for error messages.

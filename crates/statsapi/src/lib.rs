@@ -34,7 +34,7 @@ mod error;
 pub mod wire;
 
 pub use client::{Auth, Client, ClientOptions, Login, PollOutcome, Secret, parse_server_url};
-pub use error::Error;
+pub use error::{Error, printable, redact_url};
 pub use wire::{
     AppData, AppSubscription, Cell, ChatMessage, ChatRequest, Column, DataResponse,
     DispositionFilter, GridData, GridRequest, IdOrNumber, NamedRef, StatKey, SubscriptionRequest,

@@ -111,28 +111,33 @@ impl fmt::Debug for TokenResponse {
     }
 }
 
-/// Token lifetime in seconds, as the string or number the server sent.
+/// Token lifetime in seconds, as the string or number the server sent. Anything else a server
+/// may put there (an object, `true`) is kept as [`ExpiresIn::Other`] and means "not stated":
+/// an odd lifetime is no reason to refuse a token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExpiresIn {
     Number(u64),
+    Float(f64),
     Text(String),
+    Other(serde_json::Value),
 }
 
 impl ExpiresIn {
-    /// Seconds, if the value is a non-negative whole number (a fractional number is floored).
+    /// Seconds, if the value is a non-negative number (a fraction is floored, a number too
+    /// large for `u64` saturates).
     pub fn seconds(&self) -> Option<u64> {
+        let float = |f: f64| (f.is_finite() && f >= 0.0).then_some(f as u64);
         match self {
             ExpiresIn::Number(n) => Some(*n),
+            ExpiresIn::Float(f) => float(*f),
             ExpiresIn::Text(s) => {
                 let s = s.trim();
-                s.parse::<u64>().ok().or_else(|| {
-                    s.parse::<f64>()
-                        .ok()
-                        .filter(|f| f.is_finite() && *f >= 0.0)
-                        .map(|f| f as u64)
-                })
+                s.parse::<u64>()
+                    .ok()
+                    .or_else(|| s.parse::<f64>().ok().and_then(float))
             }
+            ExpiresIn::Other(_) => None,
         }
     }
 }
@@ -155,14 +160,25 @@ impl fmt::Debug for LegacyAuthRequest {
     }
 }
 
-/// `POST /statsapi/auth` 200 body.
+/// `POST /statsapi/auth` 200 body. Only the token matters (and not even that when the server
+/// sets a session cookie); the other fields are kept as whatever JSON they are, so an odd one
+/// (a numeric `user_id`) never fails a login.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct LegacyAuthResponse {
-    pub token: String,
+    /// The session token when it is a string; anything else is as good as none.
+    #[serde(default, deserialize_with = "string_or_none")]
+    pub token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privileges: Option<Vec<String>>,
+    pub privileges: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    pub user_id: Option<serde_json::Value>,
+}
+
+fn string_or_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    })
 }
 
 impl fmt::Debug for LegacyAuthResponse {

@@ -768,3 +768,67 @@ async fn a_value_set_again_and_again_answers_the_latest_and_answers_are_counted(
     );
     assert_eq!(s.data_answers(), before + 3);
 }
+
+fn quirky_login(fields: serde_json::Value) -> impl FnOnce(&mut SimConfig) {
+    move |c| c.quirks.login_extra = fields.as_object().cloned().unwrap_or_default()
+}
+
+/// A login answer holds a token, so it is never quoted in an error (a warning, the overview,
+/// stderr): odd fields that do not matter are read past, and an answer that cannot be used is
+/// refused by saying where it is wrong, not what it says.
+#[tokio::test]
+async fn login_answers_are_never_quoted() {
+    // Odd but usable: a lifetime written as a float, a numeric user id.
+    let s = sim_with(
+        "5.3",
+        quirky_login(serde_json::json!({"expires_in": 3600.0, "user_id": 42})),
+    )
+    .await;
+    let login = client(&s, oauth(&demo_user()))
+        .authenticate()
+        .await
+        .expect("an OAuth answer with `expires_in: 3600.0`");
+    assert!(login.expires_at.is_some(), "the lifetime is read");
+    client(&s, password(&demo_user()))
+        .authenticate()
+        .await
+        .expect("a legacy answer with a numeric `user_id`");
+
+    // Unusable: the token is not a string. The answer around it must not be shown.
+    let s = sim_with(
+        "5.3",
+        quirky_login(serde_json::json!({"access_token": 98765, "id_token": "idt-SECRET-idt"})),
+    )
+    .await;
+    let err = client(&s, oauth(&demo_user()))
+        .authenticate()
+        .await
+        .unwrap_err();
+    let shown = format!("{err} / {err:?}");
+    assert!(matches!(err, Error::Decode { .. }), "{shown}");
+    assert!(shown.contains("/configapi/v2/oauth/token"), "{shown}");
+    for leak in ["98765", "SECRET", "{\"", "Bearer", "expires_in\":"] {
+        assert!(!shown.contains(leak), "`{leak}` in: {shown}");
+    }
+}
+
+/// A proxy's error page becomes a short summary: the status and the page's title, not a
+/// screenful of markup in the overview and the logs.
+#[tokio::test]
+async fn html_error_pages_become_a_status_and_a_title() {
+    let s = sim("5.3").await;
+    let c = subscribed_with(client_with(&s, oauth(&demo_user()), timeout_ms(500))).await;
+    poll_until_data(&c).await;
+    s.apply(&Action::Errors {
+        status: 503,
+        duration: lookout_sim::scenario::Dur(Duration::from_secs(60)),
+    });
+    let err = c.poll_data().await.unwrap_err().to_string();
+    assert!(err.contains("HTTP 503"), "{err}");
+    assert!(
+        err.contains("“503 Service Unavailable”"),
+        "the title: {err}"
+    );
+    assert!(!err.contains('<'), "no markup: {err}");
+    assert!(err.len() < 160, "short: {err}");
+}

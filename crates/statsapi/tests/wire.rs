@@ -129,7 +129,7 @@ fn auth_and_lookup_bodies_round_trip() {
     let l: LegacyAuthResponse = round_trip(
         r#"{"token":"552B7CF9-B2D7-4966-A446-CEAFB1028AD8","privileges":[],"user_id":"3F540B8B-5BBB-477B-B8FB-C6BF400795C3"}"#,
     );
-    assert_eq!(l.privileges.unwrap().len(), 0);
+    assert_eq!(l.privileges, Some(serde_json::json!([])));
     let _: LegacyAuthResponse = round_trip(r#"{"token":"T"}"#);
     let d: DispositionsBody = round_trip(r#"["Agent failure","Product sold"]"#);
     assert_eq!(d.into_names().len(), 2);
