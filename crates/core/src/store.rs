@@ -4,7 +4,6 @@
 //! aside with a warning and Lookout starts clean: it never refuses to start over it.
 
 use std::collections::VecDeque;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -108,32 +107,16 @@ impl Store {
         &self.path
     }
 
-    /// Write the state: to a temporary file beside it, flushed to disk, then renamed over the
-    /// old one, so a crash at any point leaves either the old file or the new one.
+    /// Write the state: to a fresh temporary file beside it (private to the user), flushed to
+    /// disk, then renamed over the old one, so a crash at any point leaves either the old file
+    /// or the new one (see [`crate::files::write_private_atomic`]).
     pub fn save(&self) -> std::io::Result<()> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = self
-            .path
-            .with_extension(format!("json.tmp-{}", std::process::id()));
         let body = serde_json::to_vec_pretty(&File {
             version: 1,
             state: self.state.clone(),
         })
         .map_err(std::io::Error::other)?;
-        {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&body)?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, &self.path)?;
-        if let Some(dir) = self.path.parent()
-            && let Ok(d) = std::fs::File::open(dir)
-        {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        crate::files::write_private_atomic(&self.path, &body)
     }
 }
 
