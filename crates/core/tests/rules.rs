@@ -699,3 +699,139 @@ alert("sold", `${per_agent} ${totals.disposition("Product sold")}`, "");"#,
         errs[0]
     );
 }
+
+/// The deepest a rule may go: recursion to the call limit, each level inside as many nested
+/// expressions as a function body may hold. On the rule thread (whose stack is what runs out),
+/// this is stopped with an error like any other runaway rule; it never overflows the stack and
+/// takes the whole program down.
+#[test]
+fn deep_nesting_inside_recursion_is_an_error_not_a_crash() {
+    let dir = tempdir("deep");
+    let engine = RuleEngine::default();
+    // The deepest nesting a function body may hold: the compiler says how deep is too deep.
+    let source = |depth: usize| {
+        let mut nested = "f(n - 1)".to_string();
+        for _ in 0..depth {
+            nested = format!("abs({nested})");
+        }
+        format!(
+            "const RULE = #{{ name: \"deep\", needs: #{{}} }};\nfn f(n) {{ if n > 0 {{ {nested} }} else {{ 0 }} }}\nf(1000);"
+        )
+    };
+    let depth = (1..64)
+        .take_while(|d| {
+            write(&dir, "deep.rhai", &source(*d));
+            RuleSet::load(&engine, &dir).unwrap().files["deep"]
+                .error
+                .is_none()
+        })
+        .last()
+        .unwrap();
+    assert!(depth >= 8, "only {depth} levels compile");
+    write(&dir, "deep.rhai", &source(depth));
+    write(
+        &dir,
+        "zz_healthy.rhai",
+        "const RULE = #{ name: \"healthy\", needs: #{} };\nalert(\"ok\", \"still here\", \"\");",
+    );
+    let set = RuleSet::load(&engine, &dir).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let worker = RuleWorker::start(engine, set, move |e| {
+        let _ = tx.send(e);
+    })
+    .unwrap();
+    worker.submit(Arc::new(snapshot(4)), 0);
+    let start = Instant::now();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Event::Evaluated(e)) => {
+                let deep = e.reports.iter().find(|r| r.id == "deep").unwrap();
+                let d = deep.error.as_ref().expect("the deep rule is stopped");
+                assert!(d.message.contains("nested deeper than"), "{d}");
+                assert_eq!(e.findings.len(), 1, "the healthy rule still alerts");
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => panic!("no evaluation within {:?}", start.elapsed()),
+        }
+    }
+    worker.stop();
+}
+
+/// What a rule builds is checked before it is built: `join` cannot make gigabytes out of a big
+/// array and a big separator, and an alert's key, title and body have a ceiling.
+#[test]
+fn joins_and_alerts_cannot_grow_without_bound() {
+    let dir = tempdir("bounds");
+    let head = "const RULE = #{ name: \"bounds\", needs: #{} };\n";
+    write(
+        &dir,
+        "join.rhai",
+        &format!(
+            "{head}let sep = \"x\";\nfor i in 0..17 {{ sep += sep; }}\nlet a = [];\na.pad(2000, \"\");\nlet s = join(a, sep);"
+        ),
+    );
+    write(
+        &dir,
+        "long.rhai",
+        &format!(
+            "{head}let t = \"y\";\nfor i in 0..17 {{ t += t; }}\nalert(t, t, t);\nalert(t + \"z\", \"short\", \"\");"
+        ),
+    );
+    let engine = RuleEngine::default();
+    let set = RuleSet::load(&engine, &dir).unwrap();
+    let started = Instant::now();
+    let e = Evaluator::default().evaluate(&engine, &set, Arc::new(snapshot(4)), 0);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let join = e.reports.iter().find(|r| r.id == "join").unwrap();
+    let d = join.error.as_ref().expect("the join is refused");
+    assert!(d.message.contains("join"), "{d}");
+    assert_eq!(d.line, 6, "{d}");
+    let long: Vec<_> = e.findings.iter().filter(|f| f.rule == "long").collect();
+    assert_eq!(long.len(), 2, "two keys stay two alerts");
+    assert_ne!(long[0].key, long[1].key);
+    for f in &long {
+        assert!(f.key.chars().count() <= 256, "key of {}", f.key.len());
+        assert!(f.title.chars().count() <= 200, "title of {}", f.title.len());
+        assert!(f.body.chars().count() <= 2000, "body of {}", f.body.len());
+    }
+    assert!(long[0].title.ends_with('…'));
+}
+
+/// A rules folder is read, not trusted: what is not a regular file (a pipe that would block
+/// the read forever, a device) or is larger than 1 MiB is refused with a message, and the
+/// other rules load.
+#[cfg(unix)]
+#[test]
+fn only_small_regular_files_are_read_as_rules() {
+    let dir = tempdir("files");
+    let head = "const RULE = #{ name: \"ok\", needs: #{} };\n";
+    write(&dir, "ok.rhai", head);
+    write(
+        &dir,
+        "huge.rhai",
+        &format!("{head}{}", "// pad\n".repeat(200_000)),
+    );
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.rhai")).unwrap();
+    let fifo = dir.join("pipe.rhai");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    let started = Instant::now();
+    let set = RuleSet::load(&RuleEngine::default(), &dir).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "nothing blocked"
+    );
+    let errors: Vec<String> = set.diagnostics().iter().map(|d| d.to_string()).collect();
+    for (name, want) in [
+        ("huge.rhai", "larger than 1 MiB"),
+        ("zero.rhai", "not a regular file"),
+        ("pipe.rhai", "not a regular file"),
+    ] {
+        assert!(
+            errors.iter().any(|e| e.contains(name) && e.contains(want)),
+            "{name}: {errors:?}"
+        );
+    }
+    assert!(set.files["ok"].rule.is_some());
+}

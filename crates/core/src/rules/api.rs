@@ -30,6 +30,9 @@ fn fail<T>(msg: impl Into<String>) -> Fallible<T> {
 /// The most alerts one rule may emit in one run.
 pub const MAX_ALERTS_PER_RUN: usize = 1000;
 
+/// The longest string a rule may make (Rhai's own limit, set in `engine.rs`).
+pub const MAX_STRING: usize = 256 * 1024;
+
 /// What the runner sets before each rule run.
 pub(crate) struct RunCtx {
     pub(crate) rule: String,
@@ -657,7 +660,7 @@ fn alert_text(d: Dynamic) -> String {
 
 /// Emit a condition that is true now.
 fn alert(key: Dynamic, severity: Option<&str>, title: Dynamic, body: Dynamic) -> Fallible<()> {
-    let key = alert_text(key);
+    let key = cap_key(alert_text(key));
     if key.trim().is_empty() {
         return fail("alert: the key must not be empty; it names the condition across polls");
     }
@@ -671,7 +674,10 @@ fn alert(key: Dynamic, severity: Option<&str>, title: Dynamic, body: Dynamic) ->
             ))
         })?),
     };
-    let (title, body) = (alert_text(title), alert_text(body));
+    let (title, body) = (
+        cap(alert_text(title), MAX_TITLE),
+        cap(alert_text(body), MAX_BODY),
+    );
     let pushed = with_ctx(|ctx| {
         if ctx.findings.len() >= MAX_ALERTS_PER_RUN {
             return Err(format!(
@@ -691,6 +697,74 @@ fn alert(key: Dynamic, severity: Option<&str>, title: Dynamic, body: Dynamic) ->
         Some(Err(m)) => fail(m),
         _ => Ok(()),
     }
+}
+
+/// `join(array, separator)`: the items as text with `sep` between them. The result's size is
+/// checked as it grows, before it is made: Rhai checks a string's size only once it exists,
+/// and 50,000 items joined by a 256 KiB separator would be gigabytes.
+fn join(a: Array, sep: &str) -> Fallible<String> {
+    let too_long = || {
+        fail(format!(
+            "join: the result would be over {} KiB (the longest string a rule may make); join fewer items or a shorter separator",
+            MAX_STRING / 1024
+        ))
+    };
+    if sep.len().saturating_mul(a.len().saturating_sub(1)) > MAX_STRING {
+        return too_long();
+    }
+    let mut out = String::new();
+    for (i, d) in a.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        let item;
+        let text = match d.read_lock::<ImmutableString>() {
+            Some(s) => s.as_str().to_string(),
+            None => {
+                item = d.to_string();
+                item
+            }
+        };
+        if out.len() + text.len() > MAX_STRING {
+            return too_long();
+        }
+        out.push_str(&text);
+    }
+    Ok(out)
+}
+
+/// The longest key, title and body an alert keeps. A longer key is cut and ends in a hash of
+/// the whole, so two long keys that differ only at their ends stay two alerts.
+pub const MAX_KEY: usize = 256;
+pub const MAX_TITLE: usize = 200;
+pub const MAX_BODY: usize = 2000;
+
+/// `text` cut to at most `max` characters, ending in "…" when it was cut.
+pub(crate) fn cap(mut text: String, max: usize) -> String {
+    if let Some((at, _)) = text.char_indices().nth(max) {
+        let keep = text[..at]
+            .char_indices()
+            .nth(max - 1)
+            .map_or(at, |(i, _)| i);
+        text.truncate(keep);
+        text.push('…');
+    }
+    text
+}
+
+fn cap_key(key: String) -> String {
+    if key.chars().count() <= MAX_KEY {
+        return key;
+    }
+    let hash = {
+        use std::hash::{Hash, Hasher};
+        // FxHash is stable across runs and platforms: a key is the same key after a restart.
+        let mut h = rustc_hash::FxHasher::default();
+        key.hash(&mut h);
+        h.finish()
+    };
+    let head: String = key.chars().take(MAX_KEY - 18).collect();
+    format!("{head}…{hash:016x}")
 }
 
 /// `5m 12s`, `1h 02m`, `45s`.
@@ -819,12 +893,7 @@ pub(crate) fn register(engine: &mut Engine) {
         .register_fn("fmt_dur", |s: f64| fmt_dur(s.round() as i64))
         .register_fn("fmt_dur", |_: ()| "–".to_string())
         .register_fn("pct", pct)
-        .register_fn("join", |a: Array, sep: &str| {
-            a.iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(sep)
-        })
+        .register_fn("join", join)
         .register_fn("sleep", |_: i64| -> Fallible<()> {
             fail("sleep() is not available in rules: a rule runs once per poll and must not wait")
         })

@@ -22,7 +22,7 @@ pub(crate) fn build(limits: &Limits) -> Engine {
         .set_max_operations(limits.max_operations)
         .set_max_call_levels(MAX_CALL_LEVELS)
         .set_max_expr_depths(64, 32)
-        .set_max_string_size(256 * 1024)
+        .set_max_string_size(api::MAX_STRING)
         .set_max_array_size(50_000)
         .set_max_map_size(50_000)
         .set_max_variables(1_000)

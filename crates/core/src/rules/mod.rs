@@ -42,6 +42,27 @@ pub struct Finding {
     pub body: String,
 }
 
+/// The stack of a thread that runs rules. The deepest a rule can go (recursion to the call
+/// limit, each level as deeply nested as a function body may be) was measured at up to 6 MiB
+/// in a debug build (nested calls, `switch`, `to_string(…)`), over the 2 MiB Rust gives a thread
+/// by default: that overflow would abort the whole program, which no deadline or `catch_unwind`
+/// can stop. Only the pages used are ever touched.
+pub const RULE_STACK: usize = 16 * 1024 * 1024;
+
+/// Run `f` on a thread with [`RULE_STACK`] and wait for it: for the tools that run rules on
+/// the caller's behalf (`lookout rules test`, `replay`, `check`).
+pub fn with_rule_stack<T: Send>(f: impl FnOnce() -> T + Send) -> std::io::Result<T> {
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("lookout-rules".into())
+            .stack_size(RULE_STACK)
+            .spawn_scoped(scope, f)?;
+        handle
+            .join()
+            .map_err(|_| std::io::Error::other("the rule thread panicked"))
+    })
+}
+
 /// How long and how much a rule may run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
@@ -385,7 +406,8 @@ fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
 fn rule_paths(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "rhai") && p.is_file())
+        // Not only regular files: a pipe or a device named `*.rhai` is reported, not ignored.
+        .filter(|p| p.extension().is_some_and(|e| e == "rhai") && !p.is_dir())
         .collect();
     paths.sort();
     Ok(paths)
@@ -463,7 +485,7 @@ impl RuleSet {
     fn read(&mut self, engine: &RuleEngine, path: &Path) -> Option<Change> {
         let id = rule_id(path);
         let st = stamp(path);
-        let source = match std::fs::read_to_string(path) {
+        let source = match crate::files::read_text(path, crate::files::MAX_TEXT_FILE) {
             Ok(s) => s,
             Err(e) => {
                 let d = Diagnostic::error(path, 0, 0, format!("cannot read the file: {e}"));

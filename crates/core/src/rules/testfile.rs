@@ -245,7 +245,7 @@ fn secs(text: &str, what: &str) -> Result<i64, String> {
 impl TestFile {
     /// Read and check a test file. Errors name the file and what is wrong.
     pub fn load(path: &Path) -> Result<TestFile, String> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::files::read_text(path, crate::files::MAX_TEXT_FILE)
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
         TestFile::parse(path, &text).map_err(|e| format!("{}: {e}", path.display()))
     }
@@ -436,7 +436,7 @@ impl TestFile {
             checks: 0,
             failures: Vec::new(),
         };
-        let source = match std::fs::read_to_string(&self.rule) {
+        let source = match crate::files::read_text(&self.rule, crate::files::MAX_TEXT_FILE) {
             Ok(s) => s,
             Err(e) => {
                 report

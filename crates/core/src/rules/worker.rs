@@ -58,6 +58,7 @@ impl RuleWorker {
         let theirs = slot.clone();
         let thread = std::thread::Builder::new()
             .name("lookout-rules".into())
+            .stack_size(super::RULE_STACK)
             .spawn(move || {
                 let mut rules = rules;
                 let mut evaluator = Evaluator::default();
