@@ -23,9 +23,15 @@ fn cell(stat: &str, v: &Value) -> String {
         Value::Int(i) if is_duration(stat) => dur(*i),
         Value::Int(i) => i.to_string(),
         Value::Float(f) => format!("{f:.1}"),
-        Value::Text(t) => t.to_string(),
+        Value::Text(t) => plain(t),
         Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
     }
+}
+
+/// Text from the tenant (names, reasons, chat) as it may reach a terminal: one line, no control
+/// characters.
+fn plain(text: &str) -> String {
+    lookout_statsapi::printable(text, 500)
 }
 
 fn is_duration(stat: &str) -> bool {
@@ -85,11 +91,12 @@ pub fn snapshot_text(s: &Snapshot) -> String {
         let when = m.send_time.map_or("--:--:--".into(), clock);
         let flag = if m.is_urgent { "URGENT " } else { "" };
         // Chat text is other people's words: shown as is, control characters removed.
-        let content: String = m.content.chars().filter(|c| !c.is_control()).collect();
         let _ = writeln!(
             out,
-            "  {when} {flag}{} {}: {content}",
-            m.first_name, m.last_name
+            "  {when} {flag}{} {}: {}",
+            plain(&m.first_name),
+            plain(&m.last_name),
+            plain(&m.content)
         );
     }
     if !s.availability.is_empty() {
@@ -97,9 +104,19 @@ pub fn snapshot_text(s: &Snapshot) -> String {
         for (svc, ok) in &s.availability {
             let _ = writeln!(
                 out,
-                "  {svc:<20} {}",
+                "  {:<20} {}",
+                plain(svc),
                 if *ok { "agents ready" } else { "NOBODY READY" }
             );
+        }
+    }
+    if !s.percent_scales.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nPercentages (shown 0–100; how the tenant writes them)"
+        );
+        for (stat, how) in &s.percent_scales {
+            let _ = writeln!(out, "  {stat:<50} {how}");
         }
     }
     out

@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use lookout_statsapi::{StatKey, parse_server_url};
 
+pub use crate::snapshot::PercentScale;
+
 /// How to log in to the tenant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -65,10 +67,38 @@ pub struct ServerConfig {
     /// once if the server rejects this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stat_key: Option<StatKey>,
+    /// The largest answer read from the tenant, in MiB (1–256). A data answer with 5,000
+    /// agents and every statistic the shipped rules use is about 1 MB.
+    #[serde(default = "default_max_response_mb")]
+    pub max_response_mb: u64,
+    /// How the tenant writes percentages: `auto` (decided per statistic from what it sends),
+    /// `fraction` (0–1) or `percent` (0–100). Rules and the overview always see 0–100.
+    #[serde(default)]
+    pub percent_scale: PercentScale,
 }
 
 fn default_poll() -> u64 {
     2
+}
+
+fn default_max_response_mb() -> u64 {
+    8
+}
+
+impl ServerConfig {
+    /// A server section with the defaults for everything but the address and the user.
+    pub fn new(url: impl Into<String>, username: impl Into<String>, auth: AuthMode) -> Self {
+        ServerConfig {
+            url: url.into(),
+            tenant: None,
+            username: username.into(),
+            auth,
+            poll_interval_secs: default_poll(),
+            stat_key: None,
+            max_response_mb: default_max_response_mb(),
+            percent_scale: PercentScale::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -223,7 +253,7 @@ pub enum ConfigError {
     #[error("{path}: cannot read: {source}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::files::ReadError,
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -233,8 +263,139 @@ pub enum ConfigError {
     NoConfigDir,
 }
 
-/// Keys that would hold a secret. They are refused, so a secret never sits in a file.
-const SECRET_KEYS: &[&str] = &["password", "client_secret", "secret", "api_secret", "token"];
+/// Words that make a key look like it holds a secret. Such keys are refused at any level, so
+/// a secret never sits in the file.
+const SECRET_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "credential",
+    "apikey",
+    "privatekey",
+];
+
+/// True for a key that holds, or may be a misspelling of a key that holds, a secret:
+/// `password`, `client_secret`, `api_token`, `passwd`, `pasword`, `secrte`.
+pub fn secret_like(key: &str) -> bool {
+    let k: String = key
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if SECRET_WORDS.iter().any(|w| k.contains(w)) {
+        return true;
+    }
+    // Misspellings: a word of the key (split at `_`, `-`, `.`) close to a secret word.
+    key.split(|c: char| !c.is_ascii_alphanumeric())
+        .map(str::to_ascii_lowercase)
+        .filter(|w| w.len() >= 5)
+        .any(|w| {
+            ["password", "secret", "token", "credential"]
+                .iter()
+                .any(|s| edit_distance(&w, s) <= if s.len() > 6 { 2 } else { 1 })
+        })
+}
+
+/// Edits (insert, delete, replace, swap two neighbours) from `a` to `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+const SECRET_ADVICE: &str = "secrets do not belong in the configuration file; remove it and store the secret in the OS keychain, or set LOOKOUT_PASSWORD / LOOKOUT_CLIENT_SECRET in the environment";
+
+/// Look at the file as lines before parsing it, so a secret is refused even where the file is
+/// not valid TOML (`password = hunter2`, unquoted): `line N: key: …`.
+fn secret_lines(text: &str) -> Result<(), String> {
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        if line.starts_with('#') || line.starts_with('[') {
+            continue;
+        }
+        let Some((key, _)) = line.split_once('=') else {
+            continue;
+        };
+        // Inline tables: `login = { passwd = "…" }` has keys after the first `=` too.
+        let keys = std::iter::once(key).chain(
+            line.split(['{', ','])
+                .skip(1)
+                .filter_map(|part| part.split_once('=').map(|(k, _)| k)),
+        );
+        for key in keys {
+            for part in key.split('.') {
+                let name = part.trim().trim_matches(['"', '\'']);
+                if !name.is_empty() && secret_like(name) {
+                    return Err(format!(
+                        "line {}: `{}`: {SECRET_ADVICE}",
+                        i + 1,
+                        printable_key(name)
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A key as it may be shown: at most 40 plain characters.
+fn printable_key(key: &str) -> String {
+    lookout_statsapi::printable(key, 40)
+}
+
+/// Refuse secret-like keys at any depth of a parsed table; `path` names the table.
+fn secret_keys(table: &toml::Table, path: &str) -> Result<(), String> {
+    for (key, value) in table {
+        let here = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        if secret_like(key) {
+            return Err(format!("`{}`: {SECRET_ADVICE}", printable_key(&here)));
+        }
+        if let Some(t) = value.as_table() {
+            secret_keys(t, &here)?;
+        }
+    }
+    Ok(())
+}
+
+/// A TOML error as "line L, column C: what is wrong", without the quoted source line that
+/// toml's own message carries (it could hold a secret).
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', "; ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {col}: {message}")
+        }
+        None => message,
+    }
+}
 
 impl Config {
     /// The default location: `<OS config dir>/lookout/config.toml`.
@@ -250,32 +411,24 @@ impl Config {
             Some(p) => p.to_path_buf(),
             None => Config::default_path()?,
         };
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::files::read_text(&path, crate::files::MAX_TEXT_FILE) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(ConfigError::Missing { path });
-            }
-            Err(source) => return Err(ConfigError::Read { path, source }),
+            Err(e) if e.is_not_found() => return Err(ConfigError::Missing { path }),
+            Err(e) => return Err(ConfigError::Read { path, source: e }),
         };
         Config::parse(&text).map_err(|message| ConfigError::Invalid { path, message })
     }
 
     /// Parse and validate TOML text.
+    ///
+    /// Errors say where (line and column, or `[section] key`) and what to do, and never quote
+    /// the file: a secret typed into it must not reach a message. Keys that look like they
+    /// hold a secret are refused at any depth, misspelled ones too.
     pub fn parse(text: &str) -> Result<Config, String> {
-        let raw: toml::Table =
-            toml::from_str(text).map_err(|e| e.to_string().trim().to_string())?;
-        for (section, value) in &raw {
-            if let Some(table) = value.as_table() {
-                for key in table.keys() {
-                    if SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
-                        return Err(format!(
-                            "[{section}] {key}: secrets do not belong in the configuration file; remove it and store the secret in the OS keychain, or set LOOKOUT_PASSWORD / LOOKOUT_CLIENT_SECRET in the environment"
-                        ));
-                    }
-                }
-            }
-        }
-        let config: Config = toml::from_str(text).map_err(|e| e.to_string().trim().to_string())?;
+        secret_lines(text)?;
+        let raw: toml::Table = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+        secret_keys(&raw, "")?;
+        let config: Config = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
         config.validate()?;
         Ok(config)
     }
@@ -296,6 +449,12 @@ impl Config {
             return Err(format!(
                 "[server] poll_interval_secs: {} is more than an hour; real-time alerts need a poll every few seconds",
                 s.poll_interval_secs
+            ));
+        }
+        if !(1..=256).contains(&s.max_response_mb) {
+            return Err(format!(
+                "[server] max_response_mb: {} is out of range; use 1 to 256 (MiB)",
+                s.max_response_mb
             ));
         }
         if let Some(t) = &s.tenant
@@ -426,6 +585,39 @@ services = ["Sales"]
             assert!(err.contains(want), "want {want:?} in {err:?}");
             assert!(!err.contains("hunter2"), "the secret is echoed: {err}");
         }
+    }
+
+    /// A secret typed into the file, however it is typed, is refused by saying where it is and
+    /// what to do, never by quoting the line it is on.
+    #[test]
+    fn secrets_in_the_file_are_refused_without_being_repeated() {
+        let cases = [
+            // Unquoted: not even TOML.
+            GOOD.replace("auth = \"password\"", "password = hunter2"),
+            // Misspelled.
+            GOOD.replace("auth = \"password\"", "pasword = \"hunter2\""),
+            GOOD.replace("auth = \"password\"", "client_secrte = \"hunter2\""),
+            // Outside any section, or deeper than one.
+            format!("password = \"hunter2\"\n{GOOD}"),
+            format!("{GOOD}\n[server.login]\napi_token = \"hunter2\"\n"),
+            GOOD.replace("auth = \"password\"", "login = { passwd = \"hunter2\" }"),
+        ];
+        for text in cases {
+            let err = Config::parse(&text).unwrap_err();
+            assert!(!err.contains("hunter2"), "the secret is echoed: {err}");
+            assert!(err.contains("line "), "says where: {err}");
+            assert!(err.contains("keychain"), "says what to do: {err}");
+        }
+        // A file broken in some other way is reported by line and column, not by its text.
+        let err = Config::parse("[server]\nurl = https://example.com\n").unwrap_err();
+        assert!(err.contains("line 2, column 7"), "{err}");
+        assert!(!err.contains("example.com"), "{err}");
+        // Keys that only look a little like secrets are still fine.
+        let ok = GOOD.replace(
+            "auth = \"password\"",
+            "auth = \"password\"\nstat_key = \"stat_name\"",
+        );
+        Config::parse(&ok).unwrap();
     }
 
     #[test]

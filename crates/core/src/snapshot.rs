@@ -98,10 +98,10 @@ impl Value {
                     Some(Value::Text(s.into()))
                 }
             }
-            Kind::Text => Some(Value::Text(text.as_ref().into())),
+            Kind::Text => Some(Value::Text(capped(&text).into())),
             Kind::Unknown => number(),
         };
-        parsed.unwrap_or_else(|| Value::Text(text.as_ref().into()))
+        parsed.unwrap_or_else(|| Value::Text(capped(&text).into()))
     }
 }
 
@@ -215,7 +215,121 @@ fn truthy(cell: &Cell) -> bool {
 }
 
 fn text(cell: &Cell) -> String {
-    cell.text().map(|t| t.into_owned()).unwrap_or_default()
+    cell.text()
+        .map(|t| capped(&t).into_owned())
+        .unwrap_or_default()
+}
+
+/// The most text kept of one cell or chat field, in bytes. Names and chat messages are far
+/// shorter; an agent's megabyte of chat is kept as its first 8 KiB and "…", which still
+/// notifies and leaves rules room to build strings from it (they may make 256 KiB).
+pub const MAX_CELL_TEXT: usize = 8 * 1024;
+
+/// `text` cut to at most [`MAX_CELL_TEXT`] bytes (at a character boundary) with "…".
+fn capped(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_CELL_TEXT {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut end = MAX_CELL_TEXT - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!("{}…", &text[..end]))
+}
+
+/// How a tenant writes percentages. Rules and the overview always see 0–100.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PercentScale {
+    /// Decided per statistic from what the tenant sends (see [`PercentScales`]).
+    #[default]
+    Auto,
+    /// 0–1 fractions: `0.92` is 92 %.
+    Fraction,
+    /// 0–100: `92` is 92 %.
+    Percent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    Fraction,
+    Percent,
+}
+
+/// What ingest knows of a tenant's percentages, kept from one answer to the next.
+///
+/// In `auto`, a statistic is read as 0–100 once any of its values is above 1 (a fraction
+/// cannot be), and as a 0–1 fraction once its values are all within 0–1 and one lies strictly
+/// between. Where a statistic's own values cannot tell (only 0 and 1 so far, or none), the
+/// other percentages of the same section (totals, services, agents) decide, since a tenant
+/// writes a section one way; with nothing to go by it is read as 0–100, and said so. A value
+/// above 1 always wins: a statistic taken for a fraction becomes 0–100 when one shows up.
+#[derive(Debug, Clone, Default)]
+pub struct PercentScales {
+    setting: PercentScale,
+    sections: BTreeMap<&'static str, Seen>,
+    stats: BTreeMap<String, Seen>,
+}
+
+impl PercentScales {
+    pub fn new(setting: PercentScale) -> Self {
+        PercentScales {
+            setting,
+            ..Default::default()
+        }
+    }
+
+    /// Learn from the values of `stat` in `section`, then bring them to 0–100.
+    fn normalize(&mut self, section: &'static str, stat: &str, mut values: Vec<&mut Value>) {
+        let numbers = || {
+            values
+                .iter()
+                .filter_map(|v| v.as_f64().filter(|f| f.is_finite()))
+        };
+        let key = format!("{section}.{stat}");
+        if numbers().any(|f| f > 1.0) {
+            self.stats.insert(key.clone(), Seen::Percent);
+            self.sections.insert(section, Seen::Percent);
+        } else if numbers().any(|f| f > 0.0 && f < 1.0)
+            && self.stats.get(&key) != Some(&Seen::Percent)
+        {
+            self.stats.insert(key.clone(), Seen::Fraction);
+            self.sections.entry(section).or_insert(Seen::Fraction);
+        }
+        if self.scale(section, &key) == Some(Seen::Fraction) {
+            for v in values.iter_mut() {
+                if let Some(f) = v.as_f64() {
+                    **v = Value::Float(f * 100.0);
+                }
+            }
+        }
+    }
+
+    /// The scale `section.stat` is read in; `None` while undecided (read as 0–100).
+    fn scale(&self, section: &str, key: &str) -> Option<Seen> {
+        match self.setting {
+            PercentScale::Fraction => Some(Seen::Fraction),
+            PercentScale::Percent => Some(Seen::Percent),
+            PercentScale::Auto => match (self.stats.get(key), self.sections.get(section)) {
+                (Some(Seen::Percent), _) | (_, Some(Seen::Percent)) => Some(Seen::Percent),
+                (Some(Seen::Fraction), _) | (_, Some(Seen::Fraction)) => Some(Seen::Fraction),
+                (None, None) => None,
+            },
+        }
+    }
+
+    /// How `section.stat` is read, in words: `fraction (auto)`, `percent (set)`, …
+    fn describe(&self, section: &str, key: &str) -> String {
+        let how = match self.setting {
+            PercentScale::Auto => "auto",
+            _ => "set",
+        };
+        match self.scale(section, key) {
+            Some(Seen::Fraction) => format!("0–1 fraction ({how})"),
+            Some(Seen::Percent) => format!("0–100 ({how})"),
+            None => format!("undecided, read as 0–100 ({how})"),
+        }
+    }
 }
 
 /// One poll's data, typed.
@@ -229,6 +343,10 @@ pub struct Snapshot {
     pub agents: Grid,
     pub chat: Vec<ChatMessage>,
     pub availability: BTreeMap<String, bool>,
+    /// How each percentage statistic was read (`totals.service_level` → `0–1 fraction
+    /// (auto)`): its values here are 0–100 whatever the tenant sent.
+    #[serde(rename = "percent_scale", skip_serializing_if = "BTreeMap::is_empty")]
+    pub percent_scales: BTreeMap<String, String>,
     /// The chat messages as a grid (columns [`CHAT_COLUMNS`]), made on first use: fill `chat`
     /// before anything asks for it.
     #[serde(skip)]
@@ -364,8 +482,20 @@ impl Plan {
 
 impl Snapshot {
     /// Type a data response subscribed with `plan`. Missing sections, rows and cells become
-    /// empty grids and [`Value::None`]; unknown keys are ignored.
+    /// empty grids and [`Value::None`]; unknown keys are ignored. Percentages are read as
+    /// `auto` decides from this answer alone (see [`Snapshot::from_data_with`]).
     pub fn from_data(plan: &Plan, data: &DataResponse, taken_at: i64) -> Snapshot {
+        Snapshot::from_data_with(plan, data, taken_at, &mut PercentScales::default())
+    }
+
+    /// [`Snapshot::from_data`], reading percentages by what `scales` knows of the tenant and
+    /// teaching it what this answer shows.
+    pub fn from_data_with(
+        plan: &Plan,
+        data: &DataResponse,
+        taken_at: i64,
+        scales: &mut PercentScales,
+    ) -> Snapshot {
         let app = data.get(APP_ID);
         let totals = plan
             .totals
@@ -414,10 +544,13 @@ impl Snapshot {
             AGENTS_GRID,
             &agent_columns,
         );
+        // No more messages than were asked for, whatever the server sends.
+        let chat_limit = plan.chat_limit.unwrap_or(0);
         let chat = app
             .and_then(|a| a.chat_messages.as_ref())
             .map(|msgs| {
                 msgs.iter()
+                    .take(chat_limit)
                     .map(|m| ChatMessage {
                         id: text(&m.id),
                         login_id: text(&m.login_id),
@@ -430,14 +563,45 @@ impl Snapshot {
                     .collect()
             })
             .unwrap_or_default();
-        Snapshot {
+        let mut snap = Snapshot {
             taken_at,
             totals,
             services,
             agents,
             chat,
             availability: BTreeMap::new(),
+            percent_scales: BTreeMap::new(),
             chat_grid: Default::default(),
+        };
+        snap.normalize_percentages(scales);
+        snap
+    }
+
+    /// Bring every percentage to 0–100 and note how each was read.
+    fn normalize_percentages(&mut self, scales: &mut PercentScales) {
+        let percent = |stat: &str| kind_of(stat) == Kind::Percent;
+        for (stat, v) in self.totals.iter_mut().filter(|(s, _)| percent(s)) {
+            scales.normalize("totals", stat, vec![v]);
+            self.percent_scales.insert(
+                format!("totals.{stat}"),
+                scales.describe("totals", &format!("totals.{stat}")),
+            );
+        }
+        for (section, grid) in [
+            ("services", &mut self.services),
+            ("agents", &mut self.agents),
+        ] {
+            for c in 0..grid.columns.len() {
+                if !percent(&grid.columns[c]) {
+                    continue;
+                }
+                let stat = grid.columns[c].clone();
+                let values = grid.rows.iter_mut().filter_map(|r| r.get_mut(c)).collect();
+                scales.normalize(section, &stat, values);
+                let key = format!("{section}.{stat}");
+                self.percent_scales
+                    .insert(key.clone(), scales.describe(section, &key));
+            }
         }
     }
 

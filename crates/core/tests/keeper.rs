@@ -1123,3 +1123,149 @@ async fn a_hostile_server_never_brings_the_keeper_down() {
         }
     );
 }
+
+/// A token lifetime no clock can hold (`expires_in` near `u64::MAX`, or `"1e30"`) is clamped:
+/// the keeper stays alive and live instead of its task panicking on the overflow.
+#[tokio::test]
+async fn absurd_token_lifetimes_do_not_stop_the_keeper() {
+    for lifetime in [serde_json::json!(u64::MAX), serde_json::json!("1e30")] {
+        let mut cfg = sim_config("5.3", "");
+        cfg.quirks.login_extra = serde_json::json!({ "expires_in": lifetime })
+            .as_object()
+            .cloned()
+            .unwrap();
+        let sim = start_sim(cfg).await;
+        let client = Client::new(&sim.url(), oauth(), ClientOptions::default()).unwrap();
+        let keeper = keeper::spawn(
+            client,
+            Plan::overview(),
+            options(&Arc::new(TestClock::default())),
+        );
+        let mut snapshots = keeper.snapshots();
+        let got = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut n = 0;
+            while n < 2 {
+                snapshots.changed().await.expect("the keeper is alive");
+                if snapshots.borrow_and_update().is_some() {
+                    n += 1;
+                }
+            }
+        })
+        .await;
+        assert!(got.is_ok(), "no data with expires_in = {lifetime}");
+        let report = keeper.shutdown().await;
+        assert!(report.deleted, "{lifetime}: {report:?}");
+        sim.stop().await;
+    }
+}
+
+/// Run the keeper against `sim` until it has delivered a snapshot in which `ready` holds.
+async fn snapshot_where(
+    sim: &SimHandle,
+    options: KeeperOptions,
+    ready: impl Fn(&Snapshot) -> bool,
+) -> Arc<Snapshot> {
+    let keeper = keeper::spawn(client(sim, oauth()), Plan::overview(), options);
+    let mut snapshots = keeper.snapshots();
+    let snap = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            snapshots.changed().await.expect("the keeper is alive");
+            if let Some(s) = snapshots.borrow_and_update().clone()
+                && ready(&s)
+            {
+                return s;
+            }
+        }
+    })
+    .await
+    .expect("the snapshot asked for");
+    keeper.shutdown().await;
+    snap
+}
+
+/// The number in `service`'s row of the services grid, column `stat`.
+fn service_number(snap: &Snapshot, service: &str, stat: &str) -> Option<f64> {
+    let g = &snap.services;
+    let row = (0..g.len()).find(|&r| g.get(r, "name").and_then(|v| v.as_str()) == Some(service))?;
+    g.get(row, stat).and_then(|v| v.as_f64())
+}
+
+/// A server that sends more chat messages than the subscription asked for is read only as far
+/// as it was asked: the snapshot (and every rule) sees at most the plan's limit.
+#[tokio::test]
+async fn no_more_chat_than_asked_for() {
+    let mut cfg = sim_config("5.3", "");
+    cfg.quirks.ignore_chat_limit = true;
+    let sim = start_sim(cfg).await;
+    let limit = Plan::overview().chat_limit.unwrap();
+    for i in 0..limit + 70 {
+        sim.apply(&lookout_sim::Action::Chat {
+            from: None,
+            urgent: i % 2 == 0,
+            content: format!("message {i}"),
+        });
+    }
+    let opts = options(&Arc::new(TestClock::default()));
+    let snap = snapshot_where(&sim, opts, |_| true).await;
+    assert_eq!(snap.chat.len(), limit, "{} messages kept", snap.chat.len());
+    sim.stop().await;
+}
+
+/// A tenant that writes percentages as 0–1 fractions: rules and the overview still see 0–100
+/// (`auto` tells from the values), and the shipped service-level rule reads them right instead
+/// of "1% (target 1%)".
+#[tokio::test]
+async fn fraction_percentages_reach_the_rules_as_percentages() {
+    let mut cfg = sim_config("5.3", "");
+    cfg.quirks.fraction_percentages = true;
+    let sim = start_sim(cfg).await;
+    for (service, level) in [("Support", 70), ("Billing", 92)] {
+        sim.pin_service(service, "service_level", level);
+        sim.pin_service(service, "service_level_target", 80);
+        sim.pin_service(service, "in_calls_received_per_day", 50);
+    }
+    let opts = options(&Arc::new(TestClock::default()));
+    let snap = snapshot_where(&sim, opts, |_| true).await;
+    let level = |service: &str, stat: &str| service_number(&snap, service, stat).unwrap();
+    assert!((level("Support", "service_level") - 70.0).abs() < 1e-6);
+    assert!((level("Billing", "service_level_target") - 80.0).abs() < 1e-6);
+    assert_eq!(
+        snap.percent_scales
+            .get("services.service_level")
+            .map(String::as_str),
+        Some("0–1 fraction (auto)")
+    );
+    // The shipped pack over it.
+    let dir = std::env::temp_dir().join(format!("lookout-fraction-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    lookout_core::rules::pack::install(&dir).unwrap();
+    let engine = lookout_core::rules::RuleEngine::default();
+    let set = lookout_core::rules::RuleSet::load(&engine, &dir).unwrap();
+    let e = lookout_core::rules::Evaluator::default().evaluate(&engine, &set, snap, 0);
+    let sl: Vec<&str> = e
+        .findings
+        .iter()
+        .filter(|f| f.rule == "service_level")
+        .map(|f| f.title.as_str())
+        .collect();
+    assert_eq!(sl, ["Support: service level 70% (target 80%)"]);
+    assert!(e.reports.iter().all(|r| r.error.is_none()));
+    sim.stop().await;
+}
+
+/// Told how the tenant writes them, Lookout reads percentages that way from the first answer.
+#[tokio::test]
+async fn a_stated_percent_scale_is_used_as_stated() {
+    let mut cfg = sim_config("5.3", "");
+    cfg.quirks.fraction_percentages = true;
+    let sim = start_sim(cfg).await;
+    // Only 0 and 1: `auto` cannot tell yet; `fraction` knows 1 is 100 %.
+    sim.pin_service("Sales", "service_level", 100);
+    let opts = KeeperOptions {
+        percent_scale: lookout_core::config::PercentScale::Fraction,
+        ..options(&Arc::new(TestClock::default()))
+    };
+    let snap = snapshot_where(&sim, opts, |_| true).await;
+    assert_eq!(service_number(&snap, "Sales", "service_level"), Some(100.0));
+    sim.stop().await;
+}

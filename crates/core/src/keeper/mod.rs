@@ -71,6 +71,8 @@ pub struct KeeperOptions {
     pub jitter_seed: Option<u64>,
     /// The wall clock.
     pub clock: Arc<dyn Clock>,
+    /// How the tenant writes percentages (snapshots always hold 0–100).
+    pub percent_scale: crate::snapshot::PercentScale,
 }
 
 impl Default for KeeperOptions {
@@ -87,6 +89,7 @@ impl Default for KeeperOptions {
             shutdown_timeout: Duration::from_secs(5),
             jitter_seed: None,
             clock: Arc::new(SystemClock),
+            percent_scale: Default::default(),
         }
     }
 }
@@ -110,6 +113,7 @@ impl KeeperOptions {
             poll_interval: Duration::from_secs(config.server.poll_interval_secs.max(1)),
             availability_services: config.availability.services.clone(),
             availability_interval: Duration::from_secs(config.availability.interval_secs.max(1)),
+            percent_scale: config.server.percent_scale,
             ..KeeperOptions::default()
         }
     }
@@ -301,6 +305,8 @@ struct Keeper {
     refresh_at: Option<Instant>,
     live_since: Option<SystemTime>,
     waiting_since: Option<SystemTime>,
+    /// What the answers so far showed of the tenant's percentages.
+    scales: crate::snapshot::PercentScales,
 }
 
 /// Run `fut` unless a command comes first (a retry request is not one: the keeper is already
@@ -341,6 +347,7 @@ impl Keeper {
         let (changes_tx, changes) = mpsc::channel(CHANGES_BUFFER);
         let _ = changes_tx.try_send(ConnectionStatus::Connecting);
         let keeper = Keeper {
+            scales: crate::snapshot::PercentScales::new(options.percent_scale),
             jitter: Jitter::new(options.jitter_seed),
             clock_watch: ClockWatch::new(options.clock.clone(), options.jump_threshold()),
             client,
@@ -644,7 +651,8 @@ impl Keeper {
                         .duration_since(SystemTime::UNIX_EPOCH)
                         .map(|d| d.as_secs() as i64)
                         .unwrap_or(0);
-                    let mut snap = Snapshot::from_data(&self.plan, &data, taken_at);
+                    let mut snap =
+                        Snapshot::from_data_with(&self.plan, &data, taken_at, &mut self.scales);
                     snap.availability = lock(&self.availability).clone();
                     self.snapshot_tx.send_replace(Some(Arc::new(snap)));
                     self.session.answered = true;
