@@ -188,6 +188,8 @@ struct WatchArgs {
 
 fn main() -> ExitCode {
     lookout_core::limit_memory_arenas();
+    // SAFETY: the first thing the program does, before any other thread exists.
+    unsafe { secrets::take_from_environment() };
     let cli = Cli::parse();
     lookout_core::init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -207,7 +209,11 @@ fn main() -> ExitCode {
             Command::Snapshot(a) => run_snapshot(a).await,
             Command::Demo(a) => run_demo(a).await,
             Command::Watch(a) => run_watch(a).await,
-            Command::Rules(c) => rules_cli::run(c),
+            // On a thread with a rule thread's stack: a rule nested as deeply as the limits
+            // allow must not overflow the main thread's.
+            Command::Rules(c) => lookout_core::rules::with_rule_stack(|| rules_cli::run(c))
+                .map_err(anyhow::Error::from)
+                .and_then(|r| r),
             Command::Record(a) => run_record(a).await,
         }
     });
@@ -274,7 +280,7 @@ async fn run_sim(a: SimArgs) -> Result<()> {
     let config = sim_config(&url, &tenant, &user.name, &profile);
     match &a.write_config {
         Some(path) => {
-            std::fs::write(path, config.to_toml())
+            lookout_core::files::write_private_atomic(path, config.to_toml().as_bytes())
                 .with_context(|| format!("cannot write {}", path.display()))?;
             banner += &format!("Config written to {}\n", path.display());
         }
@@ -299,16 +305,16 @@ async fn run_sim(a: SimArgs) -> Result<()> {
 fn sim_config(url: &str, tenant: &str, user: &str, profile: &Profile) -> Config {
     Config {
         server: lookout_core::config::ServerConfig {
-            url: url.to_string(),
             tenant: Some(tenant.to_string()),
-            username: user.to_string(),
-            auth: if profile.oauth {
-                lookout_core::AuthMode::OAuth
-            } else {
-                lookout_core::AuthMode::Password
-            },
-            poll_interval_secs: 2,
-            stat_key: None,
+            ..lookout_core::config::ServerConfig::new(
+                url,
+                user,
+                if profile.oauth {
+                    lookout_core::AuthMode::OAuth
+                } else {
+                    lookout_core::AuthMode::Password
+                },
+            )
         },
         availability: lookout_core::config::AvailabilityConfig {
             services: vec!["Sales".into(), "Billing".into()],
@@ -427,9 +433,11 @@ async fn run_demo(a: DemoArgs) -> Result<()> {
         .map_err(anyhow::Error::msg)?;
     let mut config = sim_config(&handle.url(), &tenant, &user.name, &profile);
     config.server.poll_interval_secs = a.interval.max(1);
-    // The demo's rules and state live apart from the user's own.
-    let place = std::env::temp_dir().join(format!("lookout-demo-{}", std::process::id()));
-    let rules_dir = place.join("rules");
+    // The demo's rules and state live apart from the user's own, in a fresh private folder
+    // that goes away with the demo.
+    let place = lookout_core::files::private_temp_dir("lookout-demo-")
+        .context("cannot make a folder for the demo")?;
+    let rules_dir = place.path().join("rules");
     lookout_core::rules::pack::install(&rules_dir)
         .with_context(|| format!("cannot write the demo rules to {}", rules_dir.display()))?;
     println!(
@@ -442,14 +450,14 @@ async fn run_demo(a: DemoArgs) -> Result<()> {
         &config,
         client,
         rules_dir,
-        place.join("state.json"),
+        place.path().join("state.json"),
         a.notify,
         Format::Text,
         a.duration.map(Duration::from_secs),
     )
     .await;
     handle.stop().await;
-    let _ = std::fs::remove_dir_all(&place);
+    drop(place);
     result
 }
 
@@ -560,10 +568,10 @@ async fn watch_with(
             Format::Text => println!(
                 "{}  connection: {}",
                 render::clock(lookout_core::unix_now()),
-                s.describe(SystemTime::now())
+                terminal(&s.describe(SystemTime::now()))
             ),
         },
-        Report::Problem(p) => eprintln!("lookout: warning: {p}"),
+        Report::Problem(p) => eprintln!("lookout: warning: {}", terminal(&p)),
     };
     let shut = watch::run(setup, notifier, Some(action_rx), report, stop)
         .await
@@ -572,6 +580,11 @@ async fn watch_with(
         eprintln!("lookout: warning: {p}; the tenant frees the slot when the session expires");
     }
     Ok(())
+}
+
+/// Text for the terminal: no control characters (a server's or a rule's words cannot steer it).
+fn terminal(text: &str) -> String {
+    lookout_statsapi::printable(text, 4000)
 }
 
 /// `{"type":"status","state":"…","detail":"…"}`.
@@ -596,7 +609,8 @@ async fn run_record(a: RecordArgs) -> Result<()> {
         }
         None => Plan::overview(),
     };
-    let file = std::fs::File::create(&a.out)
+    // Names and chat text: private to the user.
+    let file = lookout_core::files::create_private(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let mut recorder = lookout_core::recording::Recorder::new(std::io::BufWriter::new(file));
     let client = secrets::connect(&config)

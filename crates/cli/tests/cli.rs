@@ -133,6 +133,12 @@ fn snapshot_against_the_simulated_tenant_prints_typed_json() {
     assert!(chat["send_time"].is_i64());
     assert_eq!(v["availability"]["Billing"], false);
     assert!(v["availability"]["Sales"].is_boolean());
+    // How the tenant's percentages were read is stated (this one writes 0–100).
+    assert_eq!(
+        v["percent_scale"]["services.service_level_target"], "0–100 (auto)",
+        "{}",
+        v["percent_scale"]
+    );
 
     // Text output for people.
     let out = snapshot(&config, "text", Some("demo-secret"));
@@ -143,6 +149,10 @@ fn snapshot_against_the_simulated_tenant_prints_typed_json() {
         "{text}"
     );
     assert!(text.contains("NOBODY READY"), "{text}");
+    assert!(
+        text.contains("services.service_level_target") && text.contains("0–100 (auto)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -175,8 +185,9 @@ fn snapshot_against_garbage_names_the_endpoint_and_status() {
         "{err}"
     );
     assert!(err.contains("/configapi/v2/oauth/token"), "{err}");
-    assert!(err.contains("HTTP 502"), "{err}");
-    assert!(err.contains("Welcome to nginx"), "{err}");
+    assert!(err.contains("HTTP 502 Bad Gateway"), "{err}");
+    // What a login endpoint answers may hold credentials: never shown.
+    assert!(!err.contains("Welcome to nginx"), "{err}");
 }
 
 #[test]
@@ -487,6 +498,12 @@ fn a_recording_replays_what_would_have_fired() {
     );
     let written = String::from_utf8_lossy(&out.stdout);
     assert!(written.contains("snapshots in"), "{written}");
+    #[cfg(unix)]
+    assert_eq!(
+        mode(&recording),
+        0o600,
+        "a recording holds names and chat: private"
+    );
     let out = Command::new(BIN)
         .args(["rules", "replay", "--recording"])
         .arg(&recording)
@@ -596,4 +613,126 @@ fn watch_writes_one_json_object_per_line_and_cleans_up_on_ctrl_c() {
     );
     // The state was saved where the OS keeps application data.
     assert!(dir.join("data/lookout/state.json").exists());
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// What an agent types reaches the supervisor's terminal as plain text: escape sequences are
+/// not passed on, a megabyte of chat still notifies (cut short) and breaks no rule that builds
+/// text from it. A rule that fails every poll says so once, not once a poll. What is written
+/// about people (the state file) is private to the user.
+#[cfg(unix)]
+#[test]
+fn hostile_chat_and_a_failing_rule_reach_the_terminal_as_plain_text_once() {
+    let dir = tempdir("hostile");
+    let scenario = format!(
+        "[[event]]\nat = \"1s\"\ndo = \"chat\"\nfrom = \"diana.yeh\"\nurgent = true\ncontent = \"\\u001b]0;owned\\u0007\\u001b[31mRED\\u001b[0m {}\"\n",
+        "x".repeat(1024 * 1024)
+    );
+    let (_sim, config) = scenario_sim(&dir, &scenario, &[]);
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    for name in ["urgent_chat.rhai", "no_ready.rhai"] {
+        std::fs::copy(repo_rules().join(name), rules.join(name)).unwrap();
+    }
+    std::fs::write(
+        rules.join("raw_chat.rhai"),
+        "const RULE = #{ name: \"Raw\", mode: \"event\", needs: #{ chat: true } };\nfor m in chat.where(\"is_urgent\", true) { alert(`raw:${m.id}`, \"Raw\", `From chat: ${m.content}`); }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("broken.rhai"),
+        "const RULE = #{ name: \"Broken\", needs: #{} };\nlet x = 1 / 0;\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "watch",
+            "--format",
+            "text",
+            "--notify",
+            "stdout",
+            "--duration",
+            "8s",
+            "--config",
+        ])
+        .arg(&config)
+        .arg("--rules")
+        .arg(&rules)
+        .env("LOOKOUT_CLIENT_SECRET", "demo-secret")
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for (what, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+        assert!(
+            !text.contains(['\u{1b}', '\u{7}']),
+            "control characters on {what}"
+        );
+    }
+    let chat = stdout
+        .lines()
+        .find(|l| l.contains("FIRING") && l.contains("chat:1"))
+        .unwrap_or_else(|| panic!("the urgent message was not told:\n{stdout:.2000}"));
+    assert!(chat.contains("RED"), "{chat:.300}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("FIRING") && l.contains("raw:1")),
+        "a rule that builds text from the message still works:\n{stdout:.2000}\n{stderr:.2000}"
+    );
+    assert!(
+        stdout.lines().all(|l| l.len() < 4000),
+        "lines are cut short"
+    );
+    // Eight polls of a rule that fails every time: one message.
+    let told = stderr.matches("Division by zero").count();
+    assert_eq!(told, 1, "{stderr}");
+    let state = dir.join("data/lookout/state.json");
+    assert_eq!(mode(&state), 0o600, "the state file is private");
+    assert_eq!(mode(state.parent().unwrap()), 0o700);
+}
+
+/// The demo keeps its rules and state in a folder of its own: made fresh with a name nobody can
+/// guess and that only the user can enter (another local user could otherwise plant rules
+/// there, which would run, or links where the state is written), and gone afterwards.
+#[cfg(unix)]
+#[test]
+fn the_demo_works_in_a_private_folder_of_its_own() {
+    let tmp = tempdir("demo-tmp");
+    let mut child = Command::new(BIN)
+        .args(["demo", "--duration", "4", "--notify", "none"])
+        .env("TMPDIR", &tmp)
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let rules = first
+        .split_once("shipped rules (")
+        .and_then(|(_, r)| r.split_once(')'))
+        .map(|(r, _)| PathBuf::from(r))
+        .unwrap_or_else(|| panic!("no rules folder in {first:?}"));
+    let place = rules.parent().unwrap().to_path_buf();
+    assert!(place.starts_with(&tmp), "{}", place.display());
+    assert_ne!(
+        place.file_name().unwrap().to_string_lossy(),
+        format!("lookout-demo-{}", child.id()),
+        "a name another user can guess"
+    );
+    assert_eq!(mode(&place), 0o700, "{}", place.display());
+    let status = wait_exit(&mut child, std::time::Duration::from_secs(20)).expect("exited");
+    assert!(status.success());
+    assert!(!place.exists(), "removed on exit");
 }

@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod catalogue;
 pub mod config;
+pub mod files;
 pub mod keeper;
 pub mod notify;
 pub mod recording;
@@ -59,12 +60,18 @@ pub fn limit_memory_arenas() {
 }
 
 /// Log to stderr, filtered by `LOOKOUT_LOG` (default: warnings). For the programs, once.
+///
+/// Colours only on a terminal: a log file or a pipe gets plain text. Control characters in
+/// messages and fields (a server's or an agent's words) are escaped by the formatter
+/// (`\x1b` is written as text), so a log line cannot steer the terminal that shows it.
 pub fn init_logging() {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LOOKOUT_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }

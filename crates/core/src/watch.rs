@@ -268,6 +268,72 @@ impl Alerting {
     }
 }
 
+/// How rules' errors reach the log: once when one starts, then at most once a minute while it
+/// persists (with how often it recurred), and again when it changes or stops. Three broken
+/// rules must not write three lines a second forever.
+#[derive(Debug, Default)]
+pub struct RuleErrorLog {
+    /// Rule id → its current error.
+    open: BTreeMap<String, OpenError>,
+}
+
+#[derive(Debug)]
+struct OpenError {
+    message: String,
+    logged_at: i64,
+    /// Polls that failed the same way since it was last logged.
+    again: u64,
+}
+
+/// The least time between two log lines about the same persisting error.
+pub const RULE_ERROR_REPEAT_SECS: i64 = 60;
+
+impl RuleErrorLog {
+    /// The lines to log for the reports of a poll at `now`.
+    pub fn lines(&mut self, now: i64, reports: &[crate::rules::RuleReport]) -> Vec<String> {
+        let mut out = Vec::new();
+        for r in reports {
+            let Some(d) = &r.error else {
+                if self.open.remove(&r.id).is_some() {
+                    out.push(format!("rule `{}` runs without errors again", r.id));
+                }
+                continue;
+            };
+            let message = d.to_string();
+            match self.open.get_mut(&r.id) {
+                Some(open) if open.message == message => {
+                    open.again += 1;
+                    if now - open.logged_at >= RULE_ERROR_REPEAT_SECS {
+                        out.push(format!(
+                            "{message} (still failing: {} more time{} in the last {})",
+                            open.again,
+                            if open.again == 1 { "" } else { "s" },
+                            crate::rules::fmt_dur(now - open.logged_at)
+                        ));
+                        open.logged_at = now;
+                        open.again = 0;
+                    }
+                }
+                _ => {
+                    out.push(message.clone());
+                    self.open.insert(
+                        r.id.clone(),
+                        OpenError {
+                            message,
+                            logged_at: now,
+                            again: 0,
+                        },
+                    );
+                }
+            }
+        }
+        // Rules that are gone take their errors with them.
+        self.open
+            .retain(|id, _| reports.iter().any(|r| &r.id == id));
+        out
+    }
+}
+
 /// An alert as the overview shows it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AlertView {
@@ -599,6 +665,7 @@ pub async fn run(
             }
         };
     let mut actions = actions;
+    let mut rule_errors = RuleErrorLog::default();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(stop);
@@ -621,10 +688,8 @@ pub async fn run(
             }
             Some(ev) = rule_rx.recv() => match ev {
                 Event::Evaluated(e) => {
-                    for r in &e.reports {
-                        if let Some(d) = &r.error {
-                            tracing::warn!("{d}");
-                        }
+                    for line in rule_errors.lines(e.now, &e.reports) {
+                        tracing::warn!("{line}");
                     }
                     let out = alerting.evaluated(&e);
                     send(out, &mut alerting, &mut report);
@@ -757,6 +822,38 @@ mod tests {
             .iter()
             .map(|n| format!("{:?} {}", n.state, n.key))
             .collect()
+    }
+
+    #[test]
+    fn a_persisting_rule_error_is_logged_once_a_minute_and_when_it_changes_or_clears() {
+        let report = |error: Option<&str>| crate::rules::RuleReport {
+            id: "r".into(),
+            name: "R".into(),
+            error: error.map(|m| crate::rules::Diagnostic::error(Path::new("r.rhai"), 2, 9, m)),
+            elapsed: Duration::ZERO,
+            alerts: 0,
+        };
+        let mut log = RuleErrorLog::default();
+        let mut lines = Vec::new();
+        for now in 0..130 {
+            lines.extend(log.lines(now, &[report(Some("Division by zero"))]));
+        }
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(
+            lines[0].ends_with("r.rhai:2:9: Division by zero"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].ends_with("(still failing: 60 more times in the last 1m 00s)"),
+            "{lines:?}"
+        );
+        // A different error is news; so is none.
+        assert_eq!(log.lines(130, &[report(Some("Something else"))]).len(), 1);
+        assert_eq!(
+            log.lines(131, &[report(None)]),
+            ["rule `r` runs without errors again"]
+        );
+        assert!(log.lines(132, &[report(None)]).is_empty());
     }
 
     #[test]

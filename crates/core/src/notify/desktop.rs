@@ -4,7 +4,8 @@
 //! Severity sets the urgency and a sound hint. Where the server supports actions, each
 //! notification offers Open, Acknowledge and Snooze 15 min, and what the person picks comes
 //! back as an [`ActionEvent`]. Servers that render markup in bodies get the body escaped, so a
-//! chat message with `<b>` shows the tag, literally.
+//! chat message with `<b>` shows the tag, literally, and the summary's markup characters turned
+//! into look-alikes (some of those servers render summaries too).
 
 use super::{Action, ActionEvent, Notification, NotificationState, Notifier};
 use crate::rules::Severity;
@@ -33,6 +34,22 @@ pub fn escape_markup(s: &str) -> String {
         }
     }
     out
+}
+
+/// A summary for a server that renders markup: the characters markup is made of become
+/// look-alikes (‹ › ＆) that no markup parser reads. The specification says summaries are plain
+/// text, but servers that render body markup (dunst with `markup = full`, some others) render
+/// summaries too, while the rest would show an escape like `&lt;` literally.
+pub fn defuse_markup(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '<' => '‹',
+            '>' => '›',
+            '&' => '＆',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
 }
 
 /// At most `max` characters, cut at a word boundary when one is near, ending in "…".
@@ -123,10 +140,10 @@ impl Notifier for DesktopNotifier {
     fn notify(&mut self, n: &Notification) -> Result<(), String> {
         let title = truncate(&n.title, MAX_TITLE);
         let body = truncate(&n.body, MAX_BODY);
-        let body = if self.caps.body_markup {
-            escape_markup(&body)
+        let (title, body) = if self.caps.body_markup {
+            (defuse_markup(&title), escape_markup(&body))
         } else {
-            body
+            (title, body)
         };
         let mut note = notify_rust::Notification::new();
         note.appname("Lookout")

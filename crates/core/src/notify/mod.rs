@@ -98,8 +98,10 @@ pub fn json_line(n: &Notification) -> String {
     .unwrap_or_default()
 }
 
-/// One line of text for a notification.
+/// One line of plain text for a notification. Titles and bodies hold what agents typed: control
+/// characters (escape sequences that would steer the terminal, line breaks) become spaces.
 pub fn text_line(n: &Notification) -> String {
+    use lookout_statsapi::printable;
     let state = match n.state {
         NotificationState::Firing => "FIRING  ",
         NotificationState::Resolved => "RESOLVED",
@@ -107,14 +109,14 @@ pub fn text_line(n: &Notification) -> String {
     let body = if n.body.is_empty() {
         String::new()
     } else {
-        format!(" — {}", n.body.replace('\n', "; "))
+        format!(" — {}", printable(&n.body.replace('\n', "; "), 2000))
     };
     format!(
         "{}  {state}  {:<8}  {}  {}{body}",
         crate::clock(n.at),
         n.severity.as_str(),
-        n.key,
-        n.title
+        printable(&n.key, 300),
+        printable(&n.title, 300)
     )
 }
 
