@@ -8,6 +8,7 @@ fn main() {
         "settings_load",
         "settings_save",
         "settings_test",
+        "settings_keep_for_session",
         "start_demo",
         "open_settings",
         "test_notification",

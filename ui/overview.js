@@ -44,7 +44,6 @@ function renderAlerts(alerts) {
     ? { alert: focused.closest("li").dataset.alert, action: focused.dataset.action }
     : null;
   list.replaceChildren();
-  document.getElementById("no-alerts").hidden = alerts.length > 0;
   for (const a of alerts) {
     const id = `${a.rule}/${a.key}`;
     const li = el("li", null, `alert ${a.severity} ${a.state}`);
@@ -155,12 +154,17 @@ function render(o) {
   const c = document.getElementById("connection");
   c.textContent = o.detail || o.state || "Starting…";
   c.className = `connection ${o.state || ""}`;
+  // Nothing is watched: the way to fix it is one click away.
+  document.getElementById("open-settings").hidden = o.state !== "stopped";
   renderAlerts(o.alerts || []);
+  // "Nothing needs you" only while data flows: a desk that sees nothing must not sound calm.
+  document.getElementById("no-alerts").hidden = (o.alerts || []).length > 0 || o.state !== "live";
   renderServices(o.services || []);
   renderChat(o.urgent_chat || []);
   renderRules(o.rules || []);
   renderHistory(o.history || []);
 }
 
+document.getElementById("open-settings").addEventListener("click", () => invoke("open_settings"));
 listen("overview", (e) => render(e.payload));
 invoke("overview").then(render);

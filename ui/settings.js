@@ -24,6 +24,8 @@ function show(ok, text) {
   const r = document.getElementById("result");
   r.textContent = text;
   r.className = ok ? "ok" : "error";
+  document.getElementById("session-choice").hidden = true;
+  r.scrollIntoView({ block: "nearest" });
 }
 
 async function load() {
@@ -45,7 +47,23 @@ async function load() {
 document.getElementById("settings").addEventListener("submit", async (e) => {
   e.preventDefault();
   try {
-    show(true, await invoke("settings_save", { form: form() }));
+    const saved = await invoke("settings_save", { form: form() });
+    if (saved.keychain_unavailable) {
+      // Saved, but the secret has nowhere to be kept: offer this session.
+      show(false, saved.message);
+      document.getElementById("session-choice").hidden = false;
+    } else {
+      show(true, saved.message);
+      document.getElementById("secret").value = "";
+    }
+  } catch (err) {
+    show(false, String(err));
+  }
+});
+
+document.getElementById("session").addEventListener("click", async () => {
+  try {
+    show(true, await invoke("settings_keep_for_session", { form: form() }));
     document.getElementById("secret").value = "";
   } catch (err) {
     show(false, String(err));

@@ -28,6 +28,8 @@ pub struct Running {
     pub overview: tokio_watch::Receiver<Arc<Overview>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tauri::async_runtime::JoinHandle<()>>,
+    /// The demo's private folder (rules and state), removed when the engine goes.
+    _place: Option<tempfile::TempDir>,
 }
 
 impl Running {
@@ -49,6 +51,8 @@ struct Prepared {
     sound: bool,
     /// Keeps the simulated tenant alive in demo mode.
     sim: Option<lookout_sim::SimHandle>,
+    /// The demo's private folder.
+    place: Option<tempfile::TempDir>,
 }
 
 async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
@@ -65,9 +69,10 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
             let sim = lookout_sim::start(cfg, SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))
                 .await
                 .map_err(anyhow::Error::msg)?;
-            let place =
-                std::env::temp_dir().join(format!("lookout-desktop-demo-{}", std::process::id()));
-            let rules_dir = place.join("rules");
+            // A fresh private folder: another local user can neither plant rules in it nor
+            // links where its state is written.
+            let place = lookout_core::files::private_temp_dir("lookout-desktop-demo-")?;
+            let rules_dir = place.path().join("rules");
             lookout_core::rules::pack::install(&rules_dir)?;
             let auth = lookout_statsapi::Auth::OAuth {
                 client_id: user.name.clone(),
@@ -83,7 +88,7 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
                         ..KeeperOptions::default()
                     },
                     rules_dir,
-                    store_path: place.join("state.json"),
+                    store_path: place.path().join("state.json"),
                     alerting: AlertingConfig::from_config(
                         tenant.clone(),
                         &Default::default(),
@@ -95,6 +100,7 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
                 tenant,
                 sound: true,
                 sim: Some(sim),
+                place: Some(place),
             })
         }
         Mode::Configured(path) => {
@@ -113,6 +119,7 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
                 sound: config.notifications.sound,
                 setup: WatchSetup::from_config(&config, client, rules_dir, store_path),
                 sim: None,
+                place: None,
             })
         }
     }
@@ -174,5 +181,6 @@ pub async fn start(mode: Mode, on_open: impl Fn() + Send + 'static) -> anyhow::R
         overview: overview_rx,
         stop: Some(stop_tx),
         task: Some(task),
+        _place: prepared.place,
     })
 }

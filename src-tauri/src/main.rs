@@ -15,6 +15,8 @@ use tauri::{AppHandle, Emitter, Manager, State, WindowEvent, Wry};
 use tauri_plugin_autostart::ManagerExt;
 
 mod engine;
+#[cfg(test)]
+mod icons;
 mod settings;
 mod tray;
 
@@ -25,6 +27,17 @@ struct Shared {
     engine: tokio::sync::Mutex<Option<engine::Running>>,
     /// The running engine's senders (kept apart so sync code can use them).
     senders: Mutex<Option<Senders>>,
+    /// While no engine runs: since when, why, and whether that was told.
+    stopped: Mutex<Option<Stopped>>,
+}
+
+/// Lookout is not watching anything (no configuration yet, no secret, a configuration or a
+/// rules folder it cannot use): the tray and the overview say so at once, and a notification
+/// says so once it has lasted as long as "no data" may.
+struct Stopped {
+    since: i64,
+    reason: String,
+    told: bool,
 }
 
 #[derive(Clone)]
@@ -150,7 +163,13 @@ fn open_folder(dir: &std::path::Path) {
     } else {
         "xdg-open"
     };
-    if let Err(e) = std::process::Command::new(opener).arg(dir).spawn() {
+    // The secrets were taken out of the environment at start; named here too, so a file
+    // manager never gets one whatever happened before.
+    let mut cmd = std::process::Command::new(opener);
+    for name in lookout_core::secrets::SECRET_ENV {
+        cmd.env_remove(name);
+    }
+    if let Err(e) = cmd.arg(dir).spawn() {
         tracing::warn!("cannot open {}: {e}", dir.display());
     }
 }
@@ -168,13 +187,24 @@ async fn stop_engine(app: &AppHandle) {
     }
 }
 
-/// Stop what runs and start `mode`; the windows and the tray follow the new engine.
+/// Stop what runs and start `mode`; the windows and the tray follow the new engine. When it
+/// cannot start, the tray and the overview say that nothing is watched, and why.
 async fn switch_engine(app: &AppHandle, mode: engine::Mode) -> Result<(), String> {
     stop_engine(app).await;
     let opener = app.clone();
-    let running = engine::start(mode.clone(), move || show(&opener, "overview"))
-        .await
-        .map_err(|e| format!("{e:#}"))?;
+    let running = match engine::start(mode.clone(), move || show(&opener, "overview")).await {
+        Ok(r) => r,
+        Err(e) => {
+            let reason = lookout_statsapi::printable(&format!("{e:#}"), 600);
+            not_watching(app, &reason);
+            return Err(reason);
+        }
+    };
+    if let Some(shared) = app.try_state::<Shared>()
+        && let Ok(mut stopped) = shared.stopped.lock()
+    {
+        *stopped = None;
+    }
     let shared = app.state::<Shared>();
     let rules_dir = match &mode {
         engine::Mode::Configured(path) => lookout_core::Config::load(Some(path))
@@ -198,32 +228,124 @@ async fn switch_engine(app: &AppHandle, mode: engine::Mode) -> Result<(), String
     Ok(())
 }
 
+/// What the tray last showed (its state and menu), so it is redrawn only when they change.
+type Shown = Option<(tray::TrayState, Vec<tray::Entry>)>;
+
+/// Show `o` in the tray and the windows.
+fn publish(app: &AppHandle, o: Arc<Overview>, tenant: &str, shown: &mut Shown) {
+    if let Some(shared) = app.try_state::<Shared>()
+        && let Ok(mut latest) = shared.latest.lock()
+    {
+        *latest = o.clone();
+    }
+    let now = unix_now();
+    if let Some(t) = app.tray_by_id("lookout") {
+        let _ = t.set_tooltip(Some(tray::tooltip(&o, tenant, now)));
+        let state = tray::TrayState::of(&o, now);
+        let entries = tray::menu(&o, now);
+        if shown.as_ref() != Some(&(state.clone(), entries.clone())) {
+            let icon = Image::new_owned(tray::draw(&state), tray::SIZE, tray::SIZE);
+            let _ = t.set_icon(Some(icon));
+            if let Ok(m) = build_menu(app, &o) {
+                let _ = t.set_menu(Some(m));
+            }
+            *shown = Some((state, entries));
+        }
+    }
+    let _ = app.emit("overview", &*o);
+}
+
 /// Send each new state to the windows and the tray.
 fn forward(app: AppHandle, mut rx: tokio::sync::watch::Receiver<Arc<Overview>>, tenant: String) {
     tauri::async_runtime::spawn(async move {
-        let mut shown: Option<(tray::TrayState, Vec<tray::Entry>)> = None;
+        let mut shown: Shown = None;
         while rx.changed().await.is_ok() {
             let o = rx.borrow_and_update().clone();
+            publish(&app, o, &tenant, &mut shown);
+        }
+    });
+}
+
+/// Nothing is watched, because of `reason`: the tray shows "no data", the overview says why
+/// and what to do, and the watchdog tells it once it lasts.
+fn not_watching(app: &AppHandle, reason: &str) {
+    let o = Overview {
+        state: tray::STOPPED.into(),
+        detail: format!("Not watching: {reason}"),
+        ..Overview::default()
+    };
+    publish(app, Arc::new(o), "", &mut None);
+    if let Some(shared) = app.try_state::<Shared>()
+        && let Ok(mut stopped) = shared.stopped.lock()
+    {
+        let since = stopped.as_ref().map_or_else(unix_now, |s| s.since);
+        let told = stopped
+            .as_ref()
+            .is_some_and(|s| s.told && s.reason == reason);
+        *stopped = Some(Stopped {
+            since,
+            reason: reason.to_string(),
+            told,
+        });
+    }
+}
+
+/// How long nothing may be watched before a notification says so: the configuration's
+/// `[alerts] no_data_secs` when it can be read, else its default.
+fn no_data_secs() -> i64 {
+    settings::config_path()
+        .ok()
+        .and_then(|p| lookout_core::Config::load(Some(&p)).ok())
+        .map_or_else(
+            || lookout_core::config::AlertsConfig::default().no_data_secs,
+            |c| c.alerts.no_data_secs,
+        ) as i64
+}
+
+/// Once a second: tell, once, that nothing has been watched for as long as "no data" may last.
+fn watch_the_watcher(app: AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let due = app.try_state::<Shared>().and_then(|shared| {
+                let stopped = shared.stopped.lock().ok()?;
+                let s = stopped.as_ref()?;
+                (!s.told).then(|| (s.since, s.reason.clone()))
+            });
+            let Some((since, reason)) = due else { continue };
+            let limit = tauri::async_runtime::spawn_blocking(no_data_secs)
+                .await
+                .unwrap_or(60);
+            if unix_now() - since < limit {
+                continue;
+            }
             if let Some(shared) = app.try_state::<Shared>()
-                && let Ok(mut latest) = shared.latest.lock()
+                && let Ok(mut stopped) = shared.stopped.lock()
+                && let Some(s) = stopped.as_mut()
             {
-                *latest = o.clone();
+                s.told = true;
             }
-            let now = unix_now();
-            if let Some(t) = app.tray_by_id("lookout") {
-                let _ = t.set_tooltip(Some(tray::tooltip(&o, &tenant, now)));
-                let state = tray::TrayState::of(&o, now);
-                let entries = tray::menu(&o, now);
-                if shown.as_ref() != Some(&(state.clone(), entries.clone())) {
-                    let icon = Image::new_owned(tray::draw(&state), tray::SIZE, tray::SIZE);
-                    let _ = t.set_icon(Some(icon));
-                    if let Ok(m) = build_menu(&app, &o) {
-                        let _ = t.set_menu(Some(m));
-                    }
-                    shown = Some((state, entries));
-                }
+            let told = tauri::async_runtime::spawn_blocking(move || {
+                use lookout_core::notify::{Notification, NotificationState, Notifier};
+                lookout_core::notify::desktop::DesktopNotifier::connect(None)?.notify(
+                    &Notification {
+                        rule: lookout_core::watch::CONNECTION_RULE.into(),
+                        rule_name: "Connection".into(),
+                        key: "not-watching".into(),
+                        severity: lookout_core::rules::Severity::Critical,
+                        state: NotificationState::Firing,
+                        title: "Lookout is not watching anything".into(),
+                        body: format!("{reason}. Open Settings from the tray menu to fix it."),
+                        digest: None,
+                        at: unix_now(),
+                    },
+                )
+            })
+            .await;
+            if let Ok(Err(e)) = told {
+                tracing::warn!("cannot tell that nothing is watched: {e}");
             }
-            let _ = app.emit("overview", &*o);
         }
     });
 }
@@ -274,20 +396,39 @@ fn set_start_at_login(app: &AppHandle, on: bool) -> Result<(), String> {
     })
 }
 
-/// Save, then watch the saved configuration.
+/// Save, then watch the saved configuration. When the secret could not go to the keychain,
+/// the answer says so and the window offers to keep it for this session.
 #[tauri::command]
-async fn settings_save(app: AppHandle, form: settings::Form) -> Result<String, String> {
+async fn settings_save(app: AppHandle, form: settings::Form) -> Result<settings::Saved, String> {
     let login = form.start_at_login;
-    let saved = tauri::async_runtime::spawn_blocking(move || settings::save(&form))
+    let mut saved = tauri::async_runtime::spawn_blocking(move || settings::save(&form))
         .await
         .map_err(|e| e.to_string())??;
-    set_start_at_login(&app, login).map_err(|e| format!("{saved}, but {e}"))?;
+    let path = settings::config_path()?;
+    let started = switch_engine(&app, engine::Mode::Configured(path)).await;
+    if saved.keychain_unavailable {
+        // Not done yet: the person chooses how to keep the secret, then saves again.
+        return Ok(saved);
+    }
+    set_start_at_login(&app, login).map_err(|e| format!("{}, but {e}", saved.message))?;
+    started.map_err(|e| format!("{}, but the connection cannot start: {e}", saved.message))?;
+    hide(&app, "welcome");
+    saved.message += "; watching it now.";
+    Ok(saved)
+}
+
+/// The keychain could not take the secret: keep it in memory until Lookout quits, and watch.
+#[tauri::command]
+async fn settings_keep_for_session(app: AppHandle, form: settings::Form) -> Result<String, String> {
+    tauri::async_runtime::spawn_blocking(move || settings::keep_for_session(&form))
+        .await
+        .map_err(|e| e.to_string())??;
     let path = settings::config_path()?;
     switch_engine(&app, engine::Mode::Configured(path))
         .await
-        .map_err(|e| format!("{saved}, but the connection cannot start: {e}"))?;
+        .map_err(|e| format!("Kept for this session, but the connection cannot start: {e}"))?;
     hide(&app, "welcome");
-    Ok(format!("{saved}; watching it now."))
+    Ok("Kept for this session only (until Lookout quits); watching it now.".into())
 }
 
 #[tauri::command]
@@ -337,6 +478,9 @@ async fn open_settings(app: AppHandle) {
 
 fn main() {
     lookout_core::limit_memory_arenas();
+    // SAFETY: the first thing the program does, before any other thread exists. From here on
+    // no program Lookout starts (the web views, a file manager) inherits a secret.
+    unsafe { lookout_core::secrets::take_from_environment() };
     // The tray process draws nothing with OpenGL (WebKit renders the pages in its own
     // processes); without this, GTK loads the GL driver at start, 47 MB more under software
     // rendering (Mesa's llvmpipe). `GDK_GL` set in the environment wins.
@@ -365,6 +509,7 @@ fn main() {
             settings_load,
             settings_save,
             settings_test,
+            settings_keep_for_session,
             start_demo,
             open_settings,
             test_notification
@@ -400,9 +545,16 @@ fn main() {
                             show(&handle, "settings");
                         }
                     }
-                    None => show(&handle, "welcome"),
+                    None => {
+                        not_watching(
+                            &handle,
+                            "nothing is set up yet; try the demo or connect to Bright Pattern in the welcome window",
+                        );
+                        show(&handle, "welcome");
+                    }
                 }
             });
+            watch_the_watcher(app.handle().clone());
             if std::env::var_os("LOOKOUT_SHOW_OVERVIEW").is_some() {
                 show(app.handle(), "overview");
             }

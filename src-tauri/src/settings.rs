@@ -1,17 +1,20 @@
 //! The settings window's commands: load the config into a form, check and save it (the secret
 //! goes to the OS keychain, never the file), and test a connection saying exactly what failed.
+//!
+//! Saving is a patch over the file on disk: only the settings the form shows are written, and
+//! only where they changed, so every other key (`[alerts]`, `[server] stat_key`, comments, the
+//! order of things) survives as it was.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use lookout_core::config::{
-    AvailabilityConfig, NotificationsConfig, ResolvedNotices, ServerConfig,
-};
+use lookout_core::config::{AvailabilityConfig, NotificationsConfig, ResolvedNotices};
 use lookout_core::{AuthMode, Config, Plan, secrets};
 use lookout_statsapi::Secret;
 use serde::{Deserialize, Serialize};
+use toml_edit::{DocumentMut, Item, Value};
 
 /// The form as the window sees it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Form {
     pub url: String,
     pub tenant: String,
@@ -34,6 +37,32 @@ pub struct Form {
     pub start_at_login: bool,
 }
 
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Form")
+            .field("url", &lookout_statsapi::redact_url(&self.url))
+            .field("tenant", &self.tenant)
+            .field("username", &self.username)
+            .field("auth", &self.auth)
+            .field(
+                "secret",
+                &if self.secret.is_empty() {
+                    "<empty>"
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("poll_interval_secs", &self.poll_interval_secs)
+            .field("rules_dir", &self.rules_dir)
+            .field("availability", &self.availability)
+            .field("sound", &self.sound)
+            .field("resolved", &self.resolved)
+            .field("quiet_hours", &self.quiet_hours)
+            .field("start_at_login", &self.start_at_login)
+            .finish()
+    }
+}
+
 /// Where the config lives (`XDG_CONFIG_HOME` and the like are honoured).
 pub fn config_path() -> Result<PathBuf, String> {
     Config::default_path().map_err(|e| e.to_string())
@@ -41,36 +70,8 @@ pub fn config_path() -> Result<PathBuf, String> {
 
 /// The form for the config on disk, or an empty form with defaults.
 pub fn load() -> Form {
-    let Ok(path) = config_path() else {
-        return Form::default();
-    };
-    match Config::load(Some(&path)) {
-        Ok(c) => Form {
-            url: c.server.url.clone(),
-            tenant: c.server.tenant.clone().unwrap_or_default(),
-            username: c.server.username.clone(),
-            auth: match c.server.auth {
-                AuthMode::OAuth => "oauth".into(),
-                AuthMode::Password => "password".into(),
-            },
-            secret: String::new(),
-            poll_interval_secs: c.server.poll_interval_secs,
-            rules_dir: c
-                .rules
-                .dir
-                .as_ref()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default(),
-            availability: c.availability.services.join(", "),
-            sound: c.notifications.sound,
-            resolved: match c.notifications.resolved {
-                ResolvedNotices::Rule => "rule".into(),
-                ResolvedNotices::All => "all".into(),
-                ResolvedNotices::None => "none".into(),
-            },
-            quiet_hours: c.notifications.quiet_hours.clone().unwrap_or_default(),
-            start_at_login: false,
-        },
+    match config_path().and_then(|p| Config::load(Some(&p)).map_err(|e| e.to_string())) {
+        Ok(c) => form_of(&c),
         Err(_) => Form {
             auth: "oauth".into(),
             poll_interval_secs: 2,
@@ -81,49 +82,206 @@ pub fn load() -> Form {
     }
 }
 
-/// The config a form describes, checked the way a config file is: errors name the field.
-pub fn to_config(f: &Form) -> Result<Config, String> {
+/// What the form shows of `c`.
+fn form_of(c: &Config) -> Form {
+    Form {
+        url: c.server.url.clone(),
+        tenant: c.server.tenant.clone().unwrap_or_default(),
+        username: c.server.username.clone(),
+        auth: match c.server.auth {
+            AuthMode::OAuth => "oauth".into(),
+            AuthMode::Password => "password".into(),
+        },
+        secret: String::new(),
+        poll_interval_secs: c.server.poll_interval_secs,
+        rules_dir: c
+            .rules
+            .dir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default(),
+        availability: c.availability.services.join(", "),
+        sound: c.notifications.sound,
+        resolved: match c.notifications.resolved {
+            ResolvedNotices::Rule => "rule".into(),
+            ResolvedNotices::All => "all".into(),
+            ResolvedNotices::None => "none".into(),
+        },
+        quiet_hours: c.notifications.quiet_hours.clone().unwrap_or_default(),
+        start_at_login: false,
+    }
+}
+
+/// The text of the config file at `path` ("" when there is none).
+fn current_text(path: &Path) -> Result<String, String> {
+    match lookout_core::files::read_text(path, lookout_core::files::MAX_TEXT_FILE) {
+        Ok(t) => Ok(t),
+        Err(e) if e.is_not_found() => Ok(String::new()),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// `text` (a config file) with the form's settings written over it. Only what the form shows
+/// is touched, and only where it differs from what is there (or from the default, for a key
+/// that is not there): a form saved unchanged leaves the file byte for byte as it was.
+pub fn patched(text: &str, f: &Form) -> Result<String, String> {
+    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
+        let at = e
+            .span()
+            .map(|s| {
+                let before = &text[..s.start.min(text.len())];
+                format!(" at line {}", before.matches('\n').count() + 1)
+            })
+            .unwrap_or_default();
+        format!(
+            "the configuration file cannot be read{at}, so saving over it would lose what is in it; fix it or move it aside, then save again"
+        )
+    })?;
     let auth = match f.auth.as_str() {
-        "oauth" => AuthMode::OAuth,
-        "password" => AuthMode::Password,
+        "oauth" | "password" => f.auth.as_str(),
         other => return Err(format!("Sign-in: `{other}` is not OAuth or password")),
     };
-    let config = Config {
-        server: ServerConfig {
-            url: f.url.trim().to_string(),
-            tenant: Some(f.tenant.trim().to_string()).filter(|t| !t.is_empty()),
-            username: f.username.trim().to_string(),
-            auth,
-            poll_interval_secs: f.poll_interval_secs,
-            stat_key: None,
-        },
-        availability: AvailabilityConfig {
-            services: f
-                .availability
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-            ..AvailabilityConfig::default()
-        },
-        rules: lookout_core::config::RulesConfig {
-            dir: Some(f.rules_dir.trim())
-                .filter(|d| !d.is_empty())
-                .map(PathBuf::from),
-        },
-        alerts: Default::default(),
-        notifications: NotificationsConfig {
-            sound: f.sound,
-            resolved: match f.resolved.as_str() {
-                "all" => ResolvedNotices::All,
-                "none" => ResolvedNotices::None,
-                _ => ResolvedNotices::Rule,
-            },
-            quiet_hours: Some(f.quiet_hours.trim().to_string()).filter(|q| !q.is_empty()),
-        },
+    let text_or_none = |s: &str| Some(s.trim()).filter(|s| !s.is_empty()).map(Value::from);
+    let services: toml_edit::Array = f
+        .availability
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let defaults = (
+        AvailabilityConfig::default(),
+        NotificationsConfig::default(),
+    );
+    let set = |doc: &mut DocumentMut, table: &str, key: &str, v: Option<Value>, default: Value| {
+        set_key(doc, table, key, v, Some(default))
     };
-    // The same checks as a file gets, so the window and the file never disagree.
-    Config::parse(&config.to_toml()).map_err(|e| humane(&e))
+    set_key(&mut doc, "server", "url", Some(f.url.trim().into()), None);
+    set_key(&mut doc, "server", "tenant", text_or_none(&f.tenant), None);
+    set_key(
+        &mut doc,
+        "server",
+        "username",
+        Some(f.username.trim().into()),
+        None,
+    );
+    set(
+        &mut doc,
+        "server",
+        "auth",
+        Some(auth.into()),
+        "oauth".into(),
+    );
+    set(
+        &mut doc,
+        "server",
+        "poll_interval_secs",
+        Some((f.poll_interval_secs.min(i64::MAX as u64) as i64).into()),
+        2.into(),
+    );
+    set_key(&mut doc, "rules", "dir", text_or_none(&f.rules_dir), None);
+    set(
+        &mut doc,
+        "availability",
+        "services",
+        Some(Value::Array(services)),
+        Value::Array(defaults.0.services.iter().collect()),
+    );
+    set(
+        &mut doc,
+        "notifications",
+        "sound",
+        Some(f.sound.into()),
+        defaults.1.sound.into(),
+    );
+    let resolved = match f.resolved.as_str() {
+        "all" | "none" => f.resolved.as_str(),
+        _ => "rule",
+    };
+    set(
+        &mut doc,
+        "notifications",
+        "resolved",
+        Some(resolved.into()),
+        "rule".into(),
+    );
+    set_key(
+        &mut doc,
+        "notifications",
+        "quiet_hours",
+        text_or_none(&f.quiet_hours),
+        None,
+    );
+    Ok(doc.to_string())
+}
+
+/// Set `[table] key` to `value` (`None`: remove it), unless it already holds that value, or it
+/// is missing and `value` is its `default`. An existing key keeps its place and comments.
+fn set_key(
+    doc: &mut DocumentMut,
+    table: &str,
+    key: &str,
+    value: Option<Value>,
+    default: Option<Value>,
+) {
+    let current = doc
+        .get(table)
+        .and_then(|t| t.get(key))
+        .and_then(Item::as_value);
+    match (&value, current) {
+        (Some(v), Some(c)) if same(v, c) => return,
+        (Some(v), None) if default.as_ref().is_some_and(|d| same(v, d)) => return,
+        (None, None) => return,
+        _ => {}
+    }
+    let Some(value) = value else {
+        if let Some(t) = doc.get_mut(table).and_then(Item::as_table_like_mut) {
+            t.remove(key);
+        }
+        return;
+    };
+    if doc.get(table).is_none_or(|t| !t.is_table_like()) {
+        doc[table] = toml_edit::table();
+    }
+    let Some(t) = doc[table].as_table_like_mut() else {
+        return;
+    };
+    match t.get_mut(key).and_then(Item::as_value_mut) {
+        Some(old) => {
+            let decor = old.decor().clone();
+            *old = value;
+            *old.decor_mut() = decor;
+        }
+        None => {
+            t.insert(key, Item::Value(value));
+        }
+    }
+}
+
+/// The same setting, however it is written.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(a), Value::String(b)) => a.value() == b.value(),
+        (Value::Integer(a), Value::Integer(b)) => a.value() == b.value(),
+        (Value::Boolean(a), Value::Boolean(b)) => a.value() == b.value(),
+        (Value::Float(a), Value::Float(b)) => a.value() == b.value(),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| same(x, y))
+        }
+        _ => false,
+    }
+}
+
+/// The config the form makes of the file at `path`, checked the way a config file is (errors
+/// name the field), and its text.
+fn config_at(path: &Path, f: &Form) -> Result<(Config, String), String> {
+    let text = patched(&current_text(path)?, f)?;
+    let config = Config::parse(&text).map_err(|e| humane(&e))?;
+    Ok((config, text))
+}
+
+/// The config a form describes over the file on disk.
+pub fn to_config(f: &Form) -> Result<Config, String> {
+    config_at(&config_path()?, f).map(|(c, _)| c)
 }
 
 /// "[server] url: …" → "Server address: …".
@@ -136,36 +294,95 @@ fn humane(e: &str) -> String {
         .replacen("[notifications] quiet_hours", "Quiet hours", 1)
 }
 
-/// Check and save: the file first (no secret in it), then the secret to the keychain.
-pub fn save(f: &Form) -> Result<String, String> {
-    let config = to_config(f)?;
-    let path = config_path()?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    std::fs::write(&path, config.to_toml())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+/// The secret to test or save with: the one typed, else the one kept for this server (from
+/// the environment, the session or the keychain; `None` here means "look it up"). A server
+/// address other than the saved one gets no kept secret: it is asked for again, so a secret
+/// never goes to a server it was not given for.
+fn typed_or_kept(
+    f: &Form,
+    config: &Config,
+    saved: Option<&Config>,
+) -> Result<Option<Secret>, String> {
     if !f.secret.is_empty() {
-        secrets::store_secret(&config, &Secret::new(&f.secret)).map_err(|e| {
-            format!(
-                "Saved to {}, but {e}. Unlock or install a keychain (Secret Service) and save \
-                 again, or leave the secret empty and set {} in Lookout's environment.",
-                path.display(),
-                config.server.auth.secret_env()
-            )
-        })?;
+        return Ok(Some(Secret::new(&f.secret)));
     }
-    Ok(format!("Saved to {}", path.display()))
+    match saved {
+        Some(saved) if !secrets::same_server(saved, config) => Err(format!(
+            "The server address changed (from {} to {}): type the {} for the new server. Lookout does not send a secret kept for one server to another.",
+            secrets::server_origin(saved),
+            secrets::server_origin(config),
+            config.server.auth.secret_name()
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// The config saved on disk, if there is one Lookout can read.
+fn saved_config(path: &Path) -> Option<Config> {
+    Config::load(Some(path)).ok()
+}
+
+/// What a save did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Saved {
+    pub message: String,
+    /// The file is saved but the secret could not go to the keychain: the window offers to keep
+    /// it for this session only.
+    pub keychain_unavailable: bool,
+}
+
+/// Check and save: the file first (no secret in it), then the secret to the keychain.
+pub fn save(f: &Form) -> Result<Saved, String> {
+    save_at(&config_path()?, f)
+}
+
+fn save_at(path: &Path, f: &Form) -> Result<Saved, String> {
+    let (config, text) = config_at(path, f)?;
+    let secret = typed_or_kept(f, &config, saved_config(path).as_ref())?;
+    lookout_core::files::write_private_atomic(path, text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let saved = format!("Saved to {}", path.display());
+    if let Some(secret) = secret
+        && let Err(e) = secrets::store_secret(&config, &secret)
+    {
+        let permanent = format!(
+            "To keep it for good, start a keyring (such as GNOME Keyring or KWallet) and save again, or set {} in Lookout's environment.",
+            config.server.auth.secret_env()
+        );
+        return Ok(Saved {
+            message: format!(
+                "{saved}, but the {} was not kept: {e}. You can keep it for this session only (until Lookout quits). {permanent}",
+                config.server.auth.secret_name()
+            ),
+            keychain_unavailable: true,
+        });
+    }
+    Ok(Saved {
+        message: saved,
+        keychain_unavailable: false,
+    })
+}
+
+/// Keep the form's secret in memory for this session (no keychain to keep it in).
+pub fn keep_for_session(f: &Form) -> Result<(), String> {
+    let config = to_config(f)?;
+    if f.secret.is_empty() {
+        return Err(format!(
+            "Type the {} to keep for this session.",
+            config.server.auth.secret_name()
+        ));
+    }
+    secrets::keep_for_session(&config, Secret::new(&f.secret));
+    Ok(())
 }
 
 /// Log in, subscribe and unsubscribe with the form's settings; say what happened.
 pub async fn test_connection(f: Form) -> Result<String, String> {
-    let config = to_config(&f)?;
-    let mut client = if f.secret.is_empty() {
-        secrets::connect(&config).await?
-    } else {
-        secrets::client_for(&config, Secret::new(&f.secret)).map_err(|e| e.to_string())?
+    let path = config_path()?;
+    let (config, _) = config_at(&path, &f)?;
+    let mut client = match typed_or_kept(&f, &config, saved_config(&path).as_ref())? {
+        Some(secret) => secrets::client_for(&config, secret).map_err(|e| e.to_string())?,
+        None => secrets::connect(&config).await?,
     };
     client.authenticate().await.map_err(|e| e.to_string())?;
     let services = client.services().await.map(|s| s.len()).unwrap_or(0);
@@ -202,14 +419,22 @@ mod tests {
         }
     }
 
+    /// A config path in a folder of the test's own (removed with the guard).
+    fn config_file() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        (dir, path)
+    }
+
     #[test]
     fn a_good_form_is_a_config_and_bad_ones_say_which_field() {
-        let c = to_config(&good()).unwrap();
+        let (_dir, path) = config_file();
+        let (c, text) = config_at(&path, &good()).unwrap();
         assert_eq!(c.availability.services, ["Sales", "Billing"]);
         assert_eq!(c.notifications.resolved, ResolvedNotices::All);
         assert_eq!(c.notifications.quiet_hours.as_deref(), Some("22:00-07:00"));
         assert!(
-            !c.to_toml().contains("hunter2"),
+            !text.contains("hunter2"),
             "the secret never goes in the file"
         );
         let bad = [
@@ -243,8 +468,122 @@ mod tests {
             ),
         ];
         for (f, want) in bad {
-            let e = to_config(&f).unwrap_err();
+            let e = config_at(&path, &f).unwrap_err();
             assert!(e.starts_with(want), "{e}");
         }
+    }
+
+    /// Every section set, with comments: saved from the window unchanged, the file is the same
+    /// byte for byte; saved with one change, only that line changes and nothing the window
+    /// does not show is lost.
+    #[test]
+    fn saving_keeps_everything_the_form_does_not_show() {
+        let (_dir, path) = config_file();
+        let original = r#"# Lookout, set up by hand
+[server]
+url = "https://example.brightpattern.com"
+tenant = "example"
+username = "supervisor"
+auth = "password"
+poll_interval_secs = 5   # slower on purpose
+stat_key = "statName"
+max_response_mb = 16
+percent_scale = "fraction"
+
+[availability]
+services = ["Sales", "Billing"]
+interval_secs = 30
+
+[rules]
+dir = "/srv/rules"
+
+[alerts]
+no_data_secs = 120
+grace_secs = 20
+max_per_minute = 5
+
+[notifications]
+sound = false
+resolved = "none"
+quiet_hours = "22:00-07:00"
+"#;
+        std::fs::write(&path, original).unwrap();
+        let before = Config::load(Some(&path)).unwrap();
+        let form = Form {
+            secret: String::new(),
+            ..form_of(&before)
+        };
+        save_at(&path, &form).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
+        assert_eq!(Config::load(Some(&path)).unwrap(), before);
+
+        let changed = Form {
+            poll_interval_secs: 3,
+            quiet_hours: String::new(),
+            ..form
+        };
+        save_at(&path, &changed).unwrap();
+        let after = Config::load(Some(&path)).unwrap();
+        assert_eq!(after.server.poll_interval_secs, 3);
+        assert_eq!(after.notifications.quiet_hours, None);
+        assert_eq!(after.alerts, before.alerts);
+        assert_eq!(after.server.stat_key, before.server.stat_key);
+        assert_eq!(after.server.max_response_mb, 16);
+        assert_eq!(after.availability.interval_secs, 30);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("poll_interval_secs = 3   # slower on purpose"),
+            "{text}"
+        );
+        assert!(text.starts_with("# Lookout, set up by hand\n"), "{text}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "the configuration is private");
+        }
+    }
+
+    #[test]
+    fn a_file_lookout_cannot_read_is_not_saved_over() {
+        let (_dir, path) = config_file();
+        std::fs::write(&path, "[server\nurl = ").unwrap();
+        let e = save_at(&path, &good()).unwrap_err();
+        assert!(e.contains("line 1") && e.contains("move it aside"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "[server\nurl = ");
+    }
+
+    #[test]
+    fn a_new_server_address_asks_for_its_secret() {
+        let (_dir, path) = config_file();
+        std::fs::write(
+            &path,
+            "[server]\nurl = \"https://acme.example.com\"\nusername = \"ana\"\n",
+        )
+        .unwrap();
+        let form = Form {
+            url: "https://elsewhere.example.net".into(),
+            username: "ana".into(),
+            secret: String::new(),
+            ..good()
+        };
+        let e = save_at(&path, &form).unwrap_err();
+        assert!(
+            e.contains("from https://acme.example.com to https://elsewhere.example.net"),
+            "{e}"
+        );
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("acme.example.com"),
+            "nothing saved"
+        );
+    }
+
+    #[test]
+    fn the_secret_never_shows_in_debug_output() {
+        let shown = format!("{:?}", good());
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 }

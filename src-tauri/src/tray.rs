@@ -1,7 +1,7 @@
 //! The tray, as pure functions of the engine's state: which state it shows, the icon drawn for
 //! it (told apart by shape as well as colour, with the number of firing alerts on it), the
-//! tooltip and the menu. `icons/tray-*.png` are pictures of what this code draws, kept in step
-//! by a test (`LOOKOUT_WRITE_ICONS=1 cargo test -p lookout-desktop --bins` writes them).
+//! tooltip and the menu. The top-level `icons/tray-*.png` are pictures of what this code draws,
+//! kept in step by a test in `icons.rs` (`cargo xtask icons` writes them).
 
 use lookout_core::alerts::State;
 use lookout_core::rules::Severity;
@@ -19,6 +19,9 @@ pub enum Level {
     Ok,
 }
 
+/// The state name of an overview the app makes while no engine runs.
+pub const STOPPED: &str = "stopped";
+
 /// The tray's whole state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrayState {
@@ -34,11 +37,13 @@ impl TrayState {
             .iter()
             .filter(|a| a.state == State::Firing && a.quiet.is_none())
             .collect();
+        // Only live data is a reason to look fine: starting, connecting, waiting for the first
+        // data, reconnecting, failed and not watching at all are "no data".
         let no_data = o
             .alerts
             .iter()
             .any(|a| a.rule == lookout_core::watch::CONNECTION_RULE)
-            || matches!(o.state.as_str(), "reconnecting" | "failed");
+            || o.state != "live";
         let paused = o.paused_until.is_some_and(|u| now < u);
         let level = if no_data {
             Level::NoData
@@ -77,6 +82,9 @@ pub fn tooltip(o: &Overview, tenant: &str, now: i64) -> String {
         _ if t.firing == 0 => "all quiet".to_string(),
         _ => format!("{} firing", t.firing),
     };
+    if o.state == STOPPED {
+        return format!("Lookout — {}", o.detail);
+    }
     let mut s = format!("Lookout — {tenant}: {what}");
     if pending > 0 {
         s += &format!(", {pending} pending");
@@ -226,85 +234,6 @@ mod tests {
     use super::*;
     use lookout_core::watch::AlertView;
 
-    /// A PNG of an RGBA image (uncompressed deflate: small icons, no dependency).
-    fn png(rgba: &[u8], width: u32, height: u32) -> Vec<u8> {
-        fn crc32(data: &[u8]) -> u32 {
-            let mut crc = 0xFFFF_FFFFu32;
-            for &b in data {
-                crc ^= u32::from(b);
-                for _ in 0..8 {
-                    crc = if crc & 1 != 0 {
-                        (crc >> 1) ^ 0xEDB8_8320
-                    } else {
-                        crc >> 1
-                    };
-                }
-            }
-            !crc
-        }
-        fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-            out.extend((data.len() as u32).to_be_bytes());
-            let mut c = kind.to_vec();
-            c.extend(data);
-            out.extend(&c);
-            out.extend(crc32(&c).to_be_bytes());
-        }
-        let mut raw = Vec::new();
-        for row in rgba.chunks((width * 4) as usize).take(height as usize) {
-            raw.push(0);
-            raw.extend(row);
-        }
-        // zlib: header, stored blocks of at most 65,535 bytes, Adler-32.
-        let mut z = vec![0x78, 0x01];
-        let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
-        for (i, b) in blocks.iter().enumerate() {
-            z.push(u8::from(i + 1 == blocks.len()));
-            let len = b.len() as u16;
-            z.extend(len.to_le_bytes());
-            z.extend((!len).to_le_bytes());
-            z.extend(*b);
-        }
-        let (mut a, mut bsum) = (1u32, 0u32);
-        for &x in &raw {
-            a = (a + u32::from(x)) % 65_521;
-            bsum = (bsum + a) % 65_521;
-        }
-        z.extend(((bsum << 16) | a).to_be_bytes());
-        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-        let mut ihdr = width.to_be_bytes().to_vec();
-        ihdr.extend(height.to_be_bytes());
-        ihdr.extend([8, 6, 0, 0, 0]);
-        chunk(&mut out, b"IHDR", &ihdr);
-        chunk(&mut out, b"IDAT", &z);
-        chunk(&mut out, b"IEND", &[]);
-        out
-    }
-
-    #[test]
-    fn the_icons_folder_shows_what_the_code_draws() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("icons");
-        let states = [
-            ("ok", Level::Ok, 0),
-            ("warning", Level::Warning, 2),
-            ("critical", Level::Critical, 3),
-            ("no-data", Level::NoData, 0),
-            ("paused", Level::Paused, 0),
-        ];
-        for (name, level, firing) in states {
-            let bytes = png(&draw(&TrayState { level, firing }), SIZE, SIZE);
-            let path = dir.join(format!("tray-{name}.png"));
-            if std::env::var_os("LOOKOUT_WRITE_ICONS").is_some() {
-                std::fs::write(&path, &bytes).unwrap();
-            }
-            let on_disk = std::fs::read(&path).unwrap_or_default();
-            assert!(
-                on_disk == bytes,
-                "{} is not what tray.rs draws; LOOKOUT_WRITE_ICONS=1 cargo test -p lookout-desktop --bins rewrites it",
-                path.display()
-            );
-        }
-    }
-
     fn alert(rule: &str, sev: Severity, state: State, quiet: Option<&str>) -> AlertView {
         AlertView {
             rule: rule.into(),
@@ -348,11 +277,28 @@ mod tests {
         assert_eq!(TrayState::of(&o, 100).level, Level::Ok);
         o.paused_until = Some(200);
         assert_eq!(TrayState::of(&o, 100).level, Level::Paused);
-        o.state = "reconnecting".into();
+        for state in [
+            "",
+            "connecting",
+            "authenticating",
+            "subscribing",
+            "waiting_for_data",
+            "reconnecting",
+            "failed",
+            STOPPED,
+        ] {
+            o.state = state.into();
+            assert_eq!(
+                TrayState::of(&o, 100).level,
+                Level::NoData,
+                "never looks fine when no data flows ({state:?})"
+            );
+        }
+        o.state = STOPPED.into();
+        o.detail = "Not watching: no API secret".into();
         assert_eq!(
-            TrayState::of(&o, 100).level,
-            Level::NoData,
-            "never looks fine when blind"
+            tooltip(&o, "", 100),
+            "Lookout — Not watching: no API secret"
         );
     }
 

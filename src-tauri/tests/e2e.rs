@@ -330,6 +330,25 @@ impl Driver {
         }
     }
 
+    /// The settings window's answer once it is final, as `class: text` (`ok` or `error`).
+    fn answer(&self, what: &str) -> String {
+        self.wait_for(
+            what,
+            "const r = document.getElementById('result'); return r.className !== '' && !r.textContent.endsWith('…') ? r.className + ': ' + r.textContent : null",
+            Duration::from_secs(20),
+        )
+        .as_str()
+        .unwrap()
+        .to_string()
+    }
+
+    /// Press `button` in the settings window and wait for its answer (see [`Driver::answer`]).
+    fn press(&self, button: &str, what: &str) -> String {
+        self.script("document.getElementById('result').className = ''; return true");
+        self.click(button);
+        self.answer(what)
+    }
+
     fn screenshot(&self, path: &std::path::Path) {
         let r: Value = self
             .http
@@ -463,6 +482,34 @@ value = 200
         denied != "allowed" && denied.contains("not allowed"),
         "the overview window reached a settings command: {denied}"
     );
+    // It may listen to events, and do nothing else with them.
+    let emitted = d.script_async(
+        "window.__TAURI__.event.emit('overview', {state: 'live'}).then(() => done('allowed'), (e) => done(String(e)))",
+    );
+    let emitted = emitted.as_str().unwrap_or_default().to_string();
+    assert!(
+        emitted.contains("not allowed"),
+        "the overview may emit events: {emitted}"
+    );
+    // `Object.prototype` is frozen, and the page can neither change its base, embed objects nor send
+    // a form anywhere.
+    assert_eq!(
+        d.script("return Object.isFrozen(Object.prototype)"),
+        json!(true),
+        "freezePrototype"
+    );
+    let refused = d.script_async(
+        r#"const seen = [];
+        document.addEventListener('securitypolicyviolation', (e) => seen.push(e.violatedDirective));
+        const base = document.createElement('base');
+        base.href = 'https://example.invalid/';
+        document.head.append(base);
+        const object = document.createElement('object');
+        object.data = 'https://example.invalid/x.swf';
+        document.body.append(object);
+        setTimeout(() => done(seen.sort().join(' ')), 1000);"#,
+    );
+    assert_eq!(refused, json!("base-uri object-src"), "the CSP");
 
     // Acknowledge the long wait: it stays visible, with the reason it is quiet.
     // A keyboard user on a button keeps their place while the overview updates every second.
@@ -492,28 +539,38 @@ fn settings_refuse_a_bad_address_and_say_why() {
         Duration::from_secs(10),
     );
     d.script("document.getElementById('url').value = 'http://tenant.example.com'; document.getElementById('username').value = 'supervisor'; document.getElementById('secret').value = 'hunter2'; return true");
-    d.click("#save");
-    let msg = d.wait_for(
-        "the validation error",
-        "const r = document.getElementById('result'); return r.className === 'error' ? r.textContent : null",
-        Duration::from_secs(10),
-    );
-    let msg = msg.as_str().unwrap();
-    assert!(msg.starts_with("Server address"), "{msg}");
+    let msg = d.press("#save", "the validation error");
+    assert!(msg.starts_with("error: Server address"), "{msg}");
     assert!(msg.contains("https://"), "says what to do: {msg}");
     assert!(!msg.contains("hunter2"));
     // Nothing was saved.
     assert!(!home.join("config/lookout/config.toml").exists());
-    // No notification server on this test's bus: the test notification says so.
-    d.script("document.getElementById('result').className = ''; return true");
-    d.click("#notify");
-    let msg = d.wait_for(
-        "the test notification's answer",
-        "const r = document.getElementById('result'); return r.className === 'error' ? r.textContent : null",
-        Duration::from_secs(10),
+    // The settings window hears no events.
+    let listened = d.script_async(
+        "window.__TAURI__.event.listen('overview', () => {}).then(() => done('allowed'), (e) => done(String(e)))",
     );
-    let msg = msg.as_str().unwrap();
-    assert!(msg.starts_with("no desktop notification server"), "{msg}");
+    let listened = listened.as_str().unwrap_or_default().to_string();
+    assert!(
+        listened.contains("not allowed"),
+        "the settings window may listen: {listened}"
+    );
+    // Nor can it send a form anywhere.
+    let refused = d.script_async(
+        r#"document.addEventListener('securitypolicyviolation', (e) => done(e.violatedDirective));
+        const form = document.createElement('form');
+        form.action = 'https://example.invalid/';
+        form.method = 'post';
+        document.body.append(form);
+        form.submit();
+        setTimeout(() => done('sent'), 1500);"#,
+    );
+    assert_eq!(refused, json!("form-action"), "the CSP");
+    // No notification server on this test's bus: the test notification says so.
+    let msg = d.press("#notify", "the test notification's answer");
+    assert!(
+        msg.starts_with("error: no desktop notification server"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -846,29 +903,18 @@ fn connecting_from_the_first_run_tests_saves_and_watches_the_tenant() {
         secret = json!(user.api_secret),
     );
     d.script(&fill);
-    let result = |what: &str, class: &str| {
-        d.wait_for(
-            what,
-            &format!(
-                "const r = document.getElementById('result'); return r.className === '{class}' && !r.textContent.endsWith('…') ? r.textContent : null"
-            ),
-            Duration::from_secs(20),
-        )
-        .as_str()
-        .unwrap()
-        .to_string()
-    };
-    d.click("#test");
-    let msg = result("the connection test", "ok");
+    let msg = d.press("#test", "the connection test");
     assert!(
-        msg.starts_with(&format!("Connected to {tenant} as {}", user.name)),
+        msg.starts_with(&format!("ok: Connected to {tenant} as {}", user.name)),
         "{msg}"
     );
 
     // The secret cannot go to a keychain here: saying so, with the way out; the rest is saved.
-    d.click("#save");
-    let msg = result("the keychain's refusal", "error");
-    assert!(msg.contains("keychain"), "{msg}");
+    let msg = d.press("#save", "the keychain's refusal");
+    assert!(
+        msg.starts_with("error: ") && msg.contains("keychain"),
+        "{msg}"
+    );
     assert!(msg.contains("LOOKOUT_CLIENT_SECRET"), "{msg}");
     assert!(!msg.contains(&user.api_secret), "{msg}");
     let config = std::fs::read_to_string(home.join("config/lookout/config.toml")).unwrap();
@@ -877,10 +923,12 @@ fn connecting_from_the_first_run_tests_saves_and_watches_the_tenant() {
     assert!(autostart_entries(&home).is_empty(), "nothing at login yet");
 
     // Empty secret: the environment's is used; saving starts the watch and the login entry.
-    d.script("document.getElementById('secret').value = ''; document.getElementById('result').className = ''; return true");
-    d.click("#save");
-    let msg = result("the save", "ok");
-    assert!(msg.ends_with("watching it now."), "{msg}");
+    d.script("document.getElementById('secret').value = ''; return true");
+    let msg = d.press("#save", "the save");
+    assert!(
+        msg.starts_with("ok: ") && msg.ends_with("watching it now."),
+        "{msg}"
+    );
     let entries = autostart_entries(&home);
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert!(
@@ -899,10 +947,230 @@ fn connecting_from_the_first_run_tests_saves_and_watches_the_tenant() {
 
     // Turned off again: the entry goes.
     d.window("Lookout settings");
-    d.script("document.getElementById('login').checked = false; document.getElementById('result').className = ''; return true");
-    d.click("#save");
-    result("the second save", "ok");
+    d.script("document.getElementById('login').checked = false; return true");
+    let msg = d.press("#save", "the second save");
+    assert!(msg.starts_with("ok: "), "{msg}");
     assert!(autostart_entries(&home).is_empty(), "removed");
+    drop(d);
+    rt.block_on(sim.stop());
+}
+
+/// The environment of the processes the app started (its web views): `(pid, environ)`.
+fn children_environment(d: &Driver) -> Vec<(u32, String)> {
+    let app = descendants(d.child.id()).into_iter().find(|p| {
+        std::fs::read_link(format!("/proc/{p}/exe"))
+            .is_ok_and(|exe| exe == std::path::Path::new(env!("CARGO_BIN_EXE_lookout-desktop")))
+    });
+    let Some(app) = app else {
+        panic!("the app's process is not among the driver's");
+    };
+    descendants(app)
+        .into_iter()
+        .filter_map(|p| {
+            let env = std::fs::read(format!("/proc/{p}/environ")).ok()?;
+            Some((p, String::from_utf8_lossy(&env).replace('\0', "\n")))
+        })
+        .collect()
+}
+
+/// A simulated tenant on a port of its own, and a config file for it in `home`.
+fn tenant_config(
+    rt: &tokio::runtime::Runtime,
+    home: &std::path::Path,
+    extra: &str,
+) -> lookout_sim::SimHandle {
+    let cfg = lookout_sim::SimConfig::default();
+    let user = cfg.users[0].clone();
+    let tenant = cfg.tenant.clone();
+    let sim = rt
+        .block_on(lookout_sim::start(cfg, "127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let dir = home.join("config/lookout");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "[server]\nurl = \"{}\"\ntenant = \"{tenant}\"\nusername = \"{}\"\npoll_interval_secs = 1\n{extra}",
+            sim.url(),
+            user.name
+        ),
+    )
+    .unwrap();
+    sim
+}
+
+/// A secret goes only to the server it was given for: with the secret in the environment and
+/// the settings pointed at another server, Test and Save ask for the secret again and the
+/// other server hears nothing. The secret never reaches a process the app starts.
+#[test]
+fn a_secret_goes_only_to_the_server_it_was_given_for() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let home = home("moved");
+    let first = tenant_config(&rt, &home, "");
+    let other = rt
+        .block_on(lookout_sim::start(
+            lookout_sim::SimConfig::default(),
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .unwrap();
+    let env = [
+        ("LOOKOUT_CLIENT_SECRET", std::ffi::OsStr::new("demo-secret")),
+        ("LOOKOUT_SHOW_SETTINGS", std::ffi::OsStr::new("1")),
+    ];
+    let Some(d) = Driver::start(&env, &home) else {
+        return;
+    };
+    d.window("Lookout settings");
+    d.wait_for(
+        "the saved settings",
+        &format!(
+            "return document.getElementById('url').value === {}",
+            json!(first.url())
+        ),
+        Duration::from_secs(10),
+    );
+    // The web views the app started do not have the secret.
+    let children = children_environment(&d);
+    assert!(!children.is_empty(), "the settings window's web view");
+    for (pid, env) in &children {
+        assert!(
+            !env.contains("LOOKOUT_CLIENT_SECRET") && !env.contains("demo-secret"),
+            "process {pid} has the secret in its environment"
+        );
+    }
+    d.script(&format!(
+        "document.getElementById('url').value = {}; return true",
+        json!(other.url())
+    ));
+    let tokens = "POST /configapi/v2/oauth/token";
+    for button in ["#test", "#save"] {
+        let msg = d.press(button, &format!("the answer to {button}"));
+        assert!(
+            msg.starts_with("error: The server address changed"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("type the API secret for the new server"),
+            "{msg}"
+        );
+        assert_eq!(
+            other.request_count(tokens),
+            0,
+            "the other server got a login"
+        );
+    }
+    let config = std::fs::read_to_string(home.join("config/lookout/config.toml")).unwrap();
+    assert!(config.contains(&first.url()), "nothing was saved: {config}");
+    // Typed for the new server, it is used there.
+    d.script("document.getElementById('secret').value = 'demo-secret'; return true");
+    let msg = d.press("#test", "the test with the typed secret");
+    assert!(msg.starts_with("ok: Connected to"), "{msg}");
+    assert!(other.request_count(tokens) > 0);
+    drop(d);
+    rt.block_on(first.stop());
+    rt.block_on(other.stop());
+}
+
+/// A desk that watches nothing says so: with a configuration but no secret anywhere (no
+/// keychain on this desktop, nothing in the environment) the overview says what is missing and
+/// offers the settings, and a notification says it once it has lasted `no_data_secs`. In the
+/// settings, the keychain's absence is said in plain words, whole, with the way out: keeping
+/// the secret for this session, which starts the watch.
+#[test]
+fn a_desk_that_watches_nothing_says_so_and_a_secret_can_be_kept_for_the_session() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let home = home("nothing");
+    let sim = tenant_config(&rt, &home, "\n[alerts]\nno_data_secs = 5\n");
+    let bus = private_bus();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let _server = fake_notifications::serve(&bus.address, seen.clone());
+    let env = [("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1"))];
+    let Some(d) = Driver::start_on(bus, &env, &home) else {
+        return;
+    };
+    d.window("Lookout");
+    let header = d.wait_for(
+        "the overview saying nothing is watched",
+        "const c = document.getElementById('connection'); return c.textContent.startsWith('Not watching') ? c.textContent : null",
+        Duration::from_secs(10),
+    );
+    let header = header.as_str().unwrap();
+    assert!(
+        header.contains("no API secret"),
+        "says what is missing: {header}"
+    );
+    assert!(
+        header.contains("LOOKOUT_CLIENT_SECRET"),
+        "and what to do: {header}"
+    );
+    assert!(!header.to_lowercase().contains("zbus"), "{header}");
+    assert_eq!(
+        d.script("return document.getElementById('open-settings').hidden"),
+        json!(false),
+        "the way to the settings"
+    );
+    assert_eq!(
+        d.script("return document.getElementById('no-alerts').hidden || !document.body.innerText.includes('Nothing needs you')"),
+        json!(true),
+        "it never says all is well"
+    );
+    let told = || {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.summary == "Lookout is not watching anything")
+            .count()
+    };
+    let start = Instant::now();
+    while told() == 0 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(told(), 1, "told once no_data_secs passed");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(told(), 1, "and only once");
+
+    // To the settings, from the overview.
+    d.click("#open-settings");
+    d.window("Lookout settings");
+    d.wait_for(
+        "the settings",
+        &format!(
+            "return document.getElementById('url').value === {}",
+            json!(sim.url())
+        ),
+        Duration::from_secs(10),
+    );
+    d.script("document.getElementById('secret').value = 'demo-secret'; return true");
+    let msg = d.press("#save", "the keychain's absence");
+    assert!(msg.starts_with("error: "), "{msg}");
+    assert!(
+        msg.contains("the system keychain is not available"),
+        "{msg}"
+    );
+    assert!(msg.contains("this session only"), "{msg}");
+    assert!(
+        msg.contains("LOOKOUT_CLIENT_SECRET"),
+        "the way to keep it: {msg}"
+    );
+    for jargon in ["zbus", "Platform", "secure storage"] {
+        assert!(!msg.contains(jargon), "{jargon} in: {msg}");
+    }
+    assert!(!msg.contains("demo-secret"), "{msg}");
+    // Shown whole, in the window.
+    assert_eq!(
+        d.script("const r = document.getElementById('result').getBoundingClientRect(); const e = document.getElementById('result'); return r.top >= 0 && r.bottom <= window.innerHeight && e.scrollHeight <= e.clientHeight + 1"),
+        json!(true),
+        "the message is cut off"
+    );
+    d.screenshot(&home.join("settings-keychain.png"));
+    let msg = d.press("#session", "the session's answer");
+    assert!(msg.starts_with("ok: Kept for this session only"), "{msg}");
+    d.window("Lookout");
+    d.wait_for(
+        "the tenant, live",
+        "return document.getElementById('connection').textContent.startsWith('live')",
+        Duration::from_secs(20),
+    );
     drop(d);
     rt.block_on(sim.stop());
 }
