@@ -28,8 +28,10 @@ cargo xtask <command>
 
   setup   install the system packages the project needs (Debian/Ubuntu; skips what is there)
   test    setup, then run the whole test suite
-  demo    the desktop app on a simulated tenant with the demo scenario (in the terminal
-          when there is no display, or with arguments for `lookout demo`)
+  demo    the desktop app on a simulated tenant with the demo scenario; installs what the
+          app needs first, like `test` (in the terminal when there is no display, when
+          that cannot be installed, or with arguments for `lookout demo`)
+  icons   draw the app and tray icons again into icons/ (after a change to how they are drawn)
   lint    cargo fmt --check and cargo clippy with warnings as errors
   dist    release bundles of the desktop app: .deb, then AppImage (Tauri bundler, through
           `npx @tauri-apps/cli@2`); they land in target/release/bundle/
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
             .and_then(|()| setup_tauri_driver())
             .and_then(|()| test()),
         Some("demo") => demo(&args[1..]),
+        Some("icons") => icons(),
         Some("lint") => lint(),
         Some("dist") => setup().and_then(|()| dist()),
         Some("bench") => bench(&args[1..]),
@@ -219,13 +222,66 @@ fn test() -> Result<()> {
     run(cargo().args(["test", "--workspace", "--locked", "--doc", "--quiet"]))
 }
 
-/// The desktop app in demo mode when there is a display; `lookout demo` in the terminal
-/// otherwise.
+/// How the demo runs.
+#[derive(Debug, PartialEq, Eq)]
+enum DemoWay {
+    /// The desktop app.
+    App,
+    /// `lookout demo` in the terminal, for the reason given.
+    Terminal(String),
+}
+
+/// The desktop app when there is a display and what it needs is installed (installing it first,
+/// as `test` does); the terminal demo otherwise, saying why.
+fn demo_way(display: bool, extra: &[String], ready: impl FnOnce() -> Result<()>) -> DemoWay {
+    if !display {
+        return DemoWay::Terminal("no display, so the demo runs in the terminal".into());
+    }
+    if !extra.is_empty() {
+        return DemoWay::Terminal("arguments given, so they go to `lookout demo`".into());
+    }
+    println!(
+        "demo: the desktop app needs WebKitGTK and a few other system packages; checking them"
+    );
+    match ready() {
+        Ok(()) => DemoWay::App,
+        Err(e) => DemoWay::Terminal(format!(
+            "the desktop app cannot be built here ({e:#}), so the demo runs in the terminal; \
+             `cargo xtask setup` as root installs what it needs (Debian/Ubuntu), docs/desktop.md \
+             says what that is elsewhere"
+        )),
+    }
+}
+
+/// What the desktop app needs to build: on Debian/Ubuntu, installed by `setup`; on another
+/// Linux, WebKitGTK 4.1's development files must be there already; macOS and Windows have
+/// what it needs.
+fn desktop_ready() -> Result<()> {
+    if !cfg!(target_os = "linux") {
+        return Ok(());
+    }
+    if Command::new("dpkg-query").arg("--version").output().is_ok() {
+        return setup();
+    }
+    let found = Command::new("pkg-config")
+        .args(["--exists", "webkit2gtk-4.1"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        Ok(())
+    } else {
+        bail!("not Debian/Ubuntu, and WebKitGTK 4.1's development files are not installed")
+    }
+}
+
+/// The desktop app in demo mode when there is a display (installing what it needs first);
+/// `lookout demo` in the terminal otherwise.
 fn demo(extra: &[String]) -> Result<()> {
     let display = std::env::var_os("DISPLAY").is_some()
         || std::env::var_os("WAYLAND_DISPLAY").is_some()
         || cfg!(any(target_os = "macos", windows));
-    if display && extra.is_empty() {
+    let way = demo_way(display, extra, desktop_ready);
+    if way == DemoWay::App {
         println!("demo: starting the desktop app in demo mode (the tray icon and the overview)");
         return run(cargo()
             .args([
@@ -239,8 +295,8 @@ fn demo(extra: &[String]) -> Result<()> {
             .arg("--demo")
             .env("LOOKOUT_SHOW_OVERVIEW", "1"));
     }
-    if !display {
-        println!("demo: no display, so the demo runs in the terminal (lookout demo)");
+    if let DemoWay::Terminal(why) = &way {
+        println!("demo: {why} (lookout demo)");
     }
     run(cargo()
         .args([
@@ -255,6 +311,23 @@ fn demo(extra: &[String]) -> Result<()> {
             "demo",
         ])
         .args(extra))
+}
+
+/// Draw the app and tray icons into `icons/` again (the test that keeps them in step writes them).
+fn icons() -> Result<()> {
+    run(cargo()
+        .args([
+            "test",
+            "--locked",
+            "-p",
+            "lookout-desktop",
+            "--bins",
+            "--quiet",
+            "icons::",
+        ])
+        .env("LOOKOUT_WRITE_ICONS", "1"))?;
+    println!("icons: written to icons/");
+    Ok(())
 }
 
 /// The Tauri command line from npm (a prebuilt binary: seconds, where `cargo install
@@ -478,4 +551,31 @@ fn fuzz(args: &[String]) -> Result<()> {
             .args(["--", &format!("-max_total_time={seconds}")]))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_installs_what_the_app_needs_first_and_says_when_it_cannot() {
+        // A display: what the app needs is made ready first, then the app runs.
+        let mut asked = false;
+        let way = demo_way(true, &[], || {
+            asked = true;
+            Ok(())
+        });
+        assert!(asked, "setup ran before the app");
+        assert_eq!(way, DemoWay::App);
+        // It cannot be installed (no root, not Debian): the terminal demo, saying why and how.
+        let way = demo_way(true, &[], || bail!("apt-get needs root"));
+        let DemoWay::Terminal(why) = way else {
+            panic!("the app with nothing to build it")
+        };
+        assert!(why.contains("apt-get needs root"), "{why}");
+        assert!(why.contains("cargo xtask setup"), "{why}");
+        // No display: nothing to install, the terminal demo.
+        let way = demo_way(false, &[], || panic!("no setup without a display"));
+        assert!(matches!(way, DemoWay::Terminal(w) if w.contains("no display")));
+    }
 }
