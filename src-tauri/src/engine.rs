@@ -126,9 +126,14 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
 }
 
 /// Start the engine in `mode`. Problems before the pipeline runs (no secret, a bad config) come
-/// back as an error for the window to show. `on_open` runs when a notification's *Open* is
+/// back as an error for the window to show; a pipeline that stops on its own (a rules folder it
+/// cannot read) calls `on_stopped` with why. `on_open` runs when a notification's *Open* is
 /// chosen.
-pub async fn start(mode: Mode, on_open: impl Fn() + Send + 'static) -> anyhow::Result<Running> {
+pub async fn start(
+    mode: Mode,
+    on_open: impl Fn() + Send + 'static,
+    on_stopped: impl FnOnce(String) + Send + 'static,
+) -> anyhow::Result<Running> {
     let mut prepared = prepare(&mode).await?;
     let (actions_tx, actions_rx) = mpsc::unbounded_channel();
     // The notifier's actions pass through here: Open is the app's to handle (show the
@@ -169,6 +174,7 @@ pub async fn start(mode: Mode, on_open: impl Fn() + Send + 'static) -> anyhow::R
         };
         if let Err(e) = watch::run(setup, notifier, Some(actions_rx), report, stop).await {
             tracing::error!("the engine stopped: {e}");
+            on_stopped(e);
         }
         if let Some(sim) = sim {
             sim.stop().await;

@@ -191,20 +191,28 @@ async fn stop_engine(app: &AppHandle) {
 /// cannot start, the tray and the overview say that nothing is watched, and why.
 async fn switch_engine(app: &AppHandle, mode: engine::Mode) -> Result<(), String> {
     stop_engine(app).await;
-    let opener = app.clone();
-    let running = match engine::start(mode.clone(), move || show(&opener, "overview")).await {
-        Ok(r) => r,
-        Err(e) => {
-            let reason = lookout_statsapi::printable(&format!("{e:#}"), 600);
-            not_watching(app, &reason);
-            return Err(reason);
-        }
-    };
-    if let Some(shared) = app.try_state::<Shared>()
-        && let Ok(mut stopped) = shared.stopped.lock()
-    {
-        *stopped = None;
-    }
+    // Watching, unless the start fails (the episode of not watching goes on) or the pipeline
+    // stops on its own, even before `start` returns (`on_stopped` says so again).
+    let before = app
+        .try_state::<Shared>()
+        .and_then(|shared| shared.stopped.lock().ok()?.take());
+    let (opener, stopped) = (app.clone(), app.clone());
+    let on_stopped =
+        move |why: String| not_watching(&stopped, &lookout_statsapi::printable(&why, 600));
+    let running =
+        match engine::start(mode.clone(), move || show(&opener, "overview"), on_stopped).await {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(shared) = app.try_state::<Shared>()
+                    && let Ok(mut stopped) = shared.stopped.lock()
+                {
+                    *stopped = before;
+                }
+                let reason = lookout_statsapi::printable(&format!("{e:#}"), 600);
+                not_watching(app, &reason);
+                return Err(reason);
+            }
+        };
     let shared = app.state::<Shared>();
     let rules_dir = match &mode {
         engine::Mode::Configured(path) => lookout_core::Config::load(Some(path))
@@ -278,10 +286,9 @@ fn not_watching(app: &AppHandle, reason: &str) {
     if let Some(shared) = app.try_state::<Shared>()
         && let Ok(mut stopped) = shared.stopped.lock()
     {
+        // One episode of not watching, one notification, whatever the reasons on the way.
         let since = stopped.as_ref().map_or_else(unix_now, |s| s.since);
-        let told = stopped
-            .as_ref()
-            .is_some_and(|s| s.told && s.reason == reason);
+        let told = stopped.as_ref().is_some_and(|s| s.told);
         *stopped = Some(Stopped {
             since,
             reason: reason.to_string(),

@@ -1174,3 +1174,31 @@ fn a_desk_that_watches_nothing_says_so_and_a_secret_can_be_kept_for_the_session(
     drop(d);
     rt.block_on(sim.stop());
 }
+
+/// A rules folder Lookout cannot read stops the watch as soon as it starts: that is said too,
+/// not shown as all quiet.
+#[test]
+fn a_rules_folder_that_cannot_be_read_says_nothing_is_watched() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let home = home("rules-unreadable");
+    // The rules "folder" is the config file itself.
+    let sim = tenant_config(&rt, &home, "\n[rules]\ndir = \"config.toml\"\n");
+    let env = [
+        ("LOOKOUT_CLIENT_SECRET", std::ffi::OsStr::new("demo-secret")),
+        ("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1")),
+    ];
+    let Some(d) = Driver::start(&env, &home) else {
+        return;
+    };
+    d.window("Lookout");
+    let header = d.wait_for(
+        "the overview saying nothing is watched",
+        "const c = document.getElementById('connection'); return c.textContent.startsWith('Not watching') ? c.textContent : null",
+        Duration::from_secs(15),
+    );
+    let header = header.as_str().unwrap();
+    assert!(header.contains("cannot read the rules folder"), "{header}");
+    assert!(header.contains("config.toml"), "which one: {header}");
+    drop(d);
+    rt.block_on(sim.stop());
+}

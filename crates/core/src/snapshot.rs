@@ -258,12 +258,13 @@ enum Seen {
 
 /// What ingest knows of a tenant's percentages, kept from one answer to the next.
 ///
-/// In `auto`, a statistic is read as 0–100 once any of its values is above 1 (a fraction
-/// cannot be), and as a 0–1 fraction once its values are all within 0–1 and one lies strictly
-/// between. Where a statistic's own values cannot tell (only 0 and 1 so far, or none), the
-/// other percentages of the same section (totals, services, agents) decide, since a tenant
-/// writes a section one way; with nothing to go by it is read as 0–100, and said so. A value
-/// above 1 always wins: a statistic taken for a fraction becomes 0–100 when one shows up.
+/// In `auto`, a tenant is taken to write each section (totals, services, agents) one way. A
+/// statistic is read as 0–100 once a value above 1 has shown up in it or in any percentage of
+/// its section (a fraction cannot be above 1; and a percent tenant's small ratios, `0.50` for
+/// half a percent, must not be taken for fractions). Otherwise, once a value strictly between 0
+/// and 1 has shown up in it or its section, it is read as a 0–1 fraction. With nothing to go by
+/// (only 0 and 1 so far) it is read as 0–100, and said so. What was learnt is kept from one
+/// answer to the next, and 0–100 always wins over a fraction.
 #[derive(Debug, Clone, Default)]
 pub struct PercentScales {
     setting: PercentScale,
@@ -724,6 +725,51 @@ mod tests {
         assert_eq!(json["services"][0]["in_calls_waiting"], 2);
         assert_eq!(json["totals"]["service_level"], serde_json::Value::Null);
         assert_eq!(json["chat"][0]["is_urgent"], true);
+    }
+
+    #[test]
+    fn percentages_are_read_on_the_scale_the_tenant_writes() {
+        let plan = Plan {
+            services: owned(&[
+                "name",
+                "service_level",
+                "in_calls_abandoned_percent_per_day",
+            ]),
+            ..Plan::default()
+        };
+        let answer = |sl: &str, abandoned: &str| -> DataResponse {
+            serde_json::from_str(&format!(
+                r#"{{"lookout":{{"service_grids":[{{"id":"services","values":[{{"name":"Sales","service_level":"{sl}","in_calls_abandoned_percent_per_day":"{abandoned}"}}]}}]}}}}"#
+            ))
+            .unwrap()
+        };
+        let read = |s: &Snapshot, stat: &str| s.services.get(0, stat).and_then(|v| v.as_f64());
+        // A percent tenant's small ratio is not taken for a fraction: its section says 0–100.
+        let mut scales = PercentScales::default();
+        let s = Snapshot::from_data_with(&plan, &answer("92.5", "0.5"), 0, &mut scales);
+        assert_eq!(read(&s, "service_level"), Some(92.5));
+        assert_eq!(read(&s, "in_calls_abandoned_percent_per_day"), Some(0.5));
+        // A fraction tenant: everything times 100, and kept so when only 1 and 0 come next.
+        let mut scales = PercentScales::default();
+        let s = Snapshot::from_data_with(&plan, &answer("0.925", "0.005"), 0, &mut scales);
+        assert!((read(&s, "service_level").unwrap() - 92.5).abs() < 1e-9);
+        let s = Snapshot::from_data_with(&plan, &answer("1", "0"), 0, &mut scales);
+        assert_eq!(read(&s, "service_level"), Some(100.0));
+        assert_eq!(
+            s.percent_scales["services.service_level"],
+            "0–1 fraction (auto)"
+        );
+        // Nothing to go by: read as 0–100, and said so.
+        let s = Snapshot::from_data(&plan, &answer("1", "0"), 0);
+        assert_eq!(read(&s, "service_level"), Some(1.0));
+        assert_eq!(
+            s.percent_scales["services.service_level"],
+            "undecided, read as 0–100 (auto)"
+        );
+        // A value above 1 always wins.
+        let s = Snapshot::from_data_with(&plan, &answer("85", "0.5"), 0, &mut scales);
+        assert_eq!(read(&s, "service_level"), Some(85.0));
+        assert_eq!(read(&s, "in_calls_abandoned_percent_per_day"), Some(0.5));
     }
 
     #[test]
