@@ -190,6 +190,24 @@ fn snapshot_against_garbage_names_the_endpoint_and_status() {
     assert!(!err.contains("Welcome to nginx"), "{err}");
 }
 
+/// An answer larger than `[server] max_response_mb` is not read, and the message says how
+/// large an answer may be.
+#[test]
+fn answers_over_the_configured_size_are_not_read() {
+    let dir = tempdir("cap");
+    let (_sim, url) = start_sim(&["--agents", "20000"]);
+    let config = write_config(&dir, &url, "max_response_mb = 1");
+    let out = snapshot_cmd(&config, "json", Some("demo-secret"), 4)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/statsapi/subscription/data: response body larger than 1048576 bytes"),
+        "{err}"
+    );
+}
+
 #[test]
 fn missing_secret_and_bad_config_are_explained() {
     let dir = tempdir("bad");
