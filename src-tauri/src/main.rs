@@ -37,6 +37,8 @@ struct Shared {
 struct Stopped {
     since: i64,
     reason: String,
+    /// How long it may last before it is told (`[alerts] no_data_secs`), read once.
+    limit: i64,
     told: bool,
 }
 
@@ -287,11 +289,14 @@ fn not_watching(app: &AppHandle, reason: &str) {
         && let Ok(mut stopped) = shared.stopped.lock()
     {
         // One episode of not watching, one notification, whatever the reasons on the way.
-        let since = stopped.as_ref().map_or_else(unix_now, |s| s.since);
-        let told = stopped.as_ref().is_some_and(|s| s.told);
+        let (since, limit, told) = match stopped.as_ref() {
+            Some(s) => (s.since, s.limit, s.told),
+            None => (unix_now(), no_data_secs(), false),
+        };
         *stopped = Some(Stopped {
             since,
             reason: reason.to_string(),
+            limit,
             told,
         });
     }
@@ -315,24 +320,15 @@ fn watch_the_watcher(app: AppHandle) {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             tick.tick().await;
+            // Due once it has lasted its limit: marked told here, then told.
             let due = app.try_state::<Shared>().and_then(|shared| {
-                let stopped = shared.stopped.lock().ok()?;
-                let s = stopped.as_ref()?;
-                (!s.told).then(|| (s.since, s.reason.clone()))
+                let mut stopped = shared.stopped.lock().ok()?;
+                let s = stopped.as_mut()?;
+                let due = !s.told && unix_now() - s.since >= s.limit;
+                s.told |= due;
+                due.then(|| s.reason.clone())
             });
-            let Some((since, reason)) = due else { continue };
-            let limit = tauri::async_runtime::spawn_blocking(no_data_secs)
-                .await
-                .unwrap_or(60);
-            if unix_now() - since < limit {
-                continue;
-            }
-            if let Some(shared) = app.try_state::<Shared>()
-                && let Ok(mut stopped) = shared.stopped.lock()
-                && let Some(s) = stopped.as_mut()
-            {
-                s.told = true;
-            }
+            let Some(reason) = due else { continue };
             let told = tauri::async_runtime::spawn_blocking(move || {
                 use lookout_core::notify::{Notification, NotificationState, Notifier};
                 lookout_core::notify::desktop::DesktopNotifier::connect(None)?.notify(

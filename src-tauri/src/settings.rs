@@ -271,17 +271,31 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// The config the form makes of the file at `path`, checked the way a config file is (errors
-/// name the field), and its text.
-fn config_at(path: &Path, f: &Form) -> Result<(Config, String), String> {
-    let text = patched(&current_text(path)?, f)?;
+/// The form written over the file at `path` (read once).
+#[derive(Debug)]
+struct Edit {
+    /// The config the form makes, checked the way a config file is (errors name the field).
+    config: Config,
+    /// Its text, to be saved.
+    text: String,
+    /// The config on disk before, if Lookout can read it.
+    saved: Option<Config>,
+}
+
+fn config_at(path: &Path, f: &Form) -> Result<Edit, String> {
+    let current = current_text(path)?;
+    let text = patched(&current, f)?;
     let config = Config::parse(&text).map_err(|e| humane(&e))?;
-    Ok((config, text))
+    Ok(Edit {
+        config,
+        text,
+        saved: Config::parse(&current).ok(),
+    })
 }
 
 /// The config a form describes over the file on disk.
 pub fn to_config(f: &Form) -> Result<Config, String> {
-    config_at(&config_path()?, f).map(|(c, _)| c)
+    config_at(&config_path()?, f).map(|e| e.config)
 }
 
 /// "[server] url: …" → "Server address: …".
@@ -298,15 +312,12 @@ fn humane(e: &str) -> String {
 /// the environment, the session or the keychain; `None` here means "look it up"). A server
 /// address other than the saved one gets no kept secret: it is asked for again, so a secret
 /// never goes to a server it was not given for.
-fn typed_or_kept(
-    f: &Form,
-    config: &Config,
-    saved: Option<&Config>,
-) -> Result<Option<Secret>, String> {
+fn typed_or_kept(f: &Form, edit: &Edit) -> Result<Option<Secret>, String> {
     if !f.secret.is_empty() {
         return Ok(Some(Secret::new(&f.secret)));
     }
-    match saved {
+    let config = &edit.config;
+    match &edit.saved {
         Some(saved) if !secrets::same_server(saved, config) => Err(format!(
             "The server address changed (from {} to {}): type the {} for the new server. Lookout does not send a secret kept for one server to another.",
             secrets::server_origin(saved),
@@ -315,11 +326,6 @@ fn typed_or_kept(
         )),
         _ => Ok(None),
     }
-}
-
-/// The config saved on disk, if there is one Lookout can read.
-fn saved_config(path: &Path) -> Option<Config> {
-    Config::load(Some(path)).ok()
 }
 
 /// What a save did.
@@ -337,8 +343,9 @@ pub fn save(f: &Form) -> Result<Saved, String> {
 }
 
 fn save_at(path: &Path, f: &Form) -> Result<Saved, String> {
-    let (config, text) = config_at(path, f)?;
-    let secret = typed_or_kept(f, &config, saved_config(path).as_ref())?;
+    let edit = config_at(path, f)?;
+    let secret = typed_or_kept(f, &edit)?;
+    let Edit { config, text, .. } = edit;
     lookout_core::files::write_private_atomic(path, text.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let saved = format!("Saved to {}", path.display());
@@ -379,10 +386,11 @@ pub fn keep_for_session(f: &Form) -> Result<(), String> {
 /// Log in, subscribe and unsubscribe with the form's settings; say what happened.
 pub async fn test_connection(f: Form) -> Result<String, String> {
     let path = config_path()?;
-    let (config, _) = config_at(&path, &f)?;
-    let mut client = match typed_or_kept(&f, &config, saved_config(&path).as_ref())? {
-        Some(secret) => secrets::client_for(&config, secret).map_err(|e| e.to_string())?,
-        None => secrets::connect(&config).await?,
+    let edit = config_at(&path, &f)?;
+    let config = &edit.config;
+    let mut client = match typed_or_kept(&f, &edit)? {
+        Some(secret) => secrets::client_for(config, secret).map_err(|e| e.to_string())?,
+        None => secrets::connect(config).await?,
     };
     client.authenticate().await.map_err(|e| e.to_string())?;
     let services = client.services().await.map(|s| s.len()).unwrap_or(0);
@@ -429,7 +437,9 @@ mod tests {
     #[test]
     fn a_good_form_is_a_config_and_bad_ones_say_which_field() {
         let (_dir, path) = config_file();
-        let (c, text) = config_at(&path, &good()).unwrap();
+        let Edit {
+            config: c, text, ..
+        } = config_at(&path, &good()).unwrap();
         assert_eq!(c.availability.services, ["Sales", "Billing"]);
         assert_eq!(c.notifications.resolved, ResolvedNotices::All);
         assert_eq!(c.notifications.quiet_hours.as_deref(), Some("22:00-07:00"));

@@ -330,6 +330,18 @@ impl Driver {
         }
     }
 
+    /// The overview's header once it says that nothing is watched (within 15 s).
+    fn not_watching(&self) -> String {
+        self.wait_for(
+            "the overview saying nothing is watched",
+            "const c = document.getElementById('connection'); return c.textContent.startsWith('Not watching') ? c.textContent : null",
+            Duration::from_secs(15),
+        )
+        .as_str()
+        .unwrap()
+        .to_string()
+    }
+
     /// The settings window's answer once it is final, as `class: text` (`ok` or `error`).
     fn answer(&self, what: &str) -> String {
         self.wait_for(
@@ -1089,12 +1101,8 @@ fn a_desk_that_watches_nothing_says_so_and_a_secret_can_be_kept_for_the_session(
         return;
     };
     d.window("Lookout");
-    let header = d.wait_for(
-        "the overview saying nothing is watched",
-        "const c = document.getElementById('connection'); return c.textContent.startsWith('Not watching') ? c.textContent : null",
-        Duration::from_secs(10),
-    );
-    let header = header.as_str().unwrap();
+    let header = d.not_watching();
+    let header = header.as_str();
     assert!(
         header.contains("no API secret"),
         "says what is missing: {header}"
@@ -1191,12 +1199,8 @@ fn a_rules_folder_that_cannot_be_read_says_nothing_is_watched() {
         return;
     };
     d.window("Lookout");
-    let header = d.wait_for(
-        "the overview saying nothing is watched",
-        "const c = document.getElementById('connection'); return c.textContent.startsWith('Not watching') ? c.textContent : null",
-        Duration::from_secs(15),
-    );
-    let header = header.as_str().unwrap();
+    let header = d.not_watching();
+    let header = header.as_str();
     assert!(header.contains("cannot read the rules folder"), "{header}");
     assert!(header.contains("config.toml"), "which one: {header}");
     drop(d);

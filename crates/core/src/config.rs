@@ -327,25 +327,32 @@ fn edit_distance(a: &str, b: &str) -> usize {
 const SECRET_ADVICE: &str = "secrets do not belong in the configuration file; remove it and store the secret in the OS keychain, or set LOOKOUT_PASSWORD / LOOKOUT_CLIENT_SECRET in the environment";
 
 /// Look at the file as lines before parsing it, so a secret is refused even where the file is
-/// not valid TOML (`password = hunter2`, unquoted): `line N: key: …`.
+/// not valid TOML (`password = hunter2`, unquoted), at any depth (`[server.login]`, dotted
+/// keys, inline tables): `line N: key: …`.
 fn secret_lines(text: &str) -> Result<(), String> {
     for (i, line) in text.lines().enumerate() {
         let line = line.trim_start();
-        if line.starts_with('#') || line.starts_with('[') {
+        if line.starts_with('#') {
             continue;
         }
-        let Some((key, _)) = line.split_once('=') else {
+        let keys: Vec<&str> = if let Some(header) = line.strip_prefix('[') {
+            // A table's name: `[server.login]`, `[[extra]]`.
+            header.split(']').next().into_iter().collect()
+        } else if let Some((key, _)) = line.split_once('=') {
+            // Inline tables: `login = { passwd = "…" }` has keys after the first `=` too.
+            std::iter::once(key)
+                .chain(
+                    line.split(['{', ','])
+                        .skip(1)
+                        .filter_map(|part| part.split_once('=').map(|(k, _)| k)),
+                )
+                .collect()
+        } else {
             continue;
         };
-        // Inline tables: `login = { passwd = "…" }` has keys after the first `=` too.
-        let keys = std::iter::once(key).chain(
-            line.split(['{', ','])
-                .skip(1)
-                .filter_map(|part| part.split_once('=').map(|(k, _)| k)),
-        );
         for key in keys {
             for part in key.split('.') {
-                let name = part.trim().trim_matches(['"', '\'']);
+                let name = part.trim().trim_matches(['"', '\'', '[']);
                 if !name.is_empty() && secret_like(name) {
                     return Err(format!(
                         "line {}: `{}`: {SECRET_ADVICE}",
@@ -362,24 +369,6 @@ fn secret_lines(text: &str) -> Result<(), String> {
 /// A key as it may be shown: at most 40 plain characters.
 fn printable_key(key: &str) -> String {
     lookout_statsapi::printable(key, 40)
-}
-
-/// Refuse secret-like keys at any depth of a parsed table; `path` names the table.
-fn secret_keys(table: &toml::Table, path: &str) -> Result<(), String> {
-    for (key, value) in table {
-        let here = if path.is_empty() {
-            key.clone()
-        } else {
-            format!("{path}.{key}")
-        };
-        if secret_like(key) {
-            return Err(format!("`{}`: {SECRET_ADVICE}", printable_key(&here)));
-        }
-        if let Some(t) = value.as_table() {
-            secret_keys(t, &here)?;
-        }
-    }
-    Ok(())
 }
 
 /// A TOML error as "line L, column C: what is wrong", without the quoted source line that
@@ -426,8 +415,6 @@ impl Config {
     /// hold a secret are refused at any depth, misspelled ones too.
     pub fn parse(text: &str) -> Result<Config, String> {
         secret_lines(text)?;
-        let raw: toml::Table = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
-        secret_keys(&raw, "")?;
         let config: Config = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
         config.validate()?;
         Ok(config)
@@ -601,6 +588,7 @@ services = ["Sales"]
             format!("password = \"hunter2\"\n{GOOD}"),
             format!("{GOOD}\n[server.login]\napi_token = \"hunter2\"\n"),
             GOOD.replace("auth = \"password\"", "login = { passwd = \"hunter2\" }"),
+            format!("{GOOD}\n[secret]\nvalue = \"hunter2\"\n"),
         ];
         for text in cases {
             let err = Config::parse(&text).unwrap_err();

@@ -280,8 +280,14 @@ impl PercentScales {
         }
     }
 
-    /// Learn from the values of `stat` in `section`, then bring them to 0–100.
-    fn normalize(&mut self, section: &'static str, stat: &str, mut values: Vec<&mut Value>) {
+    /// Learn from the values of `stat` in `section`, then bring them to 0–100. Returns
+    /// `section.stat` and how it was read, in words.
+    fn normalize(
+        &mut self,
+        section: &'static str,
+        stat: &str,
+        mut values: Vec<&mut Value>,
+    ) -> (String, String) {
         let numbers = || {
             values
                 .iter()
@@ -304,6 +310,8 @@ impl PercentScales {
                 }
             }
         }
+        let how = self.describe(section, &key);
+        (key, how)
     }
 
     /// The scale `section.stat` is read in; `None` while undecided (read as 0–100).
@@ -582,26 +590,17 @@ impl Snapshot {
     fn normalize_percentages(&mut self, scales: &mut PercentScales) {
         let percent = |stat: &str| kind_of(stat) == Kind::Percent;
         for (stat, v) in self.totals.iter_mut().filter(|(s, _)| percent(s)) {
-            scales.normalize("totals", stat, vec![v]);
-            self.percent_scales.insert(
-                format!("totals.{stat}"),
-                scales.describe("totals", &format!("totals.{stat}")),
-            );
+            let (key, how) = scales.normalize("totals", stat, vec![v]);
+            self.percent_scales.insert(key, how);
         }
         for (section, grid) in [
             ("services", &mut self.services),
             ("agents", &mut self.agents),
         ] {
-            for c in 0..grid.columns.len() {
-                if !percent(&grid.columns[c]) {
-                    continue;
-                }
-                let stat = grid.columns[c].clone();
+            for (c, stat) in grid.columns.iter().enumerate().filter(|(_, s)| percent(s)) {
                 let values = grid.rows.iter_mut().filter_map(|r| r.get_mut(c)).collect();
-                scales.normalize(section, &stat, values);
-                let key = format!("{section}.{stat}");
-                self.percent_scales
-                    .insert(key.clone(), scales.describe(section, &key));
+                let (key, how) = scales.normalize(section, stat, values);
+                self.percent_scales.insert(key, how);
             }
         }
     }

@@ -717,20 +717,24 @@ fn join(a: Array, sep: &str) -> Fallible<String> {
         if i > 0 {
             out.push_str(sep);
         }
-        let item;
-        let text = match d.read_lock::<ImmutableString>() {
-            Some(s) => s.as_str().to_string(),
-            None => {
-                item = d.to_string();
-                item
-            }
+        let pushed = match d.read_lock::<ImmutableString>() {
+            Some(s) => push_within(&mut out, s.as_str()),
+            None => push_within(&mut out, &d.to_string()),
         };
-        if out.len() + text.len() > MAX_STRING {
+        if !pushed {
             return too_long();
         }
-        out.push_str(&text);
     }
     Ok(out)
+}
+
+/// Append `text` to `out` unless that makes it longer than [`MAX_STRING`].
+fn push_within(out: &mut String, text: &str) -> bool {
+    let fits = out.len() + text.len() <= MAX_STRING;
+    if fits {
+        out.push_str(text);
+    }
+    fits
 }
 
 /// The longest key, title and body an alert keeps. A longer key is cut and ends in a hash of

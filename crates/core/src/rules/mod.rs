@@ -49,14 +49,18 @@ pub struct Finding {
 /// can stop. Only the pages used are ever touched.
 pub const RULE_STACK: usize = 16 * 1024 * 1024;
 
+/// A thread for rules: named, with [`RULE_STACK`].
+pub(crate) fn rule_thread() -> std::thread::Builder {
+    std::thread::Builder::new()
+        .name("lookout-rules".into())
+        .stack_size(RULE_STACK)
+}
+
 /// Run `f` on a thread with [`RULE_STACK`] and wait for it: for the tools that run rules on
 /// the caller's behalf (`lookout rules test`, `replay`, `check`).
 pub fn with_rule_stack<T: Send>(f: impl FnOnce() -> T + Send) -> std::io::Result<T> {
     std::thread::scope(|scope| {
-        let handle = std::thread::Builder::new()
-            .name("lookout-rules".into())
-            .stack_size(RULE_STACK)
-            .spawn_scoped(scope, f)?;
+        let handle = rule_thread().spawn_scoped(scope, f)?;
         handle
             .join()
             .map_err(|_| std::io::Error::other("the rule thread panicked"))

@@ -56,68 +56,65 @@ impl RuleWorker {
     ) -> std::io::Result<RuleWorker> {
         let slot: Arc<(Mutex<Slot>, Condvar)> = Arc::default();
         let theirs = slot.clone();
-        let thread = std::thread::Builder::new()
-            .name("lookout-rules".into())
-            .stack_size(super::RULE_STACK)
-            .spawn(move || {
-                let mut rules = rules;
-                let mut evaluator = Evaluator::default();
-                let mut last_look = Instant::now();
-                let (m, cv) = &*theirs;
-                loop {
-                    let job = {
-                        let mut s = lock(m);
-                        if s.next.is_none() && !s.stop && !s.reload {
-                            let wait = LOOK_EVERY.saturating_sub(last_look.elapsed());
-                            s = cv
-                                .wait_timeout(s, wait)
-                                .map(|(g, _)| g)
-                                .unwrap_or_else(|p| p.into_inner().0);
-                        }
-                        if s.stop {
-                            return;
-                        }
-                        (s.next.take(), std::mem::take(&mut s.reload))
-                    };
-                    let (job, reload) = job;
-                    // Look at the folder on its own cadence, busy or not; a reload is reported
-                    // even when nothing changed, so whoever asked hears back.
-                    if reload || last_look.elapsed() >= LOOK_EVERY {
-                        last_look = Instant::now();
-                        let looked = if reload {
-                            rules.reload(&engine)
-                        } else {
-                            rules.refresh(&engine)
-                        };
-                        match looked {
-                            Ok(changes) if reload || !changes.is_empty() => {
-                                for c in &changes {
-                                    match c {
-                                        Change::Broken(_, d) => tracing::warn!("{d}"),
-                                        other => tracing::info!("rules: {other:?}"),
-                                    }
-                                }
-                                let plan = rules.plan();
-                                let running = rules.rules().cloned().collect();
-                                report(Event::Reloaded {
-                                    changes,
-                                    plan,
-                                    rules: running,
-                                });
-                            }
-                            Ok(_) => {}
-                            Err(e) => tracing::warn!(
-                                "cannot read the rules folder {}: {e}",
-                                rules.dir.display()
-                            ),
-                        }
+        let thread = super::rule_thread().spawn(move || {
+            let mut rules = rules;
+            let mut evaluator = Evaluator::default();
+            let mut last_look = Instant::now();
+            let (m, cv) = &*theirs;
+            loop {
+                let job = {
+                    let mut s = lock(m);
+                    if s.next.is_none() && !s.stop && !s.reload {
+                        let wait = LOOK_EVERY.saturating_sub(last_look.elapsed());
+                        s = cv
+                            .wait_timeout(s, wait)
+                            .map(|(g, _)| g)
+                            .unwrap_or_else(|p| p.into_inner().0);
                     }
-                    if let Some((snap, now)) = job {
-                        let e = evaluator.evaluate(&engine, &rules, snap, now);
-                        report(Event::Evaluated(e));
+                    if s.stop {
+                        return;
+                    }
+                    (s.next.take(), std::mem::take(&mut s.reload))
+                };
+                let (job, reload) = job;
+                // Look at the folder on its own cadence, busy or not; a reload is reported
+                // even when nothing changed, so whoever asked hears back.
+                if reload || last_look.elapsed() >= LOOK_EVERY {
+                    last_look = Instant::now();
+                    let looked = if reload {
+                        rules.reload(&engine)
+                    } else {
+                        rules.refresh(&engine)
+                    };
+                    match looked {
+                        Ok(changes) if reload || !changes.is_empty() => {
+                            for c in &changes {
+                                match c {
+                                    Change::Broken(_, d) => tracing::warn!("{d}"),
+                                    other => tracing::info!("rules: {other:?}"),
+                                }
+                            }
+                            let plan = rules.plan();
+                            let running = rules.rules().cloned().collect();
+                            report(Event::Reloaded {
+                                changes,
+                                plan,
+                                rules: running,
+                            });
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(
+                            "cannot read the rules folder {}: {e}",
+                            rules.dir.display()
+                        ),
                     }
                 }
-            })?;
+                if let Some((snap, now)) = job {
+                    let e = evaluator.evaluate(&engine, &rules, snap, now);
+                    report(Event::Evaluated(e));
+                }
+            }
+        })?;
         Ok(RuleWorker {
             slot,
             thread: Some(thread),
