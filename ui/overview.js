@@ -49,9 +49,9 @@ function renderAlerts(alerts) {
     const li = el("li", null, `alert ${a.severity} ${a.state}`);
     li.dataset.alert = id;
     const head = el("div", null, "alert-head");
-    const meta = el("span", `${a.state} · ${since(a.since)}`, "meta");
+    const meta = el("span", `${a.state} · ${since(a.since_unix)}`, "meta");
     meta.dataset.state = a.state;
-    meta.dataset.since = a.since;
+    meta.dataset.since = a.since_unix;
     head.append(el("span", a.severity, "badge"), el("strong", a.title), meta);
     li.append(head);
     if (a.body) li.append(el("p", a.body, "body"));
@@ -104,7 +104,7 @@ function renderChat(messages) {
   for (const m of messages) {
     const who = m.first_name ? `${m.first_name} ${m.last_name}` : m.login_id;
     const li = el("li", null, "chat-message");
-    li.append(el("strong", who), el("span", m.send_time ? ` · ${since(m.send_time)}` : "", "meta"), el("p", m.content, "body"));
+    li.append(el("strong", who), el("span", m.send_time_unix ? ` · ${since(m.send_time_unix)}` : "", "meta"), el("p", m.content, "body"));
     list.append(li);
   }
 }
@@ -113,7 +113,7 @@ function renderHistory(entries) {
   const list = document.getElementById("history");
   list.replaceChildren();
   for (const h of entries.slice(0, 20)) {
-    const when = new Date(h.at * 1000).toLocaleTimeString();
+    const when = new Date(h.at_unix * 1000).toLocaleTimeString();
     list.append(el("li", `${when}  ${h.what}  ${h.title || h.key}`));
   }
 }
@@ -129,9 +129,9 @@ function renderServices(rows) {
       el("th", s.name),
       el("td", s.waiting ?? "–"),
       (() => { const td = el("td"); td.append(sparkline(s.trend || [])); return td; })(),
-      el("td", dur(s.longest_wait)),
+      el("td", dur(s.longest_wait_secs)),
       el("td", s.ready ?? "–"),
-      el("td", s.service_level === null || s.service_level === undefined ? "–" : `${Math.round(s.service_level)}%`),
+      el("td", s.service_level_pct === null || s.service_level_pct === undefined ? "–" : `${Math.round(s.service_level_pct)}%`),
       el("td", s.available === null || s.available === undefined ? "–" : (s.available ? "yes" : "NO")),
     );
     tr.firstChild.setAttribute("scope", "row");
@@ -144,7 +144,7 @@ function renderRules(rules) {
   list.replaceChildren();
   for (const r of rules) {
     const li = el("li", null, r.error ? "rule broken" : "rule");
-    li.append(el("strong", r.name), el("span", ` ${r.alerts} alert(s) · ${(r.elapsed / 1000).toFixed(2)} ms`, "meta"));
+    li.append(el("strong", r.name), el("span", ` ${r.alerts} alert(s) · ${(r.elapsed_us / 1000).toFixed(2)} ms`, "meta"));
     if (r.error) li.append(el("p", r.error, "error"));
     list.append(li);
   }
@@ -152,13 +152,13 @@ function renderRules(rules) {
 
 function render(o) {
   const c = document.getElementById("connection");
-  c.textContent = o.detail || o.state || "Starting…";
-  c.className = `connection ${o.state || ""}`;
+  c.textContent = o.detail || "Starting…";
+  c.className = `connection ${o.connection}`;
   // Nothing is watched: the way to fix it is one click away.
-  document.getElementById("open-settings").hidden = o.state !== "stopped";
+  document.getElementById("open-settings").hidden = o.connection !== "not_watching";
   renderAlerts(o.alerts || []);
   // "Nothing needs you" only while data flows: a desk that sees nothing must not sound calm.
-  document.getElementById("no-alerts").hidden = (o.alerts || []).length > 0 || o.state !== "live";
+  document.getElementById("no-alerts").hidden = (o.alerts || []).length > 0 || o.connection !== "live";
   renderServices(o.services || []);
   renderChat(o.urgent_chat || []);
   renderRules(o.rules || []);

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lookout_core::snapshot::{Plan, Snapshot};
+use lookout_keeper::snapshot::{Plan, Snapshot};
 use lookout_statsapi::DataResponse;
 
 fuzz_target!(|bytes: &[u8]| {

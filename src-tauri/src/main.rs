@@ -1,24 +1,28 @@
 //! Lookout's desktop app: a tray icon that tells the truth, an overview window and a settings
-//! window, over the same engine as `lookout watch` (`lookout_core::watch::run`).
+//! window, over the same engine as `lookout watch` (`lookout_pipeline::run`).
 //!
 //! At start: with a config file, it watches that tenant; without one (first run) it asks whether
 //! to try the demo or connect. `--demo` (or `LOOKOUT_DEMO=1`) starts the demo directly.
 
 use std::sync::{Arc, Mutex};
 
-use lookout_core::notify::{Action, ActionEvent};
-use lookout_core::watch::{Control, Overview};
+use lookout_alerting::notify::{Action, ActionEvent};
+use lookout_pipeline::Command;
+use lookout_pipeline::state::StateReceiver;
 use tauri::image::Image;
 use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Emitter, Manager, State, WindowEvent, Wry};
 use tauri_plugin_autostart::ManagerExt;
+use tray::MenuId;
+use view::{Overview, ViewModel};
 
 mod engine;
 #[cfg(test)]
 mod icons;
 mod settings;
 mod tray;
+mod view;
 
 /// What the commands and the tray share.
 #[derive(Default)]
@@ -44,12 +48,11 @@ struct Stopped {
 
 #[derive(Clone)]
 struct Senders {
-    actions: tokio::sync::mpsc::UnboundedSender<ActionEvent>,
-    controls: tokio::sync::mpsc::UnboundedSender<Control>,
+    commands: tokio::sync::mpsc::UnboundedSender<Command>,
     rules_dir: Option<std::path::PathBuf>,
 }
 
-use lookout_core::unix_now;
+use lookout_keeper::unix_now;
 
 /// Show the window `label`, making it first if it does not exist yet. Windows are made on
 /// first use, not at start: each one is a WebKit process, and a tray app that nobody has
@@ -89,8 +92,8 @@ fn build_menu(app: &AppHandle, o: &Overview) -> tauri::Result<Menu<Wry>> {
     let mut pause: Vec<MenuItem<Wry>> = Vec::new();
     for (id, label) in tray::menu(o, unix_now()) {
         match id {
-            Some(id) if id.starts_with("pause") => {
-                pause.push(MenuItem::with_id(app, id, label, true, None::<&str>)?);
+            Some(id) if id.pauses() => {
+                pause.push(MenuItem::with_id(app, id.id(), label, true, None::<&str>)?);
             }
             Some(id) => {
                 if !pause.is_empty() {
@@ -106,7 +109,7 @@ fn build_menu(app: &AppHandle, o: &Overview) -> tauri::Result<Menu<Wry>> {
                 }
                 items.push(Box::new(MenuItem::with_id(
                     app,
-                    id,
+                    id.id(),
                     label,
                     true,
                     None::<&str>,
@@ -124,36 +127,39 @@ fn senders(app: &AppHandle) -> Option<Senders> {
         .and_then(|s| s.senders.lock().ok().and_then(|g| g.clone()))
 }
 
-fn on_menu(app: &AppHandle, id: &str) {
+fn command(app: &AppHandle, c: Command) {
+    if let Some(s) = senders(app) {
+        let _ = s.commands.send(c);
+    }
+}
+
+fn on_menu(app: &AppHandle, id: MenuId) {
     let now = unix_now();
-    let control = |c: Control| {
-        if let Some(s) = senders(app) {
-            let _ = s.controls.send(c);
-        }
-    };
     match id {
-        "show" => show(app, "overview"),
-        "pause-15m" => control(Control::Pause {
-            until: now + 15 * 60,
-        }),
-        "pause-1h" => control(Control::Pause { until: now + 3600 }),
-        "pause" => control(Control::Pause { until: i64::MAX }),
-        "resume" => control(Control::Resume),
-        "settings" => show(app, "settings"),
-        "rules-folder" => {
+        MenuId::Show => show(app, "overview"),
+        MenuId::Pause15m => command(
+            app,
+            Command::Pause {
+                until: now + 15 * 60,
+            },
+        ),
+        MenuId::Pause1h => command(app, Command::Pause { until: now + 3600 }),
+        MenuId::PauseUntilResumed => command(app, Command::Pause { until: i64::MAX }),
+        MenuId::Resume => command(app, Command::Resume),
+        MenuId::Settings => show(app, "settings"),
+        MenuId::RulesFolder => {
             if let Some(dir) = senders(app).and_then(|s| s.rules_dir) {
                 open_folder(&dir);
             }
         }
-        "reload" => control(Control::ReloadRules),
-        "quit" => {
+        MenuId::Reload => command(app, Command::ReloadRules),
+        MenuId::Quit => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
                 stop_engine(&app).await;
                 app.exit(0);
             });
         }
-        _ => {}
     }
 }
 
@@ -168,7 +174,7 @@ fn open_folder(dir: &std::path::Path) {
     // The secrets were taken out of the environment at start; named here too, so a file
     // manager never gets one whatever happened before.
     let mut cmd = std::process::Command::new(opener);
-    for name in lookout_core::secrets::SECRET_ENV {
+    for name in lookout_pipeline::secrets::SECRET_ENV {
         cmd.env_remove(name);
     }
     if let Err(e) = cmd.arg(dir).spawn() {
@@ -217,23 +223,18 @@ async fn switch_engine(app: &AppHandle, mode: engine::Mode) -> Result<(), String
         };
     let shared = app.state::<Shared>();
     let rules_dir = match &mode {
-        engine::Mode::Configured(path) => lookout_core::Config::load(Some(path))
+        engine::Mode::Configured(path) => lookout_keeper::Config::load(Some(path))
             .ok()
             .map(|c| c.rules_dir(path)),
         engine::Mode::Demo => None,
     };
     if let Ok(mut s) = shared.senders.lock() {
         *s = Some(Senders {
-            actions: running.actions.clone(),
-            controls: running.controls.clone(),
+            commands: running.commands.clone(),
             rules_dir,
         });
     }
-    forward(
-        app.clone(),
-        running.overview.clone(),
-        running.tenant.clone(),
-    );
+    forward(app.clone(), running.state.clone(), running.tenant.clone());
     *shared.engine.lock().await = Some(running);
     Ok(())
 }
@@ -265,13 +266,15 @@ fn publish(app: &AppHandle, o: Arc<Overview>, tenant: &str, shown: &mut Shown) {
     let _ = app.emit("overview", &*o);
 }
 
-/// Send each new state to the windows and the tray.
-fn forward(app: AppHandle, mut rx: tokio::sync::watch::Receiver<Arc<Overview>>, tenant: String) {
+/// Turn each new state of the pipeline into the app's view, for the windows and the tray.
+fn forward(app: AppHandle, mut rx: StateReceiver, tenant: String) {
     tauri::async_runtime::spawn(async move {
         let mut shown: Shown = None;
+        let mut view = ViewModel::default();
         while rx.changed().await.is_ok() {
-            let o = rx.borrow_and_update().clone();
-            publish(&app, o, &tenant, &mut shown);
+            let state = rx.borrow_and_update().clone();
+            let o = view.overview(&state, std::time::SystemTime::now());
+            publish(&app, Arc::new(o), &tenant, &mut shown);
         }
     });
 }
@@ -279,12 +282,7 @@ fn forward(app: AppHandle, mut rx: tokio::sync::watch::Receiver<Arc<Overview>>, 
 /// Nothing is watched, because of `reason`: the tray shows "no data", the overview says why
 /// and what to do, and the watchdog tells it once it lasts.
 fn not_watching(app: &AppHandle, reason: &str) {
-    let o = Overview {
-        state: tray::STOPPED.into(),
-        detail: format!("Not watching: {reason}"),
-        ..Overview::default()
-    };
-    publish(app, Arc::new(o), "", &mut None);
+    publish(app, Arc::new(view::not_watching(reason)), "", &mut None);
     if let Some(shared) = app.try_state::<Shared>()
         && let Ok(mut stopped) = shared.stopped.lock()
     {
@@ -307,9 +305,9 @@ fn not_watching(app: &AppHandle, reason: &str) {
 fn no_data_secs() -> i64 {
     settings::config_path()
         .ok()
-        .and_then(|p| lookout_core::Config::load(Some(&p)).ok())
+        .and_then(|p| lookout_keeper::Config::load(Some(&p)).ok())
         .map_or_else(
-            || lookout_core::config::AlertsConfig::default().no_data_secs,
+            || lookout_keeper::config::AlertsConfig::default().no_data_secs,
             |c| c.alerts.no_data_secs,
         ) as i64
 }
@@ -330,13 +328,13 @@ fn watch_the_watcher(app: AppHandle) {
             });
             let Some(reason) = due else { continue };
             let told = tauri::async_runtime::spawn_blocking(move || {
-                use lookout_core::notify::{Notification, NotificationState, Notifier};
-                lookout_core::notify::desktop::DesktopNotifier::connect(None)?.notify(
+                use lookout_alerting::notify::{Notification, NotificationState, Notifier};
+                lookout_alerting::notify::desktop::DesktopNotifier::connect(None)?.notify(
                     &Notification {
-                        rule: lookout_core::watch::CONNECTION_RULE.into(),
+                        rule: lookout_alerting::CONNECTION_RULE.into(),
                         rule_name: "Connection".into(),
                         key: "not-watching".into(),
-                        severity: lookout_core::rules::Severity::Critical,
+                        severity: lookout_alerting::Severity::Critical,
                         state: NotificationState::Firing,
                         title: "Lookout is not watching anything".into(),
                         body: format!("{reason}. Open Settings from the tray menu to fix it."),
@@ -359,14 +357,15 @@ fn overview(shared: State<'_, Shared>) -> Arc<Overview> {
 }
 
 fn act(app: &AppHandle, rule: String, key: String, action: Action) {
-    if let Some(s) = senders(app) {
-        let _ = s.actions.send(ActionEvent {
+    command(
+        app,
+        Command::Act(ActionEvent {
             rule,
             key,
             digest: None,
             action,
-        });
-    }
+        }),
+    );
 }
 
 #[tauri::command]
@@ -443,13 +442,13 @@ async fn settings_test(form: settings::Form) -> Result<String, String> {
 #[tauri::command]
 async fn test_notification() -> Result<String, String> {
     tauri::async_runtime::spawn_blocking(|| {
-        use lookout_core::notify::{Notification, NotificationState, Notifier};
-        let mut n = lookout_core::notify::desktop::DesktopNotifier::connect(None)?;
+        use lookout_alerting::notify::{Notification, NotificationState, Notifier};
+        let mut n = lookout_alerting::notify::desktop::DesktopNotifier::connect(None)?;
         n.notify(&Notification {
             rule: "lookout".into(),
             rule_name: "Lookout".into(),
             key: "test".into(),
-            severity: lookout_core::rules::Severity::Warning,
+            severity: lookout_alerting::Severity::Warning,
             state: NotificationState::Firing,
             title: "Lookout test notification".into(),
             body: "Notifications from Lookout look like this.".into(),
@@ -480,10 +479,10 @@ async fn open_settings(app: AppHandle) {
 }
 
 fn main() {
-    lookout_core::limit_memory_arenas();
+    lookout_pipeline::limit_memory_arenas();
     // SAFETY: the first thing the program does, before any other thread exists. From here on
     // no program Lookout starts (the web views, a file manager) inherits a secret.
-    unsafe { lookout_core::secrets::take_from_environment() };
+    unsafe { lookout_pipeline::secrets::take_from_environment() };
     // The tray process draws nothing with OpenGL (WebKit renders the pages in its own
     // processes); without this, GTK loads the GL driver at start, 47 MB more under software
     // rendering (Mesa's llvmpipe). `GDK_GL` set in the environment wins.
@@ -492,7 +491,7 @@ fn main() {
         // SAFETY: the first thing the program does, before any other thread exists.
         unsafe { std::env::set_var("GDK_GL", "disable") };
     }
-    lookout_core::init_logging();
+    lookout_pipeline::init_logging();
     let demo =
         std::env::args().any(|a| a == "--demo") || std::env::var_os("LOOKOUT_DEMO").is_some();
     let result = tauri::Builder::default()
@@ -531,7 +530,11 @@ fn main() {
                     tray::SIZE,
                 ))
                 .menu(&menu)
-                .on_menu_event(|app, e| on_menu(app, e.id.as_ref()))
+                .on_menu_event(|app, e| {
+                    if let Some(id) = MenuId::from_id(e.id.as_ref()) {
+                        on_menu(app, id);
+                    }
+                })
                 .build(app)?;
             let handle = app.handle().clone();
             let configured = settings::config_path().ok().filter(|p| p.exists());

@@ -7,8 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use lookout_core::config::{AvailabilityConfig, NotificationsConfig, ResolvedNotices};
-use lookout_core::{AuthMode, Config, Plan, secrets};
+use lookout_keeper::config::{AvailabilityConfig, NotificationsConfig, ResolvedNotices};
+use lookout_keeper::{AuthMode, Config, Plan};
+use lookout_pipeline::secrets;
 use lookout_statsapi::Secret;
 use serde::{Deserialize, Serialize};
 use toml_edit::{DocumentMut, Item, Value};
@@ -114,7 +115,7 @@ fn form_of(c: &Config) -> Form {
 
 /// The text of the config file at `path` ("" when there is none).
 fn current_text(path: &Path) -> Result<String, String> {
-    match lookout_core::files::read_text(path, lookout_core::files::MAX_TEXT_FILE) {
+    match lookout_keeper::files::read_text(path, lookout_keeper::files::MAX_TEXT_FILE) {
         Ok(t) => Ok(t),
         Err(e) if e.is_not_found() => Ok(String::new()),
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
@@ -346,7 +347,7 @@ fn save_at(path: &Path, f: &Form) -> Result<Saved, String> {
     let edit = config_at(path, f)?;
     let secret = typed_or_kept(f, &edit)?;
     let Edit { config, text, .. } = edit;
-    lookout_core::files::write_private_atomic(path, text.as_bytes())
+    lookout_keeper::files::write_private_atomic(path, text.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let saved = format!("Saved to {}", path.display());
     if let Some(secret) = secret

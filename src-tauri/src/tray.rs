@@ -1,11 +1,12 @@
-//! The tray, as pure functions of the engine's state: which state it shows, the icon drawn for
-//! it (told apart by shape as well as colour, with the number of firing alerts on it), the
-//! tooltip and the menu. The top-level `icons/tray-*.png` are pictures of what this code draws,
-//! kept in step by a test in `icons.rs` (`cargo xtask icons` writes them).
+//! The tray, as pure functions of the app's view ([`Overview`]): which state it shows, the
+//! icon drawn for it (told apart by shape as well as colour, with the number of firing alerts
+//! on it), the tooltip and the menu. The top-level `icons/tray-*.png` are pictures of what this
+//! code draws, kept in step by a test in `icons.rs` (`cargo xtask icons` writes them).
 
-use lookout_core::alerts::State;
-use lookout_core::rules::Severity;
-use lookout_core::watch::Overview;
+use lookout_alerting::Severity;
+use lookout_alerting::lifecycle::State;
+
+use crate::view::{Connection, Overview};
 
 /// What the tray shows, worst first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,9 +20,6 @@ pub enum Level {
     Ok,
 }
 
-/// The state name of an overview the app makes while no engine runs.
-pub const STOPPED: &str = "stopped";
-
 /// The tray's whole state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrayState {
@@ -32,19 +30,11 @@ pub struct TrayState {
 
 impl TrayState {
     pub fn of(o: &Overview, now: i64) -> TrayState {
-        let loud: Vec<_> = o
-            .alerts
-            .iter()
-            .filter(|a| a.state == State::Firing && a.quiet.is_none())
-            .collect();
+        let loud: Vec<_> = o.alerts.iter().filter(|a| a.loud()).collect();
         // Only live data is a reason to look fine: starting, connecting, waiting for the first
         // data, reconnecting, failed and not watching at all are "no data".
-        let no_data = o
-            .alerts
-            .iter()
-            .any(|a| a.rule == lookout_core::watch::CONNECTION_RULE)
-            || o.state != "live";
-        let paused = o.paused_until.is_some_and(|u| now < u);
+        let no_data = o.alerts.iter().any(|a| a.no_data) || o.connection != Connection::Live;
+        let paused = o.paused_until_unix.is_some_and(|u| now < u);
         let level = if no_data {
             Level::NoData
         } else if loud.iter().any(|a| a.severity == Severity::Critical) {
@@ -65,6 +55,9 @@ impl TrayState {
 
 /// The tooltip: tenant state, counts, last update.
 pub fn tooltip(o: &Overview, tenant: &str, now: i64) -> String {
+    if o.connection == Connection::NotWatching {
+        return format!("Lookout — {}", o.detail);
+    }
     let t = TrayState::of(o, now);
     let pending = o
         .alerts
@@ -72,8 +65,8 @@ pub fn tooltip(o: &Overview, tenant: &str, now: i64) -> String {
         .filter(|a| a.state == State::Pending)
         .count();
     let quiet = o.alerts.iter().filter(|a| a.quiet.is_some()).count();
-    let age = match o.data_at {
-        Some(at) => format!("data {} old", lookout_core::rules::fmt_dur(now - at)),
+    let age = match o.data_at_unix {
+        Some(at) => format!("data {} old", lookout_keeper::fmt_dur(now - at)),
         None => "no data yet".to_string(),
     };
     let what = match t.level {
@@ -82,9 +75,6 @@ pub fn tooltip(o: &Overview, tenant: &str, now: i64) -> String {
         _ if t.firing == 0 => "all quiet".to_string(),
         _ => format!("{} firing", t.firing),
     };
-    if o.state == STOPPED {
-        return format!("Lookout — {}", o.detail);
-    }
     let mut s = format!("Lookout — {tenant}: {what}");
     if pending > 0 {
         s += &format!(", {pending} pending");
@@ -95,38 +85,103 @@ pub fn tooltip(o: &Overview, tenant: &str, now: i64) -> String {
     format!("{s} ({age})")
 }
 
-/// One menu entry: id and label (`None` id: a separator).
-pub type Entry = (Option<&'static str>, String);
+/// What a tray menu entry does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MenuId {
+    Show,
+    Pause15m,
+    Pause1h,
+    PauseUntilResumed,
+    Resume,
+    Reload,
+    RulesFolder,
+    Settings,
+    Quit,
+}
+
+impl MenuId {
+    const ALL: [MenuId; 9] = [
+        MenuId::Show,
+        MenuId::Pause15m,
+        MenuId::Pause1h,
+        MenuId::PauseUntilResumed,
+        MenuId::Resume,
+        MenuId::Reload,
+        MenuId::RulesFolder,
+        MenuId::Settings,
+        MenuId::Quit,
+    ];
+
+    /// The id the menu item is made with (the toolkit hands it back when it is chosen).
+    pub fn id(self) -> &'static str {
+        match self {
+            MenuId::Show => "show",
+            MenuId::Pause15m => "pause-15m",
+            MenuId::Pause1h => "pause-1h",
+            MenuId::PauseUntilResumed => "pause",
+            MenuId::Resume => "resume",
+            MenuId::Reload => "reload",
+            MenuId::RulesFolder => "rules-folder",
+            MenuId::Settings => "settings",
+            MenuId::Quit => "quit",
+        }
+    }
+
+    /// The entry a toolkit id stands for.
+    pub fn from_id(id: &str) -> Option<MenuId> {
+        MenuId::ALL.into_iter().find(|m| m.id() == id)
+    }
+
+    /// One of the "Pause notifications" submenu's entries.
+    pub fn pauses(self) -> bool {
+        matches!(
+            self,
+            MenuId::Pause15m | MenuId::Pause1h | MenuId::PauseUntilResumed
+        )
+    }
+}
+
+/// One menu entry: what it does and its label (`None`: a separator).
+pub type Entry = (Option<MenuId>, String);
 
 /// The menu for this state: Pause offers durations, or Resume while paused.
 pub fn menu(o: &Overview, now: i64) -> Vec<Entry> {
-    let paused = o.paused_until.is_some_and(|u| now < u);
+    let paused = o.paused_until_unix.is_some_and(|u| now < u);
     let mut m: Vec<Entry> = vec![
-        (Some("show"), "Show overview".into()),
+        (Some(MenuId::Show), "Show overview".into()),
         (None, String::new()),
     ];
     if paused {
-        let until = match o.paused_until {
+        let until = match o.paused_until_unix {
             Some(i64::MAX) => "until resumed".to_string(),
-            Some(u) => format!("until {}", lookout_core::clock_text(u)),
+            Some(u) => format!("until {}", lookout_keeper::clock_text(u)),
             None => String::new(),
         };
         m.push((
-            Some("resume"),
+            Some(MenuId::Resume),
             format!("Resume notifications (paused {until})"),
         ));
     } else {
-        m.push((Some("pause-15m"), "Pause notifications for 15 min".into()));
-        m.push((Some("pause-1h"), "Pause notifications for 1 hour".into()));
-        m.push((Some("pause"), "Pause notifications until resumed".into()));
+        m.push((
+            Some(MenuId::Pause15m),
+            "Pause notifications for 15 min".into(),
+        ));
+        m.push((
+            Some(MenuId::Pause1h),
+            "Pause notifications for 1 hour".into(),
+        ));
+        m.push((
+            Some(MenuId::PauseUntilResumed),
+            "Pause notifications until resumed".into(),
+        ));
     }
     m.extend([
         (None, String::new()),
-        (Some("reload"), "Reload rules".into()),
-        (Some("rules-folder"), "Open rules folder".into()),
-        (Some("settings"), "Settings…".into()),
+        (Some(MenuId::Reload), "Reload rules".into()),
+        (Some(MenuId::RulesFolder), "Open rules folder".into()),
+        (Some(MenuId::Settings), "Settings…".into()),
         (None, String::new()),
-        (Some("quit"), "Quit".into()),
+        (Some(MenuId::Quit), "Quit".into()),
     ]);
     m
 }
@@ -232,7 +287,7 @@ fn glyph(c: char) -> [u8; 5] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lookout_core::watch::AlertView;
+    use crate::view::AlertView;
 
     fn alert(rule: &str, sev: Severity, state: State, quiet: Option<&str>) -> AlertView {
         AlertView {
@@ -243,15 +298,16 @@ mod tests {
             state,
             title: "t".into(),
             body: String::new(),
-            since: 0,
+            since_unix: 0,
             quiet: quiet.map(String::from),
+            no_data: false,
         }
     }
 
     fn overview(alerts: Vec<AlertView>) -> Overview {
         Overview {
-            state: "live".into(),
-            data_at: Some(95),
+            connection: Connection::Live,
+            data_at_unix: Some(95),
             alerts,
             ..Overview::default()
         }
@@ -275,27 +331,33 @@ mod tests {
         assert_eq!(TrayState::of(&o, 100).level, Level::Critical);
         let mut o = overview(vec![]);
         assert_eq!(TrayState::of(&o, 100).level, Level::Ok);
-        o.paused_until = Some(200);
+        o.paused_until_unix = Some(200);
         assert_eq!(TrayState::of(&o, 100).level, Level::Paused);
         for state in [
-            "",
-            "connecting",
-            "authenticating",
-            "subscribing",
-            "waiting_for_data",
-            "reconnecting",
-            "failed",
-            STOPPED,
+            Connection::Starting,
+            Connection::Connecting,
+            Connection::Authenticating,
+            Connection::Subscribing,
+            Connection::WaitingForData,
+            Connection::Reconnecting,
+            Connection::Failed,
+            Connection::NotWatching,
         ] {
-            o.state = state.into();
+            o.connection = state;
             assert_eq!(
                 TrayState::of(&o, 100).level,
                 Level::NoData,
                 "never looks fine when no data flows ({state:?})"
             );
         }
-        o.state = STOPPED.into();
-        o.detail = "Not watching: no API secret".into();
+        // The connection's "no data" alert while the keeper still says live.
+        o.connection = Connection::Live;
+        o.alerts = vec![AlertView {
+            no_data: true,
+            ..alert("connection", Severity::Critical, State::Firing, None)
+        }];
+        assert_eq!(TrayState::of(&o, 100).level, Level::NoData);
+        let o = crate::view::not_watching("no API secret");
         assert_eq!(
             tooltip(&o, "", 100),
             "Lookout — Not watching: no API secret"
@@ -315,14 +377,18 @@ mod tests {
         );
         let labels: Vec<String> = menu(&o, 100).into_iter().map(|(_, l)| l).collect();
         assert!(labels.contains(&"Pause notifications for 15 min".to_string()));
-        o.paused_until = Some(i64::MAX);
+        o.paused_until_unix = Some(i64::MAX);
         let m = menu(&o, 100);
         assert!(
             m.iter()
-                .any(|(id, l)| *id == Some("resume") && l.contains("until resumed"))
+                .any(|(id, l)| *id == Some(MenuId::Resume) && l.contains("until resumed"))
         );
-        assert!(!m.iter().any(|(id, _)| *id == Some("pause-15m")));
-        assert_eq!(m.last().unwrap().0, Some("quit"));
+        assert!(!m.iter().any(|(id, _)| *id == Some(MenuId::Pause15m)));
+        assert_eq!(m.last().unwrap().0, Some(MenuId::Quit));
+        // Every entry's toolkit id leads back to it.
+        for id in MenuId::ALL {
+            assert_eq!(MenuId::from_id(id.id()), Some(id));
+        }
     }
 
     #[test]

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-#[path = "../../crates/core/tests/support/fake_notifications.rs"]
+#[path = "../../crates/alerting/tests/support/fake_notifications.rs"]
 mod fake_notifications;
-#[path = "../../crates/core/tests/support/private_bus.rs"]
+#[path = "../../crates/alerting/tests/support/private_bus.rs"]
 mod private_bus;
 use private_bus::{Bus, private_bus};
 

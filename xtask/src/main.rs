@@ -367,6 +367,7 @@ fn dist() -> Result<()> {
 }
 
 fn lint() -> Result<()> {
+    boundaries()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
         "clippy",
@@ -377,6 +378,95 @@ fn lint() -> Result<()> {
         "-D",
         "warnings",
     ]))
+}
+
+/// Which crates may depend directly on each of these (ARCHITECTURE.md, "Boundaries"): the crate
+/// graph keeps each job in its crate.
+const MAY_DEPEND_ON: &[(&str, &[&str], &str)] = &[
+    (
+        "reqwest",
+        &["lookout-statsapi", "lookout-sim"],
+        "only the wire client talks HTTP (the simulated tenant answers it)",
+    ),
+    ("rhai", &["lookout-rules"], "only the rules know Rhai"),
+    (
+        "notify-rust",
+        &["lookout-alerting"],
+        "only alerting decides who is told, and tells",
+    ),
+    (
+        "keyring",
+        &["lookout-pipeline"],
+        "secrets are found in one place",
+    ),
+    (
+        "tauri",
+        &["lookout-desktop"],
+        "the engine never knows the UI",
+    ),
+    (
+        "lookout-alerting",
+        &[
+            "lookout-rules",
+            "lookout-pipeline",
+            "lookout-cli",
+            "lookout-bench",
+            "lookout-desktop",
+        ],
+        "the connection knows nothing of alerts",
+    ),
+    (
+        "lookout-rules",
+        &[
+            "lookout-pipeline",
+            "lookout-cli",
+            "lookout-bench",
+            "lookout-desktop",
+        ],
+        "the connection and alerting know nothing of rules",
+    ),
+    (
+        "lookout-pipeline",
+        &["lookout-cli", "lookout-bench", "lookout-desktop"],
+        "the stages do not know how they are wired",
+    ),
+];
+
+/// Check the crate graph against [`MAY_DEPEND_ON`] (direct, non-dev dependencies).
+fn boundaries() -> Result<()> {
+    let out = cargo()
+        .args(["metadata", "--format-version", "1", "--no-deps", "--locked"])
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let mut wrong = Vec::new();
+    for package in meta["packages"].as_array().into_iter().flatten() {
+        let name = package["name"].as_str().unwrap_or("?");
+        for dep in package["dependencies"].as_array().into_iter().flatten() {
+            if !dep["kind"].is_null() {
+                continue;
+            }
+            let dep_name = dep["name"].as_str().unwrap_or("?");
+            for (what, allowed, why) in MAY_DEPEND_ON {
+                if dep_name == *what && !allowed.contains(&name) {
+                    wrong.push(format!("{name} depends on {what}: {why}"));
+                }
+            }
+        }
+    }
+    if !wrong.is_empty() {
+        bail!(
+            "the crate graph crosses a boundary:\n  {}",
+            wrong.join("\n  ")
+        );
+    }
+    println!("lint: the crate graph keeps its boundaries");
+    Ok(())
 }
 
 fn target_dir() -> std::path::PathBuf {
@@ -392,7 +482,7 @@ fn bench_rules(quick: bool, json: &std::path::Path) -> Result<()> {
         "bench",
         "--locked",
         "-p",
-        "lookout-core",
+        "lookout-rules",
         "--bench",
         "rules",
         "--",

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use lookout_core::snapshot::Plan;
+use lookout_keeper::snapshot::Plan;
 use lookout_statsapi::PollOutcome;
 
 use crate::tenant::{client, sim};

@@ -258,8 +258,8 @@ pub fn markdown(figures: &[Figure], quick: bool) -> String {
     let mut s = String::new();
     s += &format!(
         "Measured {} {} ({} run).\n\n",
-        date_text(lookout_core::unix_now()),
-        lookout_core::clock_text(lookout_core::unix_now()),
+        date_text(lookout_keeper::unix_now()),
+        lookout_keeper::clock_text(lookout_keeper::unix_now()),
         if quick { "quick" } else { "full" }
     );
     s += "| | figure | measured | baseline (same run) | ratio | target | met |\n";

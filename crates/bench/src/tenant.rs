@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use lookout_core::KeeperOptions;
-use lookout_core::notify::{Notification, NotificationState, Notifier};
-use lookout_core::rules::{RuleEngine, RuleSet};
-use lookout_core::snapshot::{Plan, Snapshot};
-use lookout_core::watch::{self, AlertingConfig, WatchSetup};
+use lookout_alerting::AlertingConfig;
+use lookout_alerting::notify::{Notification, NotificationState, Notifier};
+use lookout_keeper::KeeperOptions;
+use lookout_keeper::snapshot::{Plan, Snapshot};
+use lookout_pipeline::Setup;
+use lookout_rules::{RuleEngine, RuleSet};
 use lookout_sim::{SimConfig, SimHandle};
 use lookout_statsapi::{Auth, Client, DataResponse, PollOutcome, Secret};
 
@@ -52,7 +53,7 @@ pub fn client(sim: &SimHandle, i: usize) -> anyhow::Result<Client> {
 
 /// The subscription of the shipped rules (the overview's statistics and what the rules need).
 fn shipped_plan(dir: &std::path::Path) -> anyhow::Result<Plan> {
-    lookout_core::rules::pack::install(dir)?;
+    lookout_rules::pack::install(dir)?;
     Ok(RuleSet::load(&RuleEngine::default(), dir)?.plan())
 }
 
@@ -174,7 +175,7 @@ pub async fn latency(quick: bool) -> anyhow::Result<Vec<Figure>> {
     let dir = scratch("latency");
     std::fs::create_dir_all(dir.join("rules"))?;
     std::fs::write(dir.join("rules/bench_wait.rhai"), WAIT_RULE)?;
-    let setup = WatchSetup {
+    let setup = Setup {
         client: client(&sim, 0)?,
         keeper: KeeperOptions {
             poll_interval: interval,
@@ -186,18 +187,18 @@ pub async fn latency(quick: bool) -> anyhow::Result<Vec<Figure>> {
         // them back on purpose: the cap is lifted here, the pipeline is what is measured.
         alerting: AlertingConfig::from_config(
             SimConfig::default().tenant,
-            &lookout_core::config::AlertsConfig {
+            &lookout_keeper::config::AlertsConfig {
                 max_per_minute: 100_000,
                 ..Default::default()
             },
             &Default::default(),
         ),
-        overview: None,
-        controls: None,
+        state: None,
+        commands: None,
     };
     let (tx, rx) = mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let pipeline = tokio::spawn(watch::run(
+    let pipeline = tokio::spawn(lookout_pipeline::run(
         setup,
         Box::new(Timed(tx)),
         None,

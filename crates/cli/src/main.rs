@@ -1,6 +1,6 @@
 //! `lookout`: the command line of Lookout.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,10 +11,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use lookout_core::keeper::{self, ShutdownReport};
-use lookout_core::{
-    Config, ConnectionStatus, KeeperHandle, KeeperOptions, Plan, Snapshot, secrets,
-};
+use lookout_keeper::session::{self as keeper, ShutdownReport};
+use lookout_keeper::{Config, ConnectionStatus, KeeperHandle, KeeperOptions, Plan, Snapshot};
+use lookout_pipeline::{Report, Setup, demo, secrets};
 use lookout_sim::{Profile, Scenario, SimConfig};
 use lookout_statsapi::Client;
 
@@ -187,11 +186,11 @@ struct WatchArgs {
 }
 
 fn main() -> ExitCode {
-    lookout_core::limit_memory_arenas();
+    lookout_pipeline::limit_memory_arenas();
     // SAFETY: the first thing the program does, before any other thread exists.
     unsafe { secrets::take_from_environment() };
     let cli = Cli::parse();
-    lookout_core::init_logging();
+    lookout_pipeline::init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -211,7 +210,7 @@ fn main() -> ExitCode {
             Command::Watch(a) => run_watch(a).await,
             // On a thread with a rule thread's stack: a rule nested as deeply as the limits
             // allow must not overflow the main thread's.
-            Command::Rules(c) => lookout_core::rules::with_rule_stack(|| rules_cli::run(c))
+            Command::Rules(c) => lookout_rules::with_rule_stack(|| rules_cli::run(c))
                 .map_err(anyhow::Error::from)
                 .and_then(|r| r),
             Command::Record(a) => run_record(a).await,
@@ -277,10 +276,10 @@ async fn run_sim(a: SimArgs) -> Result<()> {
             user.password
         );
     }
-    let config = sim_config(&url, &tenant, &user.name, &profile);
+    let config = demo::sim_config(&url, &tenant, &user.name, &profile);
     match &a.write_config {
         Some(path) => {
-            lookout_core::files::write_private_atomic(path, config.to_toml().as_bytes())
+            lookout_keeper::files::write_private_atomic(path, config.to_toml().as_bytes())
                 .with_context(|| format!("cannot write {}", path.display()))?;
             banner += &format!("Config written to {}\n", path.display());
         }
@@ -300,30 +299,6 @@ async fn run_sim(a: SimArgs) -> Result<()> {
     interrupted("stopping the simulated tenant").await;
     handle.stop().await;
     Ok(())
-}
-
-fn sim_config(url: &str, tenant: &str, user: &str, profile: &Profile) -> Config {
-    Config {
-        server: lookout_core::config::ServerConfig {
-            tenant: Some(tenant.to_string()),
-            ..lookout_core::config::ServerConfig::new(
-                url,
-                user,
-                if profile.oauth {
-                    lookout_core::AuthMode::OAuth
-                } else {
-                    lookout_core::AuthMode::Password
-                },
-            )
-        },
-        availability: lookout_core::config::AvailabilityConfig {
-            services: vec!["Sales".into(), "Billing".into()],
-            ..Default::default()
-        },
-        rules: Default::default(),
-        alerts: Default::default(),
-        notifications: Default::default(),
-    }
 }
 
 /// The user pressed Ctrl-C before the command was done (exit status 130, like a shell).
@@ -423,41 +398,30 @@ async fn run_snapshot(a: SnapshotArgs) -> Result<()> {
 }
 
 async fn run_demo(a: DemoArgs) -> Result<()> {
-    let scenario = load_scenario(Some("demo"))?;
-    let cfg = SimConfig::default().with_scenario(scenario);
-    let user = cfg.users[0].clone();
-    let profile = cfg.profile.clone();
-    let tenant = cfg.tenant.clone();
-    let handle = lookout_sim::start(cfg, SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))
+    let demo = demo::Demo::start(demo::scenario().map_err(anyhow::Error::msg)?)
         .await
         .map_err(anyhow::Error::msg)?;
-    let mut config = sim_config(&handle.url(), &tenant, &user.name, &profile);
+    let mut config = demo.config.clone();
     config.server.poll_interval_secs = a.interval.max(1);
-    // The demo's rules and state live apart from the user's own, in a fresh private folder
-    // that goes away with the demo.
-    let place = lookout_core::files::private_temp_dir("lookout-demo-")
-        .context("cannot make a folder for the demo")?;
-    let rules_dir = place.path().join("rules");
-    lookout_core::rules::pack::install(&rules_dir)
-        .with_context(|| format!("cannot write the demo rules to {}", rules_dir.display()))?;
     println!(
         "Demo: a simulated tenant at {} with the demo scenario, watched with the shipped rules ({}). Ctrl-C stops.",
-        handle.url(),
-        rules_dir.display()
+        demo.url(),
+        demo.rules_dir().display()
     );
-    let client = secrets::client_for(&config, lookout_statsapi::Secret::new(user.api_secret))?;
-    let result = watch_with(
-        &config,
-        client,
-        rules_dir,
-        place.path().join("state.json"),
-        a.notify,
-        Format::Text,
-        a.duration.map(Duration::from_secs),
-    )
-    .await;
-    handle.stop().await;
-    drop(place);
+    let result = match demo.setup(&config) {
+        Ok(setup) => {
+            watch_with(
+                &config,
+                setup,
+                a.notify,
+                Format::Text,
+                a.duration.map(Duration::from_secs),
+            )
+            .await
+        }
+        Err(e) => Err(anyhow::Error::msg(e)),
+    };
+    demo.stop().await;
     result
 }
 
@@ -473,22 +437,20 @@ async fn run_watch(a: WatchArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| config.rules_dir(&config_path));
     if !rules_dir.exists() {
-        let n = lookout_core::rules::pack::install(&rules_dir)
+        let n = lookout_rules::pack::install(&rules_dir)
             .with_context(|| format!("cannot create the rules folder {}", rules_dir.display()))?;
         eprintln!(
             "lookout: no rules folder at {}; put the {n} files of the shipped rules there. Edit them to taste (docs/rules.md).",
             rules_dir.display()
         );
     }
-    let store_path = lookout_core::store::Store::default_path()
+    let store_path = lookout_alerting::store::Store::default_path()
         .context("cannot tell where to keep Lookout's state on this system (no home directory)")?;
     let client = secrets::connect(&config)
         .await
         .map_err(anyhow::Error::msg)?;
-    watch_with(
-        &config, client, rules_dir, store_path, a.notify, a.format, duration,
-    )
-    .await
+    let setup = Setup::from_config(&config, client, rules_dir, store_path);
+    watch_with(&config, setup, a.notify, a.format, duration).await
 }
 
 fn parse_duration_arg(d: Option<&str>) -> Result<Option<Duration>> {
@@ -505,9 +467,9 @@ fn pick_notifier(
     to: Option<NotifyTo>,
     format: Format,
     sound: bool,
-    actions: tokio::sync::mpsc::UnboundedSender<lookout_core::notify::ActionEvent>,
-) -> Result<Box<dyn lookout_core::notify::Notifier>> {
-    use lookout_core::notify::{self, desktop::DesktopNotifier};
+    actions: tokio::sync::mpsc::UnboundedSender<lookout_alerting::notify::ActionEvent>,
+) -> Result<Box<dyn lookout_alerting::notify::Notifier>> {
+    use lookout_alerting::notify::{self, desktop::DesktopNotifier};
     let stdout = || -> Box<dyn notify::Notifier> {
         Box::new(notify::StdoutNotifier {
             format: match format {
@@ -539,17 +501,14 @@ fn pick_notifier(
 /// Watch with `client` until Ctrl-C or `duration`.
 async fn watch_with(
     config: &Config,
-    client: Client,
-    rules_dir: PathBuf,
-    store_path: PathBuf,
+    setup: Setup,
     notify_to: Option<NotifyTo>,
     format: Format,
     duration: Option<Duration>,
 ) -> Result<()> {
-    use lookout_core::watch::{self, Report, WatchSetup};
     let (action_tx, action_rx) = tokio::sync::mpsc::unbounded_channel();
     let notifier = pick_notifier(notify_to, format, config.notifications.sound, action_tx)?;
-    let setup = WatchSetup::from_config(config, client, rules_dir, store_path);
+
     let stop = async {
         let limit = async {
             match duration {
@@ -567,13 +526,13 @@ async fn watch_with(
             Format::Json => println!("{}", status_json(&s)),
             Format::Text => println!(
                 "{}  connection: {}",
-                render::clock(lookout_core::unix_now()),
+                render::clock(lookout_keeper::unix_now()),
                 terminal(&s.describe(SystemTime::now()))
             ),
         },
         Report::Problem(p) => eprintln!("lookout: warning: {}", terminal(&p)),
     };
-    let shut = watch::run(setup, notifier, Some(action_rx), report, stop)
+    let shut = lookout_pipeline::run(setup, notifier, Some(action_rx), report, stop)
         .await
         .map_err(anyhow::Error::msg)?;
     if let Some(p) = &shut.problem {
@@ -602,17 +561,17 @@ async fn run_record(a: RecordArgs) -> Result<()> {
     let config = Config::load(a.config.as_deref())?;
     let plan = match &a.rules {
         Some(dir) => {
-            let engine = lookout_core::rules::RuleEngine::default();
-            lookout_core::rules::RuleSet::load(&engine, dir)
+            let engine = lookout_rules::RuleEngine::default();
+            lookout_rules::RuleSet::load(&engine, dir)
                 .with_context(|| format!("cannot read the rules folder {}", dir.display()))?
                 .plan()
         }
         None => Plan::overview(),
     };
     // Names and chat text: private to the user.
-    let file = lookout_core::files::create_private(&a.out)
+    let file = lookout_keeper::files::create_private(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
-    let mut recorder = lookout_core::recording::Recorder::new(std::io::BufWriter::new(file));
+    let mut recorder = lookout_keeper::recording::Recorder::new(std::io::BufWriter::new(file));
     let client = secrets::connect(&config)
         .await
         .map_err(anyhow::Error::msg)?;

@@ -2,20 +2,9 @@
 
 use std::fmt::Write;
 
-use lookout_core::{Grid, Snapshot, Value};
+use lookout_keeper::{Grid, Snapshot, Value};
 
-pub use lookout_core::clock;
-
-/// A duration in seconds as `1h02m`, `4m05s` or `12s`.
-pub fn dur(secs: i64) -> String {
-    if secs >= 3600 {
-        format!("{}h{:02}m", secs / 3600, secs / 60 % 60)
-    } else if secs >= 60 {
-        format!("{}m{:02}s", secs / 60, secs % 60)
-    } else {
-        format!("{secs}s")
-    }
-}
+pub use lookout_keeper::{clock, fmt_dur as dur};
 
 fn cell(stat: &str, v: &Value) -> String {
     match v {
@@ -35,7 +24,7 @@ fn plain(text: &str) -> String {
 }
 
 fn is_duration(stat: &str) -> bool {
-    lookout_core::catalogue::kind_of(stat) == lookout_core::catalogue::Kind::Seconds
+    lookout_keeper::catalogue::kind_of(stat) == lookout_keeper::catalogue::Kind::Seconds
 }
 
 fn table(out: &mut String, grid: &Grid) {
@@ -120,17 +109,4 @@ pub fn snapshot_text(s: &Snapshot) -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_like_a_clock() {
-        assert_eq!(dur(5), "5s");
-        assert_eq!(dur(245), "4m05s");
-        assert_eq!(dur(3720), "1h02m");
-        assert_eq!(clock(1_795_860_003), "10:00:03");
-    }
 }

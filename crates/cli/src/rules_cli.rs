@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use lookout_core::rules::{RuleEngine, RuleSet, testfile};
+use lookout_rules::{RuleEngine, RuleSet, testfile};
 
 use crate::RulesCommand;
 
@@ -84,7 +84,7 @@ fn test(dir: &Path) -> Result<()> {
                 continue;
             }
         };
-        tested.insert(lookout_core::rules::rule_id(&tf.rule));
+        tested.insert(lookout_rules::rule_id(&tf.rule));
         let report = tf.run(&engine);
         checks += report.checks;
         if report.failures.is_empty() {
@@ -116,19 +116,16 @@ fn test(dir: &Path) -> Result<()> {
 }
 
 fn replay(recording: &Path, dir: &Path) -> Result<()> {
-    use lookout_core::alerts::{Lifecycle, NoticeKind};
-    use lookout_core::rules::Evaluator;
+    use lookout_alerting::lifecycle::{Lifecycle, NoticeKind};
+    use lookout_rules::Evaluator;
     let (engine, set) = load(dir)?;
     for d in set.diagnostics() {
         if !d.warning {
             eprintln!("lookout: warning: {d} (its last good version runs, if any)");
         }
     }
-    let snaps = lookout_core::recording::read(recording).map_err(anyhow::Error::msg)?;
-    let metas = set
-        .rules()
-        .map(|r| (r.id.clone(), r.meta.clone()))
-        .collect();
+    let snaps = lookout_keeper::recording::read(recording).map_err(anyhow::Error::msg)?;
+    let metas = lookout_rules::alert_rules(set.rules());
     let mut evaluator = Evaluator::default();
     let mut lifecycle = Lifecycle::default();
     let (mut notices, mut errors) = (0, 0);
@@ -174,7 +171,7 @@ fn replay(recording: &Path, dir: &Path) -> Result<()> {
     println!(
         "{} snapshots over {}, {} rules: {notices} notifications, {errors} rule errors",
         snaps.len(),
-        lookout_core::rules::fmt_dur(span),
+        lookout_keeper::fmt_dur(span),
         set.rules().count()
     );
     Ok(())

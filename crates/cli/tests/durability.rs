@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lookout_core::notify::{Action as UserAction, ActionEvent};
-use lookout_core::store::Store;
+use lookout_alerting::notify::{Action as UserAction, ActionEvent};
+use lookout_alerting::store::Store;
 use lookout_sim::{Action, SimConfig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lookout");
@@ -87,7 +87,7 @@ fn killed_at_random_it_restarts_from_its_state_and_tells_nothing_twice() {
             digest: None,
             action: UserAction::Acknowledge,
         },
-        lookout_core::unix_now(),
+        lookout_keeper::unix_now(),
     );
     store.save().unwrap();
     sim.pin_service("Support", "in_max_wait_time", 200);

@@ -1,0 +1,422 @@
+//! [`Alerting`]: the lifecycle, the connection's health, the policy and the store, stepped with
+//! explicit times (so it is tested on a virtual clock). Its input is findings and the clock; its
+//! output is notifications to send, transitions held back (with why), and the alerts as they
+//! are now ([`ActiveAlert`]).
+
+use std::collections::BTreeMap;
+
+use lookout_keeper::ConnectionStatus;
+
+use crate::lifecycle::{Alert, Lifecycle, Notice, NoticeKind, State};
+use crate::notify::{ActionEvent, Notification};
+use crate::policy::{Held, Policy, PolicyConfig, Quiet};
+use crate::store::{HistoryEntry, Store};
+use crate::{AlertRule, CONNECTION_RULE, Finding, Mode, NO_DATA_KEY, Severity};
+
+/// Settings of the alerting stage.
+#[derive(Debug, Clone)]
+pub struct AlertingConfig {
+    /// The tenant, for "no data from <tenant>".
+    pub tenant: String,
+    pub no_data_after: i64,
+    pub grace: i64,
+    pub policy: PolicyConfig,
+}
+
+impl AlertingConfig {
+    /// The settings a configuration asks for, for `tenant`.
+    pub fn from_config(
+        tenant: String,
+        alerts: &lookout_keeper::config::AlertsConfig,
+        notifications: &lookout_keeper::config::NotificationsConfig,
+    ) -> AlertingConfig {
+        AlertingConfig {
+            tenant,
+            no_data_after: alerts.no_data_secs as i64,
+            grace: alerts.grace_secs as i64,
+            policy: PolicyConfig::from_config(alerts, notifications),
+        }
+    }
+}
+
+/// An alert as it is now, with the reason it makes no noise when it does not (silenced alerts
+/// stay visible).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ActiveAlert {
+    #[serde(flatten)]
+    pub alert: Alert,
+    pub quiet: Option<Quiet>,
+}
+
+impl ActiveAlert {
+    /// Firing since (or pending since).
+    pub fn since(&self) -> i64 {
+        self.alert.firing_since.unwrap_or(self.alert.since)
+    }
+
+    /// Firing and not silenced: what makes noise.
+    pub fn loud(&self) -> bool {
+        self.alert.state == State::Firing && self.quiet.is_none()
+    }
+
+    /// The connection's own "no data" alert.
+    pub fn is_no_data(&self) -> bool {
+        self.alert.rule == CONNECTION_RULE && self.alert.key == NO_DATA_KEY
+    }
+}
+
+/// The connection's own alert, as a rule the lifecycle knows.
+fn connection_rule() -> AlertRule {
+    AlertRule {
+        name: "Connection".into(),
+        severity: Severity::Critical,
+        for_secs: 0,
+        keep_firing_secs: 0,
+        mode: Mode::State,
+        repeat_secs: 0,
+        notify_resolved: true,
+    }
+}
+
+/// Lifecycle, health, policy and store, stepped with times.
+pub struct Alerting {
+    config: AlertingConfig,
+    lifecycle: Lifecycle,
+    policy: Policy,
+    pub store: Store,
+    rules: BTreeMap<String, AlertRule>,
+    /// When data last came (or when watching began).
+    last_data: i64,
+    /// The connection's "no data" finding while data is missing too long.
+    no_data: Option<Finding>,
+    grace_until: i64,
+    /// Something worth saving changed since the last [`Alerting::save_if_dirty`].
+    dirty: bool,
+}
+
+impl Alerting {
+    pub fn new(config: AlertingConfig, store: Store, now: i64) -> Alerting {
+        let mut lifecycle = Lifecycle::default();
+        lifecycle.remember_events(
+            store
+                .state
+                .seen_events
+                .iter()
+                .map(|(r, k, t)| ((r.clone(), k.clone()), *t)),
+        );
+        let policy = Policy::new(config.policy.clone());
+        let mut alerting = Alerting {
+            config,
+            lifecycle,
+            policy,
+            store,
+            rules: BTreeMap::new(),
+            last_data: now,
+            no_data: None,
+            grace_until: 0,
+            dirty: false,
+        };
+        alerting.set_rules(BTreeMap::new());
+        alerting
+    }
+
+    /// The rules that exist now, by id (their alerts resolve when they go).
+    pub fn set_rules(&mut self, rules: BTreeMap<String, AlertRule>) {
+        self.rules = rules;
+        self.rules.insert(CONNECTION_RULE.into(), connection_rule());
+    }
+
+    pub fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
+    }
+
+    /// A fresh snapshot arrived at `now` (its rules run later).
+    pub fn data_arrived(&mut self, now: i64) -> (Vec<Notification>, Vec<Held>) {
+        self.last_data = now;
+        if self.no_data.take().is_none() {
+            return (Vec::new(), Vec::new());
+        }
+        // Back after a gap: the first polls may be half loaded.
+        self.grace_until = now + self.config.grace;
+        let mut notices = self.step_connection(now);
+        for n in &mut notices {
+            n.body = "Data is arriving again.".into();
+        }
+        self.tell(now, notices)
+    }
+
+    /// The rules ran over a snapshot taken at `now`.
+    pub fn evaluated(&mut self, now: i64, findings: &[Finding]) -> (Vec<Notification>, Vec<Held>) {
+        let grace = now < self.grace_until;
+        let notices = self
+            .lifecycle
+            .step_where(now, &self.rules, findings, grace, |r| r != CONNECTION_RULE);
+        self.store.state.seen_events = self
+            .lifecycle
+            .seen_events()
+            .iter()
+            .map(|((r, k), t)| (r.clone(), k.clone(), *t))
+            .collect();
+        self.tell(now, notices)
+    }
+
+    /// Once a second: raise "no data" when data has been missing too long. `status` says why,
+    /// in the alert's body. Data rules are not stepped meanwhile, so they neither fire nor
+    /// resolve while Lookout is blind.
+    pub fn tick(&mut self, now: i64, status: &ConnectionStatus) -> (Vec<Notification>, Vec<Held>) {
+        if self.no_data.is_some() || now - self.last_data < self.config.no_data_after {
+            return (Vec::new(), Vec::new());
+        }
+        self.no_data = Some(Finding {
+            rule: CONNECTION_RULE.into(),
+            key: NO_DATA_KEY.into(),
+            severity: Severity::Critical,
+            title: format!("No data from {}", self.config.tenant),
+            body: format!(
+                "No fresh data for {}; the connection is {}.",
+                lookout_keeper::fmt_dur(now - self.last_data),
+                status.describe(std::time::SystemTime::now())
+            ),
+        });
+        let notices = self.step_connection(now);
+        self.tell(now, notices)
+    }
+
+    /// Step the connection's own alert with its finding (or none).
+    fn step_connection(&mut self, now: i64) -> Vec<Notice> {
+        let findings: Vec<Finding> = self.no_data.iter().cloned().collect();
+        self.lifecycle
+            .step_where(now, &self.rules, &findings, false, |r| r == CONNECTION_RULE)
+    }
+
+    /// Every alert now, each with the reason it is quiet (if it is), in the order a person
+    /// should look at them: firing before pending, loud before quiet, critical before warning,
+    /// oldest first (the connection's "no data" first among equals).
+    pub fn current(&self, now: i64) -> Vec<ActiveAlert> {
+        let silences = &self.store.state.silences;
+        let mut out: Vec<ActiveAlert> = self
+            .lifecycle
+            .alerts()
+            .map(|a| ActiveAlert {
+                quiet: silences.quiet(now, &a.rule, &a.key),
+                alert: a.clone(),
+            })
+            .collect();
+        out.sort_by_key(|a| {
+            (
+                a.alert.state != State::Firing,
+                a.quiet.is_some(),
+                std::cmp::Reverse(a.alert.severity),
+                a.alert.rule != CONNECTION_RULE,
+                a.since(),
+            )
+        });
+        out
+    }
+
+    /// True while the "no data" alert is up.
+    pub fn blind(&self) -> bool {
+        self.no_data.is_some()
+    }
+
+    /// Save the store if something changed since the last save; the error names the file.
+    pub fn save_if_dirty(&mut self) -> Result<(), String> {
+        if !std::mem::take(&mut self.dirty) {
+            return Ok(());
+        }
+        self.store
+            .save()
+            .map_err(|e| format!("cannot save {}: {e}", self.store.path().display()))
+    }
+
+    /// Pause all notifications until then (`i64::MAX`: until resumed), or resume (`None`).
+    pub fn pause(&mut self, until: Option<i64>) {
+        self.store.state.silences.paused_until = until;
+        self.dirty = true;
+    }
+
+    /// A person acted on a notification.
+    pub fn action(&mut self, e: &ActionEvent, now: i64) {
+        self.dirty = true;
+        self.store.state.silences.apply(e, now);
+        self.store.state.record(HistoryEntry {
+            at: now,
+            rule: e.rule.clone(),
+            key: e.key.clone(),
+            what: format!("{:?}", e.action).to_lowercase(),
+            title: String::new(),
+        });
+    }
+
+    fn tell(&mut self, now: i64, notices: Vec<Notice>) -> (Vec<Notification>, Vec<Held>) {
+        self.dirty |= !notices.is_empty();
+        for n in &notices {
+            self.store.state.record(HistoryEntry {
+                at: now,
+                rule: n.rule.clone(),
+                key: n.key.clone(),
+                what: match n.kind {
+                    NoticeKind::Firing => "firing",
+                    NoticeKind::Repeat => "repeat",
+                    NoticeKind::Resolved => "resolved",
+                }
+                .into(),
+                title: n.title.clone(),
+            });
+        }
+        self.policy
+            .decide(now, notices, &mut self.store.state.silences)
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::{Action, NotificationState};
+    use std::path::PathBuf;
+
+    fn store(name: &str) -> (Store, PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("lookout-alerting-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("state.json");
+        (Store::open(&path).0, path)
+    }
+
+    fn config() -> AlertingConfig {
+        AlertingConfig {
+            tenant: "demo.lookout.test".into(),
+            no_data_after: 60,
+            grace: 10,
+            policy: PolicyConfig::default(),
+        }
+    }
+
+    fn rule(name: &str, mode: Mode) -> AlertRule {
+        AlertRule {
+            name: name.into(),
+            mode,
+            ..connection_rule()
+        }
+    }
+
+    const RULES: &[(&str, Mode)] = &[("r", Mode::State), ("chat", Mode::Event)];
+
+    fn rules(list: &[(&str, Mode)]) -> BTreeMap<String, AlertRule> {
+        list.iter()
+            .map(|(id, mode)| (id.to_string(), rule(&id.to_uppercase(), *mode)))
+            .collect()
+    }
+
+    fn found(found: &[(&str, &str)]) -> Vec<Finding> {
+        found
+            .iter()
+            .map(|(r, k)| Finding {
+                rule: r.to_string(),
+                key: k.to_string(),
+                severity: Severity::Critical,
+                title: format!("{k}!"),
+                body: String::new(),
+            })
+            .collect()
+    }
+
+    fn told(out: (Vec<Notification>, Vec<Held>)) -> Vec<String> {
+        out.0
+            .iter()
+            .map(|n| format!("{:?} {}", n.state, n.key))
+            .collect()
+    }
+
+    #[test]
+    fn no_data_raises_one_alert_freezes_rules_and_resolves_with_a_grace_period() {
+        let (st, _) = store("nodata");
+        let mut a = Alerting::new(config(), st, 0);
+        a.set_rules(rules(RULES));
+        assert_eq!(told(a.evaluated(0, &found(&[("r", "x")]))), ["Firing x"]);
+        let status = ConnectionStatus::Connecting;
+        assert!(told(a.tick(59, &status)).is_empty());
+        let out = a.tick(61, &status);
+        assert_eq!(out.0.len(), 1);
+        assert_eq!(out.0[0].title, "No data from demo.lookout.test");
+        assert!(
+            out.0[0].body.starts_with("No fresh data for 1m 01s"),
+            "{}",
+            out.0[0].body
+        );
+        assert!(told(a.tick(62, &status)).is_empty(), "raised once");
+        assert!(a.blind());
+        // It is an alert like any other, shown first.
+        let now = a.current(62);
+        assert_eq!(
+            (now[0].alert.rule.as_str(), now[0].alert.key.as_str()),
+            (CONNECTION_RULE, NO_DATA_KEY)
+        );
+        assert_eq!(now[0].alert.rule_name, "Connection");
+        assert_eq!(now[0].since(), 61);
+        assert!(now[0].loud() && now[0].is_no_data());
+        // Data is back: the alert resolves; in the grace period `x` missing does not resolve.
+        let back = a.data_arrived(100);
+        assert_eq!(back.0[0].body, "Data is arriving again.");
+        assert_eq!(told(back), ["Resolved no-data"]);
+        assert!(told(a.evaluated(100, &found(&[]))).is_empty());
+        assert_eq!(
+            a.lifecycle()
+                .alerts()
+                .map(|x| x.key.as_str())
+                .collect::<Vec<_>>(),
+            ["x"]
+        );
+        assert_eq!(told(a.evaluated(111, &found(&[]))), ["Resolved x"]);
+    }
+
+    #[test]
+    fn a_restart_does_not_tell_again_what_was_acknowledged_or_seen() {
+        let (st, path) = store("restart");
+        let mut a = Alerting::new(config(), st, 0);
+        a.set_rules(rules(RULES));
+        let out = a.evaluated(0, &found(&[("r", "x"), ("chat", "chat:1")]));
+        assert_eq!(told(out).len(), 2);
+        a.action(
+            &ActionEvent {
+                rule: "r".into(),
+                key: "x".into(),
+                digest: None,
+                action: Action::Acknowledge,
+            },
+            5,
+        );
+        a.store.save().unwrap();
+
+        // A new process: same conditions hold. Nothing is told again.
+        let (st, w) = Store::open(&path);
+        assert!(w.is_none());
+        let mut b = Alerting::new(config(), st, 100);
+        b.set_rules(rules(RULES));
+        let (out, held) = b.evaluated(100, &found(&[("r", "x"), ("chat", "chat:1")]));
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(held.len(), 1);
+        assert_eq!(held[0].reason, "acknowledged");
+        // Quiet, but still shown, with the reason.
+        let x = b
+            .current(100)
+            .into_iter()
+            .find(|v| v.alert.key == "x")
+            .unwrap();
+        assert_eq!(x.quiet, Some(Quiet::Acknowledged));
+        // A new chat message is still told; `x` resolving ends its acknowledgement.
+        let (out, _) = b.evaluated(102, &found(&[("chat", "chat:1"), ("chat", "chat:2")]));
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].key.as_str(), out[0].state),
+            ("chat:2", NotificationState::Firing)
+        );
+        assert!(b.store.state.silences.acknowledged.is_empty());
+        assert!(
+            b.store
+                .state
+                .history
+                .iter()
+                .any(|h| h.what == "acknowledge")
+        );
+    }
+}

@@ -1,0 +1,96 @@
+//! The alert decisions: what is true ([`lifecycle`]: a rule's findings become alerts that are
+//! pending, firing, resolved), what is told ([`policy`]: silences, acknowledgements, repeats,
+//! digests, a cap), what is remembered across restarts ([`store`]) and where it is told
+//! ([`notify`]: the desktop, the terminal). [`decisions::Alerting`] steps all of it with explicit
+//! times, so it runs the same on a virtual clock as live.
+//!
+//! Why it exists: deciding who is told is one job, in one place. Rules say what is true now;
+//! only this crate decides what becomes a notification.
+//!
+//! What it must never know: how rules are written (Rhai), how data is fetched (HTTP), windows.
+//! Its input is the vocabulary below, which the rules produce.
+
+pub mod decisions;
+pub mod lifecycle;
+pub mod notify;
+pub mod policy;
+pub mod store;
+
+pub use decisions::{ActiveAlert, Alerting, AlertingConfig};
+
+/// How loud an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "info" => Some(Severity::Info),
+            "warning" => Some(Severity::Warning),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `state`: a key fires after `for_secs` and resolves when it is gone. `event`: a key notifies
+/// once (an urgent chat message) and is remembered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    State,
+    Event,
+}
+
+/// How the alerts of one rule live: what the lifecycle needs to know of a rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRule {
+    /// The rule's name, as people read it.
+    pub name: String,
+    pub severity: Severity,
+    pub for_secs: u64,
+    pub keep_firing_secs: u64,
+    pub mode: Mode,
+    /// Notify again while firing, every this many seconds (0: never).
+    pub repeat_secs: u64,
+    pub notify_resolved: bool,
+}
+
+/// A condition a rule says is true now: the input of the alerting stage.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    /// The rule's id (its file name without `.rhai`).
+    pub rule: String,
+    pub key: String,
+    pub severity: Severity,
+    pub title: String,
+    pub body: String,
+}
+
+/// An alert's identity: (rule id, key).
+pub type AlertId = (String, String);
+
+/// The rule id of the connection's own alert ("no data"), which goes through the same
+/// lifecycle as every rule's.
+pub const CONNECTION_RULE: &str = "connection";
+/// The key of the connection's "no data" alert.
+pub const NO_DATA_KEY: &str = "no-data";

@@ -1,0 +1,247 @@
+//! Desktop notifications through `notify-rust`: the freedesktop notification server over D-Bus
+//! on Linux, the notification center on macOS and Windows.
+//!
+//! Severity sets the urgency and a sound hint. Where the server supports actions, each
+//! notification offers Open, Acknowledge and Snooze 15 min, and what the person picks comes
+//! back as an [`ActionEvent`]. Servers that render markup in bodies get the body escaped, so a
+//! chat message with `<b>` shows the tag, literally, and the summary's markup characters turned
+//! into look-alikes (some of those servers render summaries too).
+
+use super::{Action, ActionEvent, Notification, NotificationState, Notifier};
+use crate::Severity;
+
+/// The longest title and body shown; longer ones are cut at a word with "…".
+pub const MAX_TITLE: usize = 120;
+pub const MAX_BODY: usize = 400;
+
+/// Action keys on the wire.
+pub const OPEN: &str = "default";
+pub const ACKNOWLEDGE: &str = "acknowledge";
+pub const SNOOZE: &str = "snooze";
+
+/// Escape what notification servers read as markup.
+pub fn escape_markup(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() && c != '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A summary for a server that renders markup: the characters markup is made of become
+/// look-alikes (‹ › ＆) that no markup parser reads. The specification says summaries are plain
+/// text, but servers that render body markup (dunst with `markup = full`, some others) render
+/// summaries too, while the rest would show an escape like `&lt;` literally.
+pub fn defuse_markup(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '<' => '‹',
+            '>' => '›',
+            '&' => '＆',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+/// At most `max` characters, cut at a word boundary when one is near, ending in "…".
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(max.saturating_sub(1)).collect();
+    let at_word = cut
+        .rfind(char::is_whitespace)
+        .filter(|&i| i > cut.len() * 3 / 4)
+        .map_or(cut.as_str(), |i| &cut[..i]);
+    format!("{}…", at_word.trim_end())
+}
+
+/// What the notification server can do.
+#[derive(Debug, Clone, Default)]
+pub struct Capabilities {
+    pub actions: bool,
+    pub body_markup: bool,
+}
+
+/// Sends desktop notifications.
+pub struct DesktopNotifier {
+    caps: Capabilities,
+    actions: Option<tokio::sync::mpsc::UnboundedSender<ActionEvent>>,
+    sound: bool,
+}
+
+impl DesktopNotifier {
+    /// Ask the notification server what it supports. Fails when there is none (no session bus,
+    /// or nothing owns `org.freedesktop.Notifications`).
+    pub fn connect(
+        actions: Option<tokio::sync::mpsc::UnboundedSender<ActionEvent>>,
+    ) -> Result<DesktopNotifier, String> {
+        let caps = capabilities()?;
+        Ok(DesktopNotifier {
+            caps,
+            actions,
+            sound: true,
+        })
+    }
+
+    /// Ask for a sound (the default) or for silence.
+    pub fn with_sound(mut self, sound: bool) -> DesktopNotifier {
+        self.sound = sound;
+        self
+    }
+
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+fn capabilities() -> Result<Capabilities, String> {
+    let caps = notify_rust::get_capabilities()
+        .map_err(|e| format!("no desktop notification server: {e}"))?;
+    Ok(Capabilities {
+        actions: caps.iter().any(|c| c == "actions"),
+        body_markup: caps.iter().any(|c| c == "body-markup"),
+    })
+}
+
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn capabilities() -> Result<Capabilities, String> {
+    Ok(Capabilities::default())
+}
+
+fn urgency(s: Severity) -> notify_rust::Urgency {
+    match s {
+        Severity::Info => notify_rust::Urgency::Low,
+        Severity::Warning => notify_rust::Urgency::Normal,
+        Severity::Critical => notify_rust::Urgency::Critical,
+    }
+}
+
+/// A freedesktop sound name per severity (servers that play sounds pick it up).
+fn sound(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "message",
+        Severity::Warning => "dialog-warning",
+        Severity::Critical => "alarm-clock-elapsed",
+    }
+}
+
+impl Notifier for DesktopNotifier {
+    fn notify(&mut self, n: &Notification) -> Result<(), String> {
+        let title = truncate(&n.title, MAX_TITLE);
+        let body = truncate(&n.body, MAX_BODY);
+        let (title, body) = if self.caps.body_markup {
+            (defuse_markup(&title), escape_markup(&body))
+        } else {
+            (title, body)
+        };
+        let mut note = notify_rust::Notification::new();
+        note.appname("Lookout")
+            .summary(&title)
+            .body(&body)
+            .icon(match n.severity {
+                Severity::Critical => "dialog-error",
+                Severity::Warning => "dialog-warning",
+                Severity::Info => "dialog-information",
+            })
+            .urgency(urgency(n.severity))
+            .hint(notify_rust::Hint::Category("im.received".into()));
+        if self.sound {
+            note.hint(notify_rust::Hint::SoundName(sound(n.severity).into()));
+        } else {
+            note.hint(notify_rust::Hint::SuppressSound(true));
+        }
+        let offers_actions =
+            self.caps.actions && self.actions.is_some() && n.state == NotificationState::Firing;
+        if offers_actions {
+            note.action(OPEN, "Open")
+                .action(ACKNOWLEDGE, "Acknowledge")
+                .action(SNOOZE, "Snooze 15 min");
+        }
+        let handle = note
+            .show()
+            .map_err(|e| format!("the desktop notification failed: {e}"))?;
+        if offers_actions && let Some(tx) = self.actions.clone() {
+            wait_for_action(handle, tx, n);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+fn wait_for_action(
+    handle: notify_rust::NotificationHandle,
+    tx: tokio::sync::mpsc::UnboundedSender<ActionEvent>,
+    n: &Notification,
+) {
+    let (rule, key, digest) = (n.rule.clone(), n.key.clone(), n.digest.clone());
+    // The handle blocks until the person acts or the notification closes.
+    // One small thread per notification that offers actions; it ends when the notification
+    // is acted on or closed.
+    let spawned = std::thread::Builder::new()
+        .name("lookout-notification".into())
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            handle.wait_for_action(|picked| {
+                let action = match picked {
+                    OPEN => Some(Action::Open),
+                    ACKNOWLEDGE => Some(Action::Acknowledge),
+                    SNOOZE => Some(Action::Snooze),
+                    _ => None,
+                };
+                if let Some(action) = action {
+                    let _ = tx.send(ActionEvent {
+                        rule,
+                        key,
+                        digest,
+                        action,
+                    });
+                }
+            });
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot wait for the notification's actions: {e}");
+    }
+}
+
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn wait_for_action(
+    _handle: notify_rust::NotificationHandle,
+    _tx: tokio::sync::mpsc::UnboundedSender<ActionEvent>,
+    _n: &Notification,
+) {
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_shows_literally() {
+        assert_eq!(
+            escape_markup("<img src=x onerror=alert(1)> & <b>hi</b>"),
+            "&lt;img src=x onerror=alert(1)&gt; &amp; &lt;b&gt;hi&lt;/b&gt;"
+        );
+    }
+
+    #[test]
+    fn long_text_is_cut_at_a_word() {
+        let long = "word ".repeat(100);
+        let t = truncate(&long, 50);
+        assert!(t.chars().count() <= 50, "{t}");
+        assert!(t.ends_with("word…"), "{t}");
+        assert_eq!(truncate("short", 50), "short");
+        let one = "x".repeat(80);
+        assert_eq!(truncate(&one, 10).chars().count(), 10);
+    }
+}

@@ -1,0 +1,777 @@
+//! The cost of rules: the 20-rule reference set (benches/reference/) and the shipped pack
+//! (rules/) over a synthetic 5,000-agent × 500-service × 200-chat snapshot, against the same 20
+//! rules written in native Rust, measured in the same run.
+//!
+//! `cargo xtask bench rules [--quick]`, or `cargo bench -p lookout-rules --bench rules -- [--quick]
+//! [--json FILE]`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lookout_keeper::{Grid, Snapshot, Value};
+use lookout_rules::{Evaluator, Limits, PollInput, RuleEngine, RuleSet};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+const AGENTS: usize = 5_000;
+const SERVICES: usize = 500;
+const CHAT: usize = 200;
+
+fn text(s: impl AsRef<str>) -> Value {
+    Value::Text(s.as_ref().into())
+}
+
+fn synthetic(seed: u64, waiting_total: i64) -> Snapshot {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut s = Snapshot::default();
+    s.taken_at = 1_700_000_000;
+    let totals: [(&str, Value); 8] = [
+        ("in_calls_waiting", Value::Int(waiting_total)),
+        ("in_max_wait_time", Value::Int(300)),
+        ("service_level", Value::Float(76.5)),
+        ("in_calls_abandoned_in_queue_per_day", Value::Int(120)),
+        ("in_calls_received_per_day", Value::Int(1500)),
+        ("agents_logged", Value::Int(4000)),
+        ("agents_ready", Value::Int(900)),
+        ("in_ewt", Value::Int(40)),
+    ];
+    for (k, v) in totals {
+        s.totals.insert(k.into(), v);
+    }
+    for i in s.totals.len()..50 {
+        s.totals.insert(format!("filler_{i}"), Value::Int(i as i64));
+    }
+    let service_cols = [
+        "name",
+        "id",
+        "in_calls_waiting",
+        "agents_ready",
+        "in_max_wait_time",
+        "service_level",
+        "service_level_target",
+        "in_average_speed_of_answer",
+        "in_calls_received_per_day",
+        "in_calls_abandoned_in_queue_per_day",
+        "agents_busy",
+        "agents_logged",
+        "agents_not_ready",
+        "agents_acw",
+        "in_ewt",
+    ];
+    s.services = Grid {
+        columns: service_cols.map(String::from).to_vec(),
+        rows: (0..SERVICES)
+            .map(|i| {
+                let name = if i % 50 == 0 {
+                    format!("VIP Service {i:03}")
+                } else {
+                    format!("Service {i:03}")
+                };
+                vec![
+                    text(name),
+                    text(format!("svc-{i}")),
+                    Value::Int(rng.random_range(0..8)),
+                    Value::Int(if rng.random_bool(0.03) {
+                        0
+                    } else {
+                        rng.random_range(1..10)
+                    }),
+                    Value::Int(if rng.random_bool(0.05) {
+                        rng.random_range(60..400)
+                    } else {
+                        rng.random_range(0..60)
+                    }),
+                    Value::Float(if rng.random_bool(0.1) {
+                        rng.random_range(50.0..80.0)
+                    } else {
+                        rng.random_range(80.0..100.0)
+                    }),
+                    Value::Float(80.0),
+                    Value::Int(if rng.random_bool(0.05) {
+                        rng.random_range(60..120)
+                    } else {
+                        rng.random_range(0..60)
+                    }),
+                    Value::Int(rng.random_range(10..500)),
+                    Value::Int(rng.random_range(0..40)),
+                    Value::Int(rng.random_range(0..10)),
+                    Value::Int(rng.random_range(0..20)),
+                    Value::Int(rng.random_range(0..5)),
+                    Value::Int(rng.random_range(0..5)),
+                    Value::Int(rng.random_range(0..100)),
+                ]
+            })
+            .collect(),
+    };
+    let agent_cols = [
+        "login_id",
+        "first_last_name",
+        "team_name",
+        "acd_state",
+        "reason",
+        "state_duration",
+        "active_item_talk_duration",
+        "in_calls_handled_per_day",
+        "extension",
+        "login_time",
+        "agent_total_break_time",
+        "team_id",
+    ];
+    let states = ["ready", "busy", "after_call_work", "not_ready"];
+    s.agents = Grid {
+        columns: agent_cols.map(String::from).to_vec(),
+        rows: (0..AGENTS)
+            .map(|i| {
+                let state = if rng.random_bool(0.1) {
+                    Value::None
+                } else {
+                    text(states[rng.random_range(0..states.len())])
+                };
+                vec![
+                    text(format!("agent{i:04}")),
+                    text(format!("Agent Number{i}")),
+                    text(format!("Team {:02}", i % 100)),
+                    state,
+                    if rng.random_bool(0.3) {
+                        text("Break")
+                    } else {
+                        Value::None
+                    },
+                    // Most agents are a few minutes into their state; a few are stuck.
+                    Value::Int(if rng.random_bool(0.02) {
+                        rng.random_range(900..3600)
+                    } else {
+                        rng.random_range(0..600)
+                    }),
+                    Value::Int(if rng.random_bool(0.01) {
+                        rng.random_range(1200..2400)
+                    } else {
+                        rng.random_range(0..900)
+                    }),
+                    Value::Int(rng.random_range(0..60)),
+                    text(format!("{}", 1000 + i)),
+                    Value::Int(rng.random_range(0..30000)),
+                    Value::Int(rng.random_range(0..3600)),
+                    text(format!("team-{}", i % 100)),
+                ]
+            })
+            .collect(),
+    };
+    s.chat = (0..CHAT)
+        .map(|i| lookout_keeper::ChatMessage {
+            id: format!("m{i}"),
+            login_id: format!("agent{:04}", i % 30),
+            first_name: "Agent".into(),
+            last_name: format!("{i}"),
+            send_time: Some(1_700_000_000 - i as i64),
+            is_urgent: i % 20 == 0,
+            content: if i % 17 == 0 {
+                format!("message {i}: I need a supervisor please")
+            } else {
+                format!("message {i}: all good here, carrying on with the queue")
+            },
+        })
+        .collect();
+    for i in 0..5 {
+        s.availability.insert(format!("Service {i:03}"), i % 2 == 0);
+    }
+    s
+}
+
+type Found = Vec<(String, String)>;
+
+/// The same 20 rules, as a careful Rust programmer would write them over the same grids.
+mod native {
+    use super::*;
+
+    fn col(g: &Grid, name: &str) -> usize {
+        g.column(name).expect("column")
+    }
+
+    fn int(v: &Value) -> Option<i64> {
+        v.as_i64()
+    }
+
+    fn txt(v: &Value) -> &str {
+        v.as_str().unwrap_or("")
+    }
+
+    fn dur(s: i64) -> String {
+        lookout_keeper::fmt_dur(s)
+    }
+
+    pub type Rule = fn(&Snapshot, &Snapshot) -> Found;
+
+    pub fn rules() -> Vec<(&'static str, Rule)> {
+        vec![
+            ("r01_no_ready", |s, _| r01(s)),
+            ("r02_acw_by_team", |s, _| r02(s)),
+            ("r03_max_wait", |s, _| r03(s)),
+            ("r04_urgent_chat", |s, _| r04(s)),
+            ("r05_service_level", |s, _| r05(s)),
+            ("r06_abandon_rate", |s, _| r06(s)),
+            ("r07_service_sl", |s, _| r07(s)),
+            ("r08_long_break", |s, _| r08(s)),
+            ("r09_ready_vs_queue", |s, _| r09(s)),
+            ("r10_queue_pressure", |s, _| r10(s)),
+            ("r11_long_call", |s, _| r11(s)),
+            ("r12_logged_out_by_team", |s, _| r12(s)),
+            ("r13_chat_keyword", |s, _| r13(s)),
+            ("r14_slow_answer", |s, _| r14(s)),
+            ("r15_queue_growth", r15),
+            ("r16_not_ready_by_team", |s, _| r16(s)),
+            ("r17_top_waits", |s, _| r17(s)),
+            ("r18_long_busy", |s, _| r18(s)),
+            ("r19_vip_queue", |s, _| r19(s)),
+            ("r20_chat_flood", |s, _| r20(s)),
+        ]
+    }
+
+    pub fn all(s: &Snapshot, prev: &Snapshot) -> Vec<(&'static str, Found)> {
+        rules()
+            .into_iter()
+            .map(|(id, f)| (id, f(s, prev)))
+            .collect()
+    }
+
+    fn r01(s: &Snapshot) -> Found {
+        let g = &s.services;
+        let (n, r, w, m) = (
+            col(g, "name"),
+            col(g, "agents_ready"),
+            col(g, "in_calls_waiting"),
+            col(g, "in_max_wait_time"),
+        );
+        g.rows
+            .iter()
+            .filter(|row| int(&row[r]) == Some(0) && int(&row[w]).is_some_and(|x| x > 0))
+            .map(|row| {
+                (
+                    format!("noready:{}", txt(&row[n])),
+                    format!(
+                        "Nobody ready on {} {} {}",
+                        txt(&row[n]),
+                        int(&row[w]).unwrap_or(0),
+                        dur(int(&row[m]).unwrap_or(0))
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    fn r02(s: &Snapshot) -> Found {
+        let g = &s.agents;
+        let (l, st, d, t) = (
+            col(g, "login_id"),
+            col(g, "acd_state"),
+            col(g, "state_duration"),
+            col(g, "team_name"),
+        );
+        let mut by: BTreeMap<&str, Vec<&Vec<Value>>> = BTreeMap::new();
+        for row in &g.rows {
+            if txt(&row[st]) == "after_call_work" && int(&row[d]).is_some_and(|x| x > 300) {
+                by.entry(txt(&row[t])).or_default().push(row);
+            }
+        }
+        by.into_iter()
+            .map(|(team, rows)| {
+                let worst = rows
+                    .iter()
+                    .max_by_key(|r| int(&r[d]).unwrap_or(0))
+                    .expect("non-empty");
+                (
+                    format!("acw:{team}"),
+                    format!(
+                        "{} in ACW on {team} {} {}",
+                        rows.len(),
+                        txt(&worst[l]),
+                        dur(int(&worst[d]).unwrap_or(0))
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    fn total(s: &Snapshot, k: &str) -> Option<f64> {
+        s.totals.get(k).and_then(|v| v.as_f64())
+    }
+
+    fn r03(s: &Snapshot) -> Found {
+        match total(s, "in_max_wait_time") {
+            Some(w) if w > 120.0 => vec![("maxwait".into(), format!("Oldest {}", dur(w as i64)))],
+            _ => vec![],
+        }
+    }
+
+    fn r04(s: &Snapshot) -> Found {
+        s.chat
+            .iter()
+            .filter(|m| m.is_urgent)
+            .map(|m| {
+                (
+                    format!("chat:{}", m.id),
+                    format!("Urgent from {}", m.login_id),
+                )
+            })
+            .collect()
+    }
+
+    fn r05(s: &Snapshot) -> Found {
+        match total(s, "service_level") {
+            Some(v) if v < 80.0 => vec![("sl".into(), format!("SL {v}"))],
+            _ => vec![],
+        }
+    }
+
+    fn r06(s: &Snapshot) -> Found {
+        match (
+            total(s, "in_calls_abandoned_in_queue_per_day"),
+            total(s, "in_calls_received_per_day"),
+        ) {
+            (Some(a), Some(r)) if r != 0.0 && a / r * 100.0 > 5.0 => {
+                vec![("abandon".into(), format!("Abandon rate {}", a / r * 100.0))]
+            }
+            _ => vec![],
+        }
+    }
+
+    fn r07(s: &Snapshot) -> Found {
+        let g = &s.services;
+        let (n, sl, t) = (
+            col(g, "name"),
+            col(g, "service_level"),
+            col(g, "service_level_target"),
+        );
+        g.rows
+            .iter()
+            .filter(|row| {
+                let v = row[sl].as_f64();
+                v.is_some_and(|v| v < 80.0 && row[t].as_f64().is_some_and(|t| v < t))
+            })
+            .map(|row| {
+                (
+                    format!("sl:{}", txt(&row[n])),
+                    format!("{} SL {:?}", txt(&row[n]), row[sl].as_f64()),
+                )
+            })
+            .collect()
+    }
+
+    fn agents_where(s: &Snapshot, state: &str, stat: &str, over: i64, key: &str) -> Found {
+        let g = &s.agents;
+        let (l, st, d) = (col(g, "login_id"), col(g, "acd_state"), col(g, stat));
+        g.rows
+            .iter()
+            .filter(|row| txt(&row[st]) == state && int(&row[d]).is_some_and(|x| x > over))
+            .map(|row| {
+                (
+                    format!("{key}:{}", txt(&row[l])),
+                    format!("{} {}", txt(&row[l]), dur(int(&row[d]).unwrap_or(0))),
+                )
+            })
+            .collect()
+    }
+
+    fn r08(s: &Snapshot) -> Found {
+        agents_where(s, "not_ready", "state_duration", 900, "break")
+    }
+
+    fn r09(s: &Snapshot) -> Found {
+        let g = &s.agents;
+        let st = col(g, "acd_state");
+        let ready = g.rows.iter().filter(|r| txt(&r[st]) == "ready").count() as f64;
+        match total(s, "in_calls_waiting") {
+            Some(w) if w > ready * 2.0 => vec![("pressure".into(), format!("{w} {ready}"))],
+            _ => vec![],
+        }
+    }
+
+    fn r10(s: &Snapshot) -> Found {
+        let g = &s.services;
+        let (n, w, r) = (
+            col(g, "name"),
+            col(g, "in_calls_waiting"),
+            col(g, "agents_ready"),
+        );
+        g.rows
+            .iter()
+            .filter(|row| match (int(&row[w]), int(&row[r])) {
+                (Some(w), Some(r)) => w > (r + 1) * 3,
+                _ => false,
+            })
+            .map(|row| {
+                (
+                    format!("qp:{}", txt(&row[n])),
+                    format!("{} under pressure", txt(&row[n])),
+                )
+            })
+            .collect()
+    }
+
+    fn r11(s: &Snapshot) -> Found {
+        agents_where(s, "busy", "active_item_talk_duration", 1200, "call")
+    }
+
+    fn count_by_team(s: &Snapshot, state: Option<&str>, over: usize, key: &str) -> Found {
+        let g = &s.agents;
+        let (st, t) = (col(g, "acd_state"), col(g, "team_name"));
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for row in &g.rows {
+            let hit = match state {
+                Some(x) => txt(&row[st]) == x,
+                None => row[st].is_none(),
+            };
+            if hit {
+                *counts.entry(txt(&row[t])).or_default() += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .filter(|(_, n)| *n > over)
+            .map(|(team, n)| (format!("{key}:{team}"), format!("{n} on {team}")))
+            .collect()
+    }
+
+    fn r12(s: &Snapshot) -> Found {
+        count_by_team(s, None, 20, "out")
+    }
+
+    fn r13(s: &Snapshot) -> Found {
+        s.chat
+            .iter()
+            .filter(|m| m.content.contains("supervisor"))
+            .map(|m| (format!("kw:{}", m.id), format!("Asks: {}", m.login_id)))
+            .collect()
+    }
+
+    fn r14(s: &Snapshot) -> Found {
+        let g = &s.services;
+        let (n, a) = (col(g, "name"), col(g, "in_average_speed_of_answer"));
+        g.rows
+            .iter()
+            .filter(|row| int(&row[a]).is_some_and(|x| x > 60))
+            .map(|row| {
+                (
+                    format!("asa:{}", txt(&row[n])),
+                    format!("{} {}", txt(&row[n]), dur(int(&row[a]).unwrap_or(0))),
+                )
+            })
+            .collect()
+    }
+
+    fn r15(s: &Snapshot, prev: &Snapshot) -> Found {
+        match (
+            total(s, "in_calls_waiting"),
+            total(prev, "in_calls_waiting"),
+        ) {
+            (Some(a), Some(b)) if a - b > 20.0 => {
+                vec![("growth".into(), format!("grew by {}", a - b))]
+            }
+            _ => vec![],
+        }
+    }
+
+    fn r16(s: &Snapshot) -> Found {
+        count_by_team(s, Some("not_ready"), 10, "nr")
+    }
+
+    fn r17(s: &Snapshot) -> Found {
+        let g = &s.services;
+        let (n, m) = (col(g, "name"), col(g, "in_max_wait_time"));
+        let mut rows: Vec<&Vec<Value>> = g.rows.iter().filter(|r| int(&r[m]).is_some()).collect();
+        rows.sort_by_key(|r| std::cmp::Reverse(int(&r[m])));
+        rows.into_iter()
+            .take(5)
+            .filter(|r| int(&r[m]).is_some_and(|x| x > 60))
+            .map(|r| {
+                (
+                    format!("top:{}", txt(&r[n])),
+                    format!("{} waits", txt(&r[n])),
+                )
+            })
+            .collect()
+    }
+
+    fn r18(s: &Snapshot) -> Found {
+        agents_where(s, "busy", "state_duration", 1800, "busy")
+    }
+
+    fn r19(s: &Snapshot) -> Found {
+        let g = &s.services;
+        let (n, w) = (col(g, "name"), col(g, "in_calls_waiting"));
+        let vip: i64 = g
+            .rows
+            .iter()
+            .filter(|r| txt(&r[n]).to_lowercase().contains("vip"))
+            .filter_map(|r| int(&r[w]))
+            .sum();
+        if vip > 10 {
+            vec![("vip".into(), format!("{vip} VIP callers waiting"))]
+        } else {
+            vec![]
+        }
+    }
+
+    fn r20(s: &Snapshot) -> Found {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for m in &s.chat {
+            *counts.entry(m.login_id.as_str()).or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .filter(|(_, n)| *n > 5)
+            .map(|(who, n)| (format!("flood:{who}"), format!("{who} sent {n}")))
+            .collect()
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn time(n: usize, mut f: impl FnMut()) -> Duration {
+    for _ in 0..n.min(3) {
+        f();
+    }
+    median(
+        (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .collect(),
+    )
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let json_out = args
+        .iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from);
+    let n = if quick { 5 } else { 60 };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let snap = Arc::new(synthetic(7, 300));
+    let prev = Arc::new(synthetic(7, 250));
+    let engine = RuleEngine::new(Limits {
+        deadline: Duration::from_secs(5),
+        poll_budget: Duration::from_secs(30),
+        ..Limits::default()
+    });
+    let reference =
+        RuleSet::load(&engine, &root.join("benches/reference")).expect("reference rules");
+    assert!(
+        reference.diagnostics().is_empty(),
+        "{:?}",
+        reference.diagnostics()
+    );
+    let shipped = RuleSet::load(&engine, &root.join("../../rules")).expect("shipped rules");
+    assert!(
+        shipped.diagnostics().iter().all(|d| d.warning),
+        "{:?}",
+        shipped.diagnostics()
+    );
+
+    // The same alerts, or the comparison means nothing.
+    let mut ev = Evaluator::default();
+    ev.evaluate(&engine, &reference, prev.clone(), 0);
+    let e = ev.evaluate(&engine, &reference, snap.clone(), 0);
+    for r in &e.reports {
+        assert!(r.error.is_none(), "{}: {:?}", r.id, r.error);
+    }
+    let native_found = native::all(&snap, &prev);
+    let mut total_alerts = 0;
+    for (id, found) in &native_found {
+        let mut want: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
+        let mut got: Vec<&str> = e
+            .findings
+            .iter()
+            .filter(|f| f.rule == *id)
+            .map(|f| f.key.as_str())
+            .collect();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "{id}: Rhai and native disagree");
+        total_alerts += want.len();
+    }
+
+    // Per rule.
+    let mut input = PollInput::new(0, &snap, Some(&prev));
+    // `--time DIR`: the median of each rule in DIR over the same snapshot.
+    // `--profile RULE`: only that rule (from the reference set, the shipped pack or DIR; `full`
+    // for the whole reference set as a poll runs it), over and over for 20 s, for a profiler.
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+    };
+    let mine = flag("--time").map(|dir| {
+        let set = RuleSet::load(&engine, Path::new(dir)).expect("rules");
+        for d in set.diagnostics() {
+            println!("{d:?}");
+        }
+        set
+    });
+    if let Some(id) = flag("--profile") {
+        // `full`: the whole reference set, as a poll runs it.
+        let mut ev = Evaluator::default();
+        let mut run: Box<dyn FnMut()> = if id == "full" {
+            ev.evaluate(&engine, &reference, prev.clone(), 0);
+            Box::new(|| {
+                std::hint::black_box(ev.evaluate(&engine, &reference, snap.clone(), 0));
+            })
+        } else {
+            let rule = reference
+                .rules()
+                .chain(shipped.rules())
+                .chain(mine.iter().flat_map(|m| m.rules()))
+                .find(|r| r.id == *id)
+                .unwrap_or_else(|| panic!("no rule `{id}`"));
+            let input = &mut input;
+            let engine = &engine;
+            Box::new(move || {
+                let out = engine.run(rule, input, Instant::now() + Duration::from_secs(5));
+                assert!(out.result.is_ok());
+            })
+        };
+        // `--runs N`: exactly N runs (for an instruction counter such as callgrind).
+        let runs: Option<usize> = flag("--runs").map(|n| n.parse().expect("--runs N"));
+        let start = Instant::now();
+        let mut each = Vec::new();
+        while runs.map_or(start.elapsed() < Duration::from_secs(20), |n| {
+            each.len() < n
+        }) {
+            let t = Instant::now();
+            run();
+            each.push(t.elapsed());
+        }
+        let runs = each.len();
+        if let Some(&fastest) = each.iter().min() {
+            println!(
+                "{id}: {runs} runs, median {:.1} µs, fastest {:.1} µs",
+                us(median(each)),
+                us(fastest)
+            );
+        }
+        return;
+    }
+    if let Some(set) = &mine {
+        for rule in set.rules() {
+            let t = time(200, || {
+                let out = engine.run(rule, &mut input, Instant::now() + Duration::from_secs(5));
+                assert!(out.result.is_ok(), "{}: {:?}", rule.id, out.result);
+            });
+            println!("{}: {:.1} µs", rule.id, us(t));
+        }
+        return;
+    }
+
+    let mut rows = Vec::new();
+    for rule in reference.rules() {
+        let rhai = time(n, || {
+            let out = engine.run(rule, &mut input, Instant::now() + Duration::from_secs(5));
+            assert!(out.result.is_ok());
+        });
+        let (_, twin) = native::rules()
+            .into_iter()
+            .find(|(id, _)| *id == rule.id)
+            .expect("native twin");
+        let native_t = time(n * 4, || {
+            std::hint::black_box(twin(&snap, &prev));
+        });
+        rows.push((rule.id.clone(), rhai, native_t));
+    }
+
+    let mut shipped_rows = Vec::new();
+    for rule in shipped.rules() {
+        let t = time(n, || {
+            let out = engine.run(rule, &mut input, Instant::now() + Duration::from_secs(5));
+            assert!(out.result.is_ok(), "{}: {:?}", rule.id, out.result);
+        });
+        shipped_rows.push((rule.id.clone(), t));
+    }
+
+    // Full polls.
+    let mut ev = Evaluator::default();
+    ev.evaluate(&engine, &reference, prev.clone(), 0);
+    let full_rhai = time(n, || {
+        let e = ev.evaluate(&engine, &reference, snap.clone(), 0);
+        std::hint::black_box(e);
+    });
+    let full_native = time(n * 4, || {
+        std::hint::black_box(native::all(&snap, &prev));
+    });
+    let mut ev2 = Evaluator::default();
+    let full_shipped = time(n, || {
+        let e = ev2.evaluate(&engine, &shipped, snap.clone(), 0);
+        std::hint::black_box(e);
+    });
+    let ratio = full_rhai.as_secs_f64() / full_native.as_secs_f64();
+
+    println!(
+        "## Rules benchmark ({})\n",
+        if quick { "quick" } else { "full" }
+    );
+    println!(
+        "Snapshot: {AGENTS} agents × {} columns, {SERVICES} services × {} columns, {} totals, {CHAT} chat messages; {total_alerts} alerts, identical in Rhai and native Rust. Medians of {n} runs.\n",
+        snap.agents.columns.len(),
+        snap.services.columns.len(),
+        snap.totals.len()
+    );
+    println!("| rule | Rhai (µs) | native (µs) | alerts |\n|---|---:|---:|---:|");
+    for (id, r, nat) in &rows {
+        let alerts = native_found
+            .iter()
+            .find(|(i, _)| i == id)
+            .map_or(0, |(_, f)| f.len());
+        println!("| {id} | {:.1} | {:.1} | {alerts} |", us(*r), us(*nat));
+    }
+    println!(
+        "\n| full poll | median |\n|---|---:|\n| 20 reference rules, Rhai | {:.2} ms |\n| 20 reference rules, native Rust | {:.3} ms |\n| **ratio** | **{ratio:.1}×** |\n| shipped pack ({} rules), Rhai | {:.2} ms |",
+        full_rhai.as_secs_f64() * 1e3,
+        full_native.as_secs_f64() * 1e3,
+        shipped.rules().count(),
+        full_shipped.as_secs_f64() * 1e3,
+    );
+    println!("\n| shipped rule | Rhai (µs) |\n|---|---:|");
+    for (id, t) in &shipped_rows {
+        println!("| {id} | {:.1} |", us(*t));
+    }
+    println!(
+        "\nTargets: full poll ≤ 4× native and ≤ 2 ms median (release). {}",
+        if ratio <= 4.0 && full_rhai <= Duration::from_millis(2) {
+            "Met."
+        } else {
+            "Not met."
+        }
+    );
+    if let Some(path) = json_out {
+        let json = serde_json::json!({
+            "quick": quick,
+            "runs": n,
+            "alerts": total_alerts,
+            "per_rule_us": rows.iter().map(|(id, r, nat)| serde_json::json!({"rule": id, "rhai": us(*r), "native": us(*nat)})).collect::<Vec<_>>(),
+            "full_poll_ms": {
+                "rhai": full_rhai.as_secs_f64() * 1e3,
+                "native": full_native.as_secs_f64() * 1e3,
+                "ratio": ratio,
+                "shipped": full_shipped.as_secs_f64() * 1e3,
+            }
+        });
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).expect("write json");
+        println!("\nJSON: {}", path.display());
+    }
+}

@@ -1,0 +1,197 @@
+//! `const RULE = #{ … }`: a rule's metadata, read from the compiled script without running it.
+
+use std::collections::BTreeSet;
+
+use rhai::{AST, Dynamic, Map};
+
+pub use lookout_alerting::{AlertRule, Mode, Severity};
+
+/// The statistics a rule reads, per section. The subscription is built from every rule's
+/// `needs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    pub totals: BTreeSet<String>,
+    pub services: BTreeSet<String>,
+    pub agents: BTreeSet<String>,
+    pub chat: bool,
+    /// Dispositions whose per-agent counts (`calls_dispositions_per_day`) the rule reads.
+    pub dispositions: BTreeSet<String>,
+}
+
+/// A rule's metadata: how its alerts live, and what it reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleMeta {
+    pub alert: AlertRule,
+    pub needs: Needs,
+}
+
+/// The keys `const RULE` may have.
+pub const KEYS: [&str; 8] = [
+    "name",
+    "severity",
+    "for_secs",
+    "keep_firing_secs",
+    "mode",
+    "repeat_secs",
+    "notify_resolved",
+    "needs",
+];
+
+/// Read and check `const RULE`. Errors say which key is wrong and what it should be.
+pub fn read(ast: &AST) -> Result<RuleMeta, String> {
+    let value = ast
+        .iter_literal_variables(true, false)
+        .find(|(name, _, _)| *name == "RULE")
+        .map(|(_, _, v)| v);
+    let Some(value) = value else {
+        return Err(if declares_rule(ast) {
+            "`const RULE` must be a literal map (#{ name: \"…\", … }) with no calculations in it"
+                .into()
+        } else {
+            "no `const RULE = #{ name: \"…\", severity: \"…\", needs: #{ … } };` at the top of the file".into()
+        });
+    };
+    let Some(map) = value.try_cast::<Map>() else {
+        return Err("`const RULE` must be a map: #{ name: \"…\", … }".into());
+    };
+    for key in map.keys() {
+        if !KEYS.contains(&key.as_str()) {
+            let hint = crate::diag::closest(key, KEYS.iter().copied())
+                .map(|k| format!("; did you mean `{k}`?"))
+                .unwrap_or_else(|| format!("; RULE takes {}", KEYS.join(", ")));
+            return Err(format!("RULE.{key}: unknown key{hint}"));
+        }
+    }
+    let name = match map.get("name") {
+        Some(v) => string(v, "name")?,
+        None => return Err("RULE.name: missing; every rule needs a name people will read".into()),
+    };
+    if name.trim().is_empty() {
+        return Err("RULE.name: must not be empty".into());
+    }
+    let severity = match map.get("severity") {
+        None => Severity::Warning,
+        Some(v) => {
+            let s = string(v, "severity")?;
+            Severity::parse(&s).ok_or_else(|| {
+                format!("RULE.severity: `{s}` is not one of \"info\", \"warning\", \"critical\"")
+            })?
+        }
+    };
+    let mode = match map.get("mode") {
+        None => Mode::State,
+        Some(v) => match string(v, "mode")?.as_str() {
+            "state" => Mode::State,
+            "event" => Mode::Event,
+            other => {
+                return Err(format!(
+                    "RULE.mode: `{other}` is not \"state\" (fires and resolves) or \"event\" (notifies once per key)"
+                ));
+            }
+        },
+    };
+    let notify_resolved = match map.get("notify_resolved") {
+        None => severity == Severity::Critical,
+        Some(v) => v
+            .as_bool()
+            .map_err(|t| format!("RULE.notify_resolved: must be true or false, not {t}"))?,
+    };
+    let needs = match map.get("needs") {
+        None => {
+            return Err(
+                "RULE.needs: missing; list the statistics the rule reads, e.g. needs: #{ services: [\"name\", \"in_calls_waiting\"] }"
+                    .into(),
+            );
+        }
+        Some(v) => read_needs(v)?,
+    };
+    Ok(RuleMeta {
+        alert: AlertRule {
+            name,
+            severity,
+            for_secs: secs(map.get("for_secs"), "for_secs")?,
+            keep_firing_secs: secs(map.get("keep_firing_secs"), "keep_firing_secs")?,
+            mode,
+            repeat_secs: secs(map.get("repeat_secs"), "repeat_secs")?,
+            notify_resolved,
+        },
+        needs,
+    })
+}
+
+fn declares_rule(ast: &AST) -> bool {
+    let mut found = false;
+    ast.walk(&mut |path| {
+        if let Some(rhai::ASTNode::Stmt(rhai::Stmt::Var(x, ..))) = path.last()
+            && x.0.as_str() == "RULE"
+        {
+            found = true;
+        }
+        !found
+    });
+    found
+}
+
+fn string(v: &Dynamic, key: &str) -> Result<String, String> {
+    v.clone()
+        .into_string()
+        .map_err(|t| format!("RULE.{key}: must be a string, not {t}"))
+}
+
+fn secs(v: Option<&Dynamic>, key: &str) -> Result<u64, String> {
+    match v {
+        None => Ok(0),
+        Some(v) => match v.as_int() {
+            Ok(n) if n >= 0 => Ok(n as u64),
+            Ok(n) => Err(format!(
+                "RULE.{key}: {n} is negative; use 0 or more seconds"
+            )),
+            Err(t) => Err(format!(
+                "RULE.{key}: must be a whole number of seconds, not {t}"
+            )),
+        },
+    }
+}
+
+fn read_needs(v: &Dynamic) -> Result<Needs, String> {
+    let Some(map) = v.clone().try_cast::<Map>() else {
+        return Err(
+            "RULE.needs: must be a map, e.g. #{ services: [\"name\", \"in_calls_waiting\"] }"
+                .into(),
+        );
+    };
+    let mut needs = Needs::default();
+    for (key, value) in map {
+        let list = |section: &str| -> Result<BTreeSet<String>, String> {
+            let arr = value.clone().into_array().map_err(|t| {
+                format!("RULE.needs.{section}: must be a list of statistic names, not {t}")
+            })?;
+            arr.into_iter()
+                .map(|s| {
+                    s.into_string().map_err(|t| {
+                        format!("RULE.needs.{section}: every entry must be a statistic name (a string), not {t}")
+                    })
+                })
+                .collect()
+        };
+        match key.as_str() {
+            "totals" => needs.totals = list("totals")?,
+            "services" => needs.services = list("services")?,
+            "agents" => needs.agents = list("agents")?,
+            "dispositions" => needs.dispositions = list("dispositions")?,
+            "chat" => {
+                // `chat: true`, or the list of chat fields (all of them come anyway).
+                needs.chat = match value.as_bool() {
+                    Ok(b) => b,
+                    Err(_) => !list("chat")?.is_empty(),
+                }
+            }
+            other => {
+                return Err(format!(
+                    "RULE.needs.{other}: unknown section; use totals, services, agents, chat or dispositions"
+                ));
+            }
+        }
+    }
+    Ok(needs)
+}

@@ -1,0 +1,333 @@
+//! The windows' and the tray's view of the engine: built here, in the app, from the pipeline's
+//! typed state ([`PipelineState`]). The engine knows nothing of windows; this module is the one
+//! place that turns its state into what a person sees (services with trends, alerts with their
+//! quiet reasons as words, the connection as one of a few states).
+//!
+//! These structs are what the windows receive: their TypeScript declarations are generated
+//! from them (`ui/types/`), and units are in the field names.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use lookout_alerting::lifecycle::State;
+use lookout_alerting::{ActiveAlert, Severity};
+use lookout_keeper::{ConnectionStatus, Snapshot};
+use lookout_pipeline::PipelineState;
+use serde::Serialize;
+
+/// The connection as the windows and the tray show it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Connection {
+    /// The app has just started: no engine has said anything yet.
+    #[default]
+    Starting,
+    Connecting,
+    Authenticating,
+    Subscribing,
+    WaitingForData,
+    Live,
+    Reconnecting,
+    Failed,
+    /// No engine runs (no configuration, no secret, a rules folder it cannot read).
+    NotWatching,
+}
+
+impl Connection {
+    pub fn of(s: &ConnectionStatus) -> Connection {
+        match s {
+            ConnectionStatus::Connecting => Connection::Connecting,
+            ConnectionStatus::Authenticating => Connection::Authenticating,
+            ConnectionStatus::Subscribing => Connection::Subscribing,
+            ConnectionStatus::WaitingForData { .. } => Connection::WaitingForData,
+            ConnectionStatus::Live { .. } => Connection::Live,
+            ConnectionStatus::Reconnecting { .. } => Connection::Reconnecting,
+            ConnectionStatus::Failed { .. } => Connection::Failed,
+        }
+    }
+}
+
+/// Everything the overview shows.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overview {
+    pub connection: Connection,
+    /// The connection in words ("live, data 2 s old", "Not watching: …").
+    pub detail: String,
+    /// When the latest data was taken (Unix seconds).
+    pub data_at_unix: Option<i64>,
+    pub alerts: Vec<AlertView>,
+    pub services: Vec<ServiceRow>,
+    pub rules: Vec<RuleView>,
+    /// Notifications are paused until then (Unix seconds; `null`: not paused; the largest
+    /// number: until resumed).
+    pub paused_until_unix: Option<i64>,
+    /// Urgent chat messages of the latest data, newest first.
+    pub urgent_chat: Vec<ChatView>,
+    /// The latest history entries, newest first.
+    pub history: Vec<HistoryView>,
+}
+
+/// An alert as the overview shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertView {
+    pub rule: String,
+    pub rule_name: String,
+    pub key: String,
+    pub severity: Severity,
+    pub state: State,
+    pub title: String,
+    pub body: String,
+    /// Firing since (or pending since), Unix seconds.
+    pub since_unix: i64,
+    /// Why it makes no noise, in words, when it does not.
+    pub quiet: Option<String>,
+    /// The connection's own "no data" alert.
+    pub no_data: bool,
+}
+
+impl AlertView {
+    fn of(a: &ActiveAlert) -> AlertView {
+        AlertView {
+            rule: a.alert.rule.clone(),
+            rule_name: a.alert.rule_name.clone(),
+            key: a.alert.key.clone(),
+            severity: a.alert.severity,
+            state: a.alert.state,
+            title: a.alert.title.clone(),
+            body: a.alert.body.clone(),
+            since_unix: a.since(),
+            quiet: a.quiet.as_ref().map(|q| q.to_string()),
+            no_data: a.is_no_data(),
+        }
+    }
+
+    /// Firing and not silenced: what makes noise.
+    pub fn loud(&self) -> bool {
+        self.state == State::Firing && self.quiet.is_none()
+    }
+}
+
+/// One rule's latest run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleView {
+    pub id: String,
+    pub name: String,
+    /// The error of the latest run, with file:line:col.
+    pub error: Option<String>,
+    pub elapsed_us: u64,
+    pub alerts: usize,
+}
+
+/// An urgent chat message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChatView {
+    pub login_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub send_time_unix: Option<i64>,
+    pub content: String,
+}
+
+/// One line of history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryView {
+    pub at_unix: i64,
+    pub rule: String,
+    pub key: String,
+    /// `firing`, `resolved`, `acknowledge`, `snooze`, …
+    pub what: String,
+    pub title: String,
+}
+
+/// One service at a glance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ServiceRow {
+    pub name: String,
+    /// Calls waiting, a sample a minute, oldest first (up to [`TREND_MINUTES`]).
+    pub trend: Vec<i64>,
+    pub waiting: Option<i64>,
+    pub longest_wait_secs: Option<i64>,
+    pub ready: Option<i64>,
+    pub service_level_pct: Option<f64>,
+    pub available: Option<bool>,
+}
+
+/// The service statistics the overview reads; each is in the overview's subscription
+/// (`Plan::overview()`, checked by a test).
+const SERVICE_COLUMNS: [&str; 5] = [
+    "name",
+    "in_calls_waiting",
+    "in_max_wait_time",
+    "agents_ready",
+    "service_level",
+];
+
+impl ServiceRow {
+    fn rows(snap: &Snapshot) -> Vec<ServiceRow> {
+        let [name, waiting, longest, ready, level] = SERVICE_COLUMNS;
+        let g = &snap.services;
+        (0..g.len())
+            .map(|r| {
+                let name = g
+                    .get(r, name)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string();
+                ServiceRow {
+                    waiting: g.get(r, waiting).and_then(|v| v.as_i64()),
+                    longest_wait_secs: g.get(r, longest).and_then(|v| v.as_i64()),
+                    ready: g.get(r, ready).and_then(|v| v.as_i64()),
+                    service_level_pct: g.get(r, level).and_then(|v| v.as_f64()),
+                    available: snap.availability.get(&name).copied(),
+                    trend: Vec::new(),
+                    name,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Minutes of trend kept.
+pub const TREND_MINUTES: usize = 30;
+
+/// Calls waiting per service, one sample a minute, for the overview's sparklines.
+#[derive(Debug, Clone, Default)]
+struct Trends {
+    minute: i64,
+    waiting: BTreeMap<String, VecDeque<i64>>,
+}
+
+impl Trends {
+    /// Take the rows of data that arrived at `taken_at`: one sample per service per minute
+    /// (the latest of the minute), and give each row its trend.
+    fn add(&mut self, taken_at: i64, rows: &mut [ServiceRow]) {
+        let minute = taken_at.div_euclid(60);
+        let new_minute = minute != self.minute;
+        self.minute = minute;
+        for row in rows {
+            let series = self.waiting.entry(row.name.clone()).or_default();
+            let v = row.waiting.unwrap_or(0);
+            if new_minute || series.is_empty() {
+                series.push_back(v);
+                while series.len() > TREND_MINUTES {
+                    series.pop_front();
+                }
+            } else if let Some(last) = series.back_mut() {
+                *last = v;
+            }
+            row.trend = series.iter().copied().collect();
+        }
+    }
+}
+
+/// Builds [`Overview`]s from the pipeline's states, keeping what spans states (the trends,
+/// the rows of the latest snapshot, built once per snapshot).
+#[derive(Default)]
+pub struct ViewModel {
+    trends: Trends,
+    /// The snapshot the rows were built from, and the rows.
+    rows_of: Option<Arc<Snapshot>>,
+    rows: Vec<ServiceRow>,
+    chat: Vec<ChatView>,
+}
+
+/// Urgent chat messages shown at most.
+const URGENT_CHAT_SHOWN: usize = 20;
+
+impl ViewModel {
+    /// The overview of `state` at `now`.
+    pub fn overview(&mut self, state: &PipelineState, now: std::time::SystemTime) -> Overview {
+        if let Some(snap) = &state.snapshot
+            && !self.rows_of.as_ref().is_some_and(|s| Arc::ptr_eq(s, snap))
+        {
+            let mut rows = ServiceRow::rows(snap);
+            self.trends.add(snap.taken_at, &mut rows);
+            self.rows = rows;
+            self.chat = snap
+                .chat
+                .iter()
+                .filter(|m| m.is_urgent)
+                .take(URGENT_CHAT_SHOWN)
+                .map(|m| ChatView {
+                    login_id: m.login_id.clone(),
+                    first_name: m.first_name.clone(),
+                    last_name: m.last_name.clone(),
+                    send_time_unix: m.send_time,
+                    content: m.content.clone(),
+                })
+                .collect();
+            self.rows_of = Some(snap.clone());
+        }
+        Overview {
+            connection: Connection::of(&state.connection),
+            detail: state.connection.describe(now),
+            data_at_unix: state.snapshot.as_ref().map(|s| s.taken_at),
+            alerts: state.alerts.iter().map(AlertView::of).collect(),
+            services: self.rows.clone(),
+            rules: state
+                .rules
+                .iter()
+                .map(|r| RuleView {
+                    id: r.id.clone(),
+                    name: r.name.clone(),
+                    error: r.error.as_ref().map(|d| d.to_string()),
+                    elapsed_us: r.elapsed.as_micros() as u64,
+                    alerts: r.alerts,
+                })
+                .collect(),
+            paused_until_unix: state.paused_until,
+            urgent_chat: self.chat.clone(),
+            history: state
+                .history
+                .iter()
+                .map(|h| HistoryView {
+                    at_unix: h.at,
+                    rule: h.rule.clone(),
+                    key: h.key.clone(),
+                    what: h.what.clone(),
+                    title: h.title.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The overview while nothing is watched, and why.
+pub fn not_watching(reason: &str) -> Overview {
+    Overview {
+        connection: Connection::NotWatching,
+        detail: format!("Not watching: {reason}"),
+        ..Overview::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_overview_reads_only_what_its_subscription_holds() {
+        let plan = lookout_keeper::Plan::overview();
+        for c in SERVICE_COLUMNS {
+            assert!(plan.services.iter().any(|s| s == c), "{c}");
+        }
+    }
+
+    #[test]
+    fn a_trend_takes_one_sample_a_minute() {
+        let mut t = Trends::default();
+        let row = |w| ServiceRow {
+            name: "Sales".into(),
+            waiting: Some(w),
+            ..ServiceRow::default()
+        };
+        let mut rows = vec![row(1)];
+        t.add(60, &mut rows);
+        let mut rows = vec![row(3)];
+        t.add(90, &mut rows);
+        assert_eq!(rows[0].trend, [3], "the latest of the minute");
+        let mut rows = vec![row(5)];
+        t.add(125, &mut rows);
+        assert_eq!(rows[0].trend, [3, 5]);
+    }
+}
