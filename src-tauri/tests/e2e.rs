@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 mod fake_notifications;
 #[path = "../../crates/alerting/tests/support/private_bus.rs"]
 mod private_bus;
+#[path = "../../crates/bench/src/proc_tree.rs"]
+mod proc_tree;
 use private_bus::{Bus, private_bus};
 
 /// A display of the test's own: a fresh Xvfb when there is one, else `DISPLAY`.
@@ -678,30 +680,7 @@ fn snoozing_in_the_overview_silences_the_next_notification() {
 
 /// The processes started under `pid`, at any depth.
 fn descendants(pid: u32) -> Vec<u32> {
-    let parent_of = |p: u32| -> Option<u32> {
-        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
-        // pid (comm) state ppid …; comm may hold spaces and parentheses.
-        stat.rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    };
-    let all: Vec<u32> = std::fs::read_dir("/proc")
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut found = vec![pid];
-    let mut i = 0;
-    while i < found.len() {
-        let p = found[i];
-        found.extend(all.iter().filter(|c| parent_of(**c) == Some(p)));
-        i += 1;
-    }
-    found.split_off(1)
+    proc_tree::tree(pid).split_off(1)
 }
 
 /// Ask the window titled `title` of this test's app to close, as a window manager's close

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 mod load;
+mod proc_tree;
 mod procs;
 mod soak;
 mod tenant;

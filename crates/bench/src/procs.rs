@@ -53,32 +53,7 @@ pub fn fds(pid: u32) -> Option<usize> {
     Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
 }
 
-/// `pid` and every process started under it.
-pub fn tree(pid: u32) -> Vec<u32> {
-    let parent_of = |p: u32| -> Option<u32> {
-        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
-        stat.rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    };
-    let all: Vec<u32> = std::fs::read_dir("/proc")
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut found = vec![pid];
-    let mut i = 0;
-    while i < found.len() {
-        let p = found[i];
-        found.extend(all.iter().filter(|c| parent_of(**c) == Some(p)));
-        i += 1;
-    }
-    found
-}
+pub use crate::proc_tree::tree;
 
 /// A config for `sim` at 1 s polls, with the shipped rules in `dir/rules`.
 pub fn write_config(sim: &SimHandle, dir: &Path) -> anyhow::Result<std::path::PathBuf> {
