@@ -8,7 +8,7 @@ use lookout_alerting::notify::{self, ActionEvent};
 use lookout_keeper::Config;
 use lookout_pipeline::demo::Demo;
 use lookout_pipeline::state::{StateReceiver, state_channel};
-use lookout_pipeline::{Command, Report, Setup, secrets};
+use lookout_pipeline::{Command, Note, Setup, secrets};
 use tokio::sync::{mpsc, oneshot};
 
 /// What to watch.
@@ -123,9 +123,9 @@ pub async fn start(
     let setup = prepared.setup;
     let demo = prepared.demo;
     let task = tauri::async_runtime::spawn(async move {
-        let report = |r: Report| match r {
-            Report::Status(s) => tracing::info!("connection: {}", s),
-            Report::Problem(p) => tracing::warn!("{p}"),
+        let report = |r: Note| match r {
+            Note::Status(s) => tracing::info!("connection: {}", s),
+            Note::Problem(p) => tracing::warn!("{p}"),
         };
         let stop = async {
             let _ = stop_rx.await;

@@ -25,7 +25,7 @@ const SERVICES: [&str; 6] = [
 ];
 
 #[derive(Debug, Serialize)]
-struct Report {
+struct SoakReport {
     minutes: f64,
     fault_every_secs: f64,
     cycles: usize,
@@ -265,7 +265,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         .unwrap_or_default();
     let last = samples.last().copied().unwrap_or_default();
     let seen_count: usize = expected.values().map(Vec::len).sum();
-    let report = Report {
+    let report = SoakReport {
         minutes: args.minutes,
         fault_every_secs: args.fault_every,
         cycles: cycle,

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use lookout_keeper::session::{self as keeper, ShutdownReport};
 use lookout_keeper::{Config, ConnectionStatus, KeeperHandle, KeeperOptions, Plan, Snapshot};
-use lookout_pipeline::{Report, Setup, demo, secrets};
+use lookout_pipeline::{Note, Setup, demo, secrets};
 use lookout_sim::{Profile, Scenario, SimConfig};
 use lookout_statsapi::Client;
 
@@ -521,8 +521,8 @@ async fn watch_with(
             () = interrupted("stopping: deleting the subscription and saving state") => {}
         }
     };
-    let report = move |r: Report| match r {
-        Report::Status(s) => match format {
+    let report = move |r: Note| match r {
+        Note::Status(s) => match format {
             Format::Json => println!("{}", status_json(&s)),
             Format::Text => println!(
                 "{}  connection: {}",
@@ -530,7 +530,7 @@ async fn watch_with(
                 terminal(&s.describe(SystemTime::now()))
             ),
         },
-        Report::Problem(p) => eprintln!("lookout: warning: {}", terminal(&p)),
+        Note::Problem(p) => eprintln!("lookout: warning: {}", terminal(&p)),
     };
     let shut = lookout_pipeline::run(setup, notifier, Some(action_rx), report, stop)
         .await

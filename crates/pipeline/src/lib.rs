@@ -15,7 +15,7 @@ pub mod run;
 pub mod secrets;
 pub mod state;
 
-pub use run::{Report, RuleErrorLog, Setup, run};
+pub use run::{Note, RuleErrorLog, Setup, run};
 pub use state::{Command, PipelineState};
 
 /// Keep the allocator to one pool of memory for the whole process. For the programs, first

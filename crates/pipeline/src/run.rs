@@ -17,9 +17,10 @@ use lookout_rules::{Rule, RuleEngine, RuleReport, RuleSet};
 
 use crate::state::{Command, PipelineState, RECENT_HISTORY, StateSender};
 
-/// What the pipeline reports besides its state: for a log or a terminal.
+/// What the pipeline says besides its state, for a log or a terminal: the connection changed,
+/// or a problem (a rule, the rules folder, the store).
 #[derive(Debug, Clone)]
-pub enum Report {
+pub enum Note {
     Status(ConnectionStatus),
     /// A problem with a rule, the rules folder or the store, for the log.
     Problem(String),
@@ -193,7 +194,7 @@ pub async fn run(
     setup: Setup,
     notifier: Box<dyn Notifier>,
     actions: Option<tokio::sync::mpsc::UnboundedReceiver<ActionEvent>>,
-    mut report: impl FnMut(Report) + Send,
+    mut report: impl FnMut(Note) + Send,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<ShutdownReport, String> {
     let engine = RuleEngine::default();
@@ -204,17 +205,17 @@ pub async fn run(
         )
     })?;
     for d in rules.diagnostics() {
-        report(Report::Problem(d.to_string()));
+        report(Note::Problem(d.to_string()));
     }
     if rules.files.is_empty() {
-        report(Report::Problem(format!(
+        report(Note::Problem(format!(
             "no rules in {}: only the connection is watched (see docs/rules.md)",
             setup.rules_dir.display()
         )));
     }
     let (store, warning) = Store::open(&setup.store_path);
     if let Some(w) = warning {
-        report(Report::Problem(w));
+        report(Note::Problem(w));
     }
     let mut feed = Publisher {
         tx: setup.state,
@@ -255,11 +256,11 @@ pub async fn run(
     // was told and does not tell it again.
     let send = |out: (Vec<Notification>, Vec<Held>),
                 alerting: &mut Alerting,
-                report: &mut dyn FnMut(Report)| {
+                report: &mut dyn FnMut(Note)| {
         if !out.0.is_empty()
             && let Err(e) = alerting.save_if_dirty()
         {
-            report(Report::Problem(e));
+            report(Note::Problem(e));
         }
         for h in out.1 {
             tracing::info!(
@@ -271,15 +272,15 @@ pub async fn run(
         }
         for n in out.0 {
             if note_tx.send(n).is_err() {
-                report(Report::Problem("the notifier stopped".into()));
+                report(Note::Problem("the notifier stopped".into()));
             }
         }
     };
 
     let check_dispositions =
-        |running: &[Arc<Rule>], list: &[String], report: &mut dyn FnMut(Report)| {
+        |running: &[Arc<Rule>], list: &[String], report: &mut dyn FnMut(Note)| {
             for d in lookout_rules::check_dispositions(running.iter().map(|r| &**r), list) {
-                report(Report::Problem(d.to_string()));
+                report(Note::Problem(d.to_string()));
             }
         };
     let mut actions = actions;
@@ -292,7 +293,7 @@ pub async fn run(
             () = &mut stop => break,
             Some(s) = changes.recv() => {
                 feed.status(&s);
-                report(Report::Status(s));
+                report(Note::Status(s));
             }
             Ok(()) = snapshots.changed() => {
                 let snap = snapshots.borrow_and_update().clone();
@@ -316,7 +317,7 @@ pub async fn run(
                 Event::Reloaded { changes, plan: new_plan, rules: now_running } => {
                     for c in &changes {
                         if let lookout_rules::Change::Broken(_, d) = c {
-                            report(Report::Problem(format!("{d} (its last good version keeps running)")));
+                            report(Note::Problem(format!("{d} (its last good version keeps running)")));
                         }
                     }
                     running = now_running;
@@ -345,7 +346,7 @@ pub async fn run(
                 // A person's acknowledgement or snooze is kept at once, not at the next tick.
                 alerting.action(&a, unix_now());
                 if let Err(e) = alerting.save_if_dirty() {
-                    report(Report::Problem(e));
+                    report(Note::Problem(e));
                 }
             }
             Some(c) = async {
@@ -361,7 +362,7 @@ pub async fn run(
                     Command::Act(a) => alerting.action(&a, unix_now()),
                 }
                 if let Err(e) = alerting.save_if_dirty() {
-                    report(Report::Problem(e));
+                    report(Note::Problem(e));
                 }
                 feed.refresh(&alerting, unix_now());
             }
@@ -373,7 +374,7 @@ pub async fn run(
                 feed.refresh(&alerting, now);
                 // Saved when something changed: at most once a second, not once a poll.
                 if let Err(e) = alerting.save_if_dirty() {
-                    report(Report::Problem(e));
+                    report(Note::Problem(e));
                 }
             }
         }
@@ -383,7 +384,7 @@ pub async fn run(
     drop(note_tx);
     let _ = notifier_thread.join();
     if let Err(e) = alerting.store.save() {
-        report(Report::Problem(format!(
+        report(Note::Problem(format!(
             "cannot save {}: {e}",
             alerting.store.path().display()
         )));
