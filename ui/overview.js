@@ -1,47 +1,41 @@
+// @ts-check
 // The overview: everything from the engine is inserted as text, never as HTML.
-"use strict";
+import { call, on } from "./ipc.js";
+import { byId, el } from "./dom.js";
+import { dur, since } from "./format.js";
 
-const { invoke } = window.__TAURI__.core;
-const { listen } = window.__TAURI__.event;
+/** @typedef {import("./types").Overview} Overview */
+/** @typedef {import("./types").AlertView} AlertView */
+/** @typedef {import("./types").ServiceRow} ServiceRow */
+/** @typedef {import("./types").ChatView} ChatView */
+/** @typedef {import("./types").RuleView} RuleView */
+/** @typedef {import("./types").HistoryView} HistoryView */
 
+/** Critical alerts already read out to a screen reader. */
 const announced = new Set();
 
-function el(tag, text, cls) {
-  const e = document.createElement(tag);
-  if (text !== undefined && text !== null) e.textContent = String(text);
-  if (cls) e.className = cls;
-  return e;
-}
-
-function dur(s) {
-  if (s === null || s === undefined) return "–";
-  if (s >= 3600) return `${Math.floor(s / 3600)}h ${String(Math.floor(s / 60) % 60).padStart(2, "0")}m`;
-  if (s >= 60) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
-  return `${s}s`;
-}
-
-function since(unix) {
-  const secs = Math.max(0, Math.round(Date.now() / 1000 - unix));
-  return `${dur(secs)} ago`;
-}
-
+/** @type {string | null} */
 let shownAlerts = null;
 
 // The alerts list is rebuilt only when an alert changed; otherwise only the "… ago" times move,
 // so keyboard focus and the element a person is about to click stay where they are.
-function renderAlerts(alerts) {
-  const list = document.getElementById("alerts");
+/**
+ * @param {AlertView[]} alerts
+ * @param {number} snoozeMinutes
+ */
+function renderAlerts(alerts, snoozeMinutes) {
+  const list = byId("alerts", HTMLUListElement);
   const sig = JSON.stringify(alerts);
   if (sig === shownAlerts) {
     for (const m of list.querySelectorAll(".meta")) {
-      m.textContent = `${m.dataset.state} · ${since(Number(m.dataset.since))}`;
+      if (m instanceof HTMLElement) m.textContent = `${m.dataset.state} · ${since(Number(m.dataset.since))}`;
     }
     return;
   }
   shownAlerts = sig;
   const focused = document.activeElement;
-  const refocus = focused && focused.dataset && focused.dataset.action
-    ? { alert: focused.closest("li").dataset.alert, action: focused.dataset.action }
+  const refocus = focused instanceof HTMLElement && focused.dataset.action
+    ? { alert: focused.closest("li")?.dataset.alert, action: focused.dataset.action }
     : null;
   list.replaceChildren();
   for (const a of alerts) {
@@ -51,18 +45,19 @@ function renderAlerts(alerts) {
     const head = el("div", null, "alert-head");
     const meta = el("span", `${a.state} · ${since(a.since_unix)}`, "meta");
     meta.dataset.state = a.state;
-    meta.dataset.since = a.since_unix;
+    meta.dataset.since = String(a.since_unix);
     head.append(el("span", a.severity, "badge"), el("strong", a.title), meta);
     li.append(head);
     if (a.body) li.append(el("p", a.body, "body"));
     if (a.quiet) li.append(el("p", `Quiet: ${a.quiet}`, "quiet"));
     const buttons = el("div", null, "buttons");
+    const alert = { rule: a.rule, key: a.key };
     const ack = el("button", "Acknowledge");
     ack.dataset.action = "acknowledge";
-    ack.addEventListener("click", () => invoke("acknowledge", { rule: a.rule, key: a.key }));
-    const snooze = el("button", "Snooze 15 min");
+    ack.addEventListener("click", () => call("acknowledge", { alert }));
+    const snooze = el("button", `Snooze ${snoozeMinutes} min`);
     snooze.dataset.action = "snooze";
-    snooze.addEventListener("click", () => invoke("snooze", { rule: a.rule, key: a.key }));
+    snooze.addEventListener("click", () => call("snooze", { alert }));
     buttons.append(ack, snooze);
     li.append(buttons);
     list.append(li);
@@ -71,19 +66,22 @@ function renderAlerts(alerts) {
     }
     if (a.severity === "critical" && a.state === "firing" && !a.quiet && !announced.has(id)) {
       announced.add(id);
-      document.getElementById("announce").textContent = `Critical: ${a.title}`;
+      byId("announce", HTMLDivElement).textContent = `Critical: ${a.title}`;
     }
   }
 }
 
 const SVG = "http://www.w3.org/2000/svg";
 
-// A small line of calls waiting per minute, drawn with DOM calls (no markup strings).
+/**
+ * A small line of calls waiting per minute, drawn with DOM calls (no markup strings).
+ * @param {number[]} values
+ */
 function sparkline(values) {
   const w = 90, h = 18;
   const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("width", w);
-  svg.setAttribute("height", h);
+  svg.setAttribute("width", String(w));
+  svg.setAttribute("height", String(h));
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", values.length ? `calls waiting over ${values.length} min: ${values.join(", ")}` : "no trend yet");
   if (values.length > 1) {
@@ -97,20 +95,23 @@ function sparkline(values) {
   return svg;
 }
 
+/** @param {ChatView[]} messages */
 function renderChat(messages) {
-  const list = document.getElementById("chat");
+  const list = byId("chat", HTMLUListElement);
   list.replaceChildren();
-  document.getElementById("no-chat").hidden = messages.length > 0;
+  byId("no-chat", HTMLParagraphElement).hidden = messages.length > 0;
   for (const m of messages) {
     const who = m.first_name ? `${m.first_name} ${m.last_name}` : m.login_id;
     const li = el("li", null, "chat-message");
-    li.append(el("strong", who), el("span", m.send_time_unix ? ` · ${since(m.send_time_unix)}` : "", "meta"), el("p", m.content, "body"));
+    const when = m.send_time_unix === null ? "" : ` · ${since(m.send_time_unix)}`;
+    li.append(el("strong", who), el("span", when, "meta"), el("p", m.content, "body"));
     list.append(li);
   }
 }
 
+/** @param {HistoryView[]} entries */
 function renderHistory(entries) {
-  const list = document.getElementById("history");
+  const list = byId("history", HTMLOListElement);
   list.replaceChildren();
   for (const h of entries.slice(0, 20)) {
     const when = new Date(h.at_unix * 1000).toLocaleTimeString();
@@ -118,29 +119,40 @@ function renderHistory(entries) {
   }
 }
 
+/** @param {number | null} v */
+function count(v) {
+  return v === null ? "–" : v;
+}
+
+/** @param {ServiceRow[]} rows */
 function renderServices(rows) {
-  const body = document.querySelector("#services tbody");
+  const table = byId("services", HTMLTableElement);
+  const body = table.tBodies[0];
   body.replaceChildren();
   for (const s of rows) {
     const tr = el("tr");
-    const hot = (s.waiting || 0) > 0 && s.ready === 0;
+    const hot = (s.waiting ?? 0) > 0 && s.ready === 0;
     if (hot) tr.className = "hot";
+    const name = el("th", s.name);
+    name.setAttribute("scope", "row");
+    const trend = el("td");
+    trend.append(sparkline(s.trend));
     tr.append(
-      el("th", s.name),
-      el("td", s.waiting ?? "–"),
-      (() => { const td = el("td"); td.append(sparkline(s.trend || [])); return td; })(),
+      name,
+      el("td", count(s.waiting)),
+      trend,
       el("td", dur(s.longest_wait_secs)),
-      el("td", s.ready ?? "–"),
-      el("td", s.service_level_pct === null || s.service_level_pct === undefined ? "–" : `${Math.round(s.service_level_pct)}%`),
-      el("td", s.available === null || s.available === undefined ? "–" : (s.available ? "yes" : "NO")),
+      el("td", count(s.ready)),
+      el("td", s.service_level_pct === null ? "–" : `${Math.round(s.service_level_pct)}%`),
+      el("td", s.available === null ? "–" : (s.available ? "yes" : "NO")),
     );
-    tr.firstChild.setAttribute("scope", "row");
     body.append(tr);
   }
 }
 
+/** @param {RuleView[]} rules */
 function renderRules(rules) {
-  const list = document.getElementById("rules");
+  const list = byId("rules", HTMLUListElement);
   list.replaceChildren();
   for (const r of rules) {
     const li = el("li", null, r.error ? "rule broken" : "rule");
@@ -150,21 +162,22 @@ function renderRules(rules) {
   }
 }
 
+/** @param {Overview} o */
 function render(o) {
-  const c = document.getElementById("connection");
+  const c = byId("connection", HTMLParagraphElement);
   c.textContent = o.detail || "Starting…";
   c.className = `connection ${o.connection}`;
   // Nothing is watched: the way to fix it is one click away.
-  document.getElementById("open-settings").hidden = o.connection !== "not_watching";
-  renderAlerts(o.alerts || []);
+  byId("open-settings", HTMLButtonElement).hidden = o.connection !== "not_watching";
+  renderAlerts(o.alerts, o.snooze_minutes);
   // "Nothing needs you" only while data flows: a desk that sees nothing must not sound calm.
-  document.getElementById("no-alerts").hidden = (o.alerts || []).length > 0 || o.connection !== "live";
-  renderServices(o.services || []);
-  renderChat(o.urgent_chat || []);
-  renderRules(o.rules || []);
-  renderHistory(o.history || []);
+  byId("no-alerts", HTMLParagraphElement).hidden = o.alerts.length > 0 || o.connection !== "live";
+  renderServices(o.services);
+  renderChat(o.urgent_chat);
+  renderRules(o.rules);
+  renderHistory(o.history);
 }
 
-document.getElementById("open-settings").addEventListener("click", () => invoke("open_settings"));
-listen("overview", (e) => render(e.payload));
-invoke("overview").then(render);
+byId("open-settings", HTMLButtonElement).addEventListener("click", () => call("open_settings", {}));
+on("overview", render);
+call("overview", {}).then(render);

@@ -1,89 +1,133 @@
-// The settings window. Messages from the app are shown as text.
-"use strict";
+// @ts-check
+// The settings window. Messages from the app are shown as text; an error about one field marks
+// that field.
+import { call, messageOf } from "./ipc.js";
+import { byId } from "./dom.js";
 
-const { invoke } = window.__TAURI__.core;
+/** @typedef {import("./types").Form} Form */
+/** @typedef {import("./types").Field} Field */
 
+/** The input of each field the app may name in an error. @type {Record<Field, string>} */
+const INPUTS = {
+  url: "url",
+  tenant: "tenant",
+  username: "username",
+  secret: "secret",
+  poll_interval_secs: "poll",
+  availability: "availability",
+  quiet_hours: "quiet",
+};
+
+/** @param {string} id */
+const input = (id) => byId(id, HTMLInputElement);
+
+/** @returns {Form} */
 function form() {
+  const auth = document.querySelector("input[name=auth]:checked");
+  const resolved = byId("resolved", HTMLSelectElement).value;
   return {
-    url: document.getElementById("url").value,
-    tenant: document.getElementById("tenant").value,
-    username: document.getElementById("username").value,
-    auth: document.querySelector("input[name=auth]:checked").value,
-    secret: document.getElementById("secret").value,
-    poll_interval_secs: Number(document.getElementById("poll").value) || 0,
-    rules_dir: document.getElementById("rules").value,
-    availability: document.getElementById("availability").value,
-    sound: document.getElementById("sound").checked,
-    resolved: document.getElementById("resolved").value,
-    quiet_hours: document.getElementById("quiet").value,
-    start_at_login: document.getElementById("login").checked,
+    url: input("url").value,
+    tenant: input("tenant").value,
+    username: input("username").value,
+    auth: auth instanceof HTMLInputElement && auth.value === "password" ? "password" : "oauth",
+    secret: input("secret").value,
+    poll_interval_secs: Number(input("poll").value) || 0,
+    rules_dir: input("rules").value,
+    availability: input("availability").value.split(",").map((s) => s.trim()).filter((s) => s !== ""),
+    sound: input("sound").checked,
+    resolved: resolved === "all" || resolved === "none" ? resolved : "rule",
+    quiet_hours: input("quiet").value,
+    start_at_login: input("login").checked,
   };
 }
 
+/** Take the marks of an earlier error off every field. */
+function unmark() {
+  for (const id of Object.values(INPUTS)) input(id).removeAttribute("aria-invalid");
+}
+
+/**
+ * @param {boolean} ok
+ * @param {string} text
+ */
 function show(ok, text) {
-  const r = document.getElementById("result");
+  unmark();
+  const r = byId("result", HTMLParagraphElement);
   r.textContent = text;
   r.className = ok ? "ok" : "error";
-  document.getElementById("session-choice").hidden = true;
+  byId("session-choice", HTMLDivElement).hidden = true;
   r.scrollIntoView({ block: "nearest" });
 }
 
-async function load() {
-  const f = await invoke("settings_load");
-  document.getElementById("url").value = f.url;
-  document.getElementById("tenant").value = f.tenant;
-  document.getElementById("username").value = f.username;
-  document.getElementById("poll").value = f.poll_interval_secs || 2;
-  document.getElementById("rules").value = f.rules_dir;
-  document.getElementById("availability").value = f.availability;
-  document.getElementById("sound").checked = f.sound;
-  document.getElementById("resolved").value = f.resolved || "rule";
-  document.getElementById("quiet").value = f.quiet_hours;
-  document.getElementById("login").checked = f.start_at_login;
-  const radio = document.querySelector(`input[name=auth][value=${f.auth === "password" ? "password" : "oauth"}]`);
-  radio.checked = true;
+/**
+ * A command failed: say why, and mark the field it is about.
+ * @param {unknown} err
+ */
+function failed(err) {
+  show(false, messageOf(err));
+  if (err !== null && typeof err === "object" && "field" in err && typeof err.field === "string" && err.field in INPUTS) {
+    const field = input(INPUTS[/** @type {Field} */ (err.field)]);
+    field.setAttribute("aria-invalid", "true");
+    field.focus();
+  }
 }
 
-document.getElementById("settings").addEventListener("submit", async (e) => {
+async function load() {
+  const f = await call("settings_load", {});
+  input("url").value = f.url;
+  input("tenant").value = f.tenant;
+  input("username").value = f.username;
+  input("poll").value = String(f.poll_interval_secs || 2);
+  input("rules").value = f.rules_dir;
+  input("availability").value = f.availability.join(", ");
+  input("sound").checked = f.sound;
+  byId("resolved", HTMLSelectElement).value = f.resolved;
+  input("quiet").value = f.quiet_hours;
+  input("login").checked = f.start_at_login;
+  const radio = document.querySelector(`input[name=auth][value=${f.auth}]`);
+  if (radio instanceof HTMLInputElement) radio.checked = true;
+}
+
+byId("settings", HTMLFormElement).addEventListener("submit", async (e) => {
   e.preventDefault();
   try {
-    const saved = await invoke("settings_save", { form: form() });
+    const saved = await call("settings_save", { form: form() });
     if (saved.keychain_unavailable) {
       // Saved, but the secret has nowhere to be kept: offer this session.
       show(false, saved.message);
-      document.getElementById("session-choice").hidden = false;
+      byId("session-choice", HTMLDivElement).hidden = false;
     } else {
       show(true, saved.message);
-      document.getElementById("secret").value = "";
+      input("secret").value = "";
     }
   } catch (err) {
-    show(false, String(err));
+    failed(err);
   }
 });
 
-document.getElementById("session").addEventListener("click", async () => {
+byId("session", HTMLButtonElement).addEventListener("click", async () => {
   try {
-    show(true, await invoke("settings_keep_for_session", { form: form() }));
-    document.getElementById("secret").value = "";
+    show(true, await call("settings_keep_for_session", { form: form() }));
+    input("secret").value = "";
   } catch (err) {
-    show(false, String(err));
+    failed(err);
   }
 });
 
-document.getElementById("test").addEventListener("click", async () => {
+byId("test", HTMLButtonElement).addEventListener("click", async () => {
   show(true, "Testing…");
   try {
-    show(true, await invoke("settings_test", { form: form() }));
+    show(true, await call("settings_test", { form: form() }));
   } catch (err) {
-    show(false, String(err));
+    failed(err);
   }
 });
 
-document.getElementById("notify").addEventListener("click", async () => {
+byId("notify", HTMLButtonElement).addEventListener("click", async () => {
   try {
-    show(true, await invoke("test_notification"));
+    show(true, await call("test_notification", {}));
   } catch (err) {
-    show(false, String(err));
+    failed(err);
   }
 });
 

@@ -1,12 +1,17 @@
-"use strict";
-const { invoke } = window.__TAURI__.core;
-document.getElementById("demo").addEventListener("click", async () => {
-  document.getElementById("result").textContent = "Starting the demo…";
+// @ts-check
+// The first run: try the demo, or connect to a tenant.
+import { call, messageOf } from "./ipc.js";
+import { byId } from "./dom.js";
+
+const result = byId("result", HTMLParagraphElement);
+const demo = byId("demo", HTMLButtonElement);
+demo.addEventListener("click", async () => {
+  result.textContent = "Starting the demo…";
   try {
-    await invoke("start_demo");
+    await call("start_demo", {});
   } catch (e) {
-    document.getElementById("result").textContent = String(e);
+    result.textContent = messageOf(e);
   }
 });
-document.getElementById("connect").addEventListener("click", () => invoke("open_settings"));
-document.getElementById("demo").focus();
+byId("connect", HTMLButtonElement).addEventListener("click", () => call("open_settings", {}));
+demo.focus();

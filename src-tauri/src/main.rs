@@ -17,6 +17,8 @@ use tauri_plugin_autostart::ManagerExt;
 use tray::MenuId;
 use view::{Overview, ViewModel};
 
+#[cfg(test)]
+mod contract;
 mod engine;
 #[cfg(test)]
 mod icons;
@@ -356,12 +358,12 @@ fn overview(shared: State<'_, Shared>) -> Arc<Overview> {
     shared.latest.lock().map(|o| o.clone()).unwrap_or_default()
 }
 
-fn act(app: &AppHandle, rule: String, key: String, action: Action) {
+fn act(app: &AppHandle, alert: view::AlertRef, action: Action) {
     command(
         app,
         Command::Act(ActionEvent {
-            rule,
-            key,
+            rule: alert.rule,
+            key: alert.key,
             digest: None,
             action,
         }),
@@ -369,13 +371,13 @@ fn act(app: &AppHandle, rule: String, key: String, action: Action) {
 }
 
 #[tauri::command]
-fn acknowledge(app: AppHandle, rule: String, key: String) {
-    act(&app, rule, key, Action::Acknowledge);
+fn acknowledge(app: AppHandle, alert: view::AlertRef) {
+    act(&app, alert, Action::Acknowledge);
 }
 
 #[tauri::command]
-fn snooze(app: AppHandle, rule: String, key: String) {
-    act(&app, rule, key, Action::Snooze);
+fn snooze(app: AppHandle, alert: view::AlertRef) {
+    act(&app, alert, Action::Snooze);
 }
 
 #[tauri::command]
@@ -401,7 +403,10 @@ fn set_start_at_login(app: &AppHandle, on: bool) -> Result<(), String> {
 /// Save, then watch the saved configuration. When the secret could not go to the keychain,
 /// the answer says so and the window offers to keep it for this session.
 #[tauri::command]
-async fn settings_save(app: AppHandle, form: settings::Form) -> Result<settings::Saved, String> {
+async fn settings_save(
+    app: AppHandle,
+    form: settings::Form,
+) -> Result<settings::Saved, settings::FormError> {
     let login = form.start_at_login;
     let mut saved = tauri::async_runtime::spawn_blocking(move || settings::save(&form))
         .await
@@ -421,7 +426,10 @@ async fn settings_save(app: AppHandle, form: settings::Form) -> Result<settings:
 
 /// The keychain could not take the secret: keep it in memory until Lookout quits, and watch.
 #[tauri::command]
-async fn settings_keep_for_session(app: AppHandle, form: settings::Form) -> Result<String, String> {
+async fn settings_keep_for_session(
+    app: AppHandle,
+    form: settings::Form,
+) -> Result<String, settings::FormError> {
     tauri::async_runtime::spawn_blocking(move || settings::keep_for_session(&form))
         .await
         .map_err(|e| e.to_string())??;
@@ -434,7 +442,7 @@ async fn settings_keep_for_session(app: AppHandle, form: settings::Form) -> Resu
 }
 
 #[tauri::command]
-async fn settings_test(form: settings::Form) -> Result<String, String> {
+async fn settings_test(form: settings::Form) -> Result<String, settings::FormError> {
     settings::test_connection(form).await
 }
 

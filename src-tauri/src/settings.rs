@@ -7,7 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use lookout_keeper::config::{AvailabilityConfig, NotificationsConfig, ResolvedNotices};
+use lookout_keeper::config::{
+    AvailabilityConfig, Invalid, NotificationsConfig, ResolvedNotices, Setting,
+};
 use lookout_keeper::{AuthMode, Config, Plan};
 use lookout_pipeline::secrets;
 use lookout_statsapi::Secret;
@@ -16,21 +18,20 @@ use toml_edit::{DocumentMut, Item, Value};
 
 /// The form as the window sees it.
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Form {
     pub url: String,
     pub tenant: String,
     pub username: String,
-    /// `oauth` or `password`.
-    pub auth: String,
+    pub auth: AuthMode,
     /// Empty: keep the stored secret.
     pub secret: String,
     pub poll_interval_secs: u64,
     pub rules_dir: String,
-    /// Comma-separated service names.
-    pub availability: String,
+    /// Services whose available agents are checked.
+    pub availability: Vec<String>,
     pub sound: bool,
-    /// `rule`, `all` or `none`.
-    pub resolved: String,
+    pub resolved: ResolvedNotices,
     /// `HH:MM-HH:MM`, or empty.
     pub quiet_hours: String,
     /// Start the app at login. Not in the config file: the OS's login items are the truth.
@@ -64,6 +65,93 @@ impl std::fmt::Debug for Form {
     }
 }
 
+/// A field of the form, for the window to mark when it is what is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Url,
+    Tenant,
+    Username,
+    Secret,
+    PollIntervalSecs,
+    Availability,
+    QuietHours,
+}
+
+impl Field {
+    /// The field's label, as the window shows it.
+    fn label(self) -> &'static str {
+        match self {
+            Field::Url => "Server address",
+            Field::Tenant => "Tenant",
+            Field::Username => "Username",
+            Field::Secret => "API secret or password",
+            Field::PollIntervalSecs => "Poll interval",
+            Field::Availability => "Services to check",
+            Field::QuietHours => "Quiet hours",
+        }
+    }
+
+    /// The field that sets `s`, if the form shows it.
+    fn of(s: Setting) -> Option<Field> {
+        match s {
+            Setting::ServerUrl => Some(Field::Url),
+            Setting::ServerUsername => Some(Field::Username),
+            Setting::ServerPollInterval => Some(Field::PollIntervalSecs),
+            Setting::ServerTenant => Some(Field::Tenant),
+            Setting::AvailabilityServices => Some(Field::Availability),
+            Setting::NotificationsQuietHours => Some(Field::QuietHours),
+            Setting::ServerMaxResponse
+            | Setting::AvailabilityInterval
+            | Setting::AlertsNoData
+            | Setting::AlertsMaxPerMinute => None,
+        }
+    }
+}
+
+/// What went wrong, and the field at fault when there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct FormError {
+    pub field: Option<Field>,
+    pub message: String,
+}
+
+impl FormError {
+    fn at(field: Field, message: String) -> FormError {
+        FormError {
+            field: Some(field),
+            message,
+        }
+    }
+}
+
+impl From<String> for FormError {
+    fn from(message: String) -> FormError {
+        FormError {
+            field: None,
+            message,
+        }
+    }
+}
+
+impl From<Invalid> for FormError {
+    /// A config error about a setting the form shows names the field, in the form's words.
+    fn from(e: Invalid) -> FormError {
+        match e.setting.and_then(Field::of) {
+            Some(field) => FormError::at(field, format!("{}: {}", field.label(), e.message)),
+            None => e.to_string().into(),
+        }
+    }
+}
+
+impl std::fmt::Display for FormError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// Where the config lives (`XDG_CONFIG_HOME` and the like are honoured).
 pub fn config_path() -> Result<PathBuf, String> {
     Config::default_path().map_err(|e| e.to_string())
@@ -74,10 +162,8 @@ pub fn load() -> Form {
     match config_path().and_then(|p| Config::load(Some(&p)).map_err(|e| e.to_string())) {
         Ok(c) => form_of(&c),
         Err(_) => Form {
-            auth: "oauth".into(),
             poll_interval_secs: 2,
             sound: true,
-            resolved: "rule".into(),
             ..Form::default()
         },
     }
@@ -89,10 +175,7 @@ fn form_of(c: &Config) -> Form {
         url: c.server.url.clone(),
         tenant: c.server.tenant.clone().unwrap_or_default(),
         username: c.server.username.clone(),
-        auth: match c.server.auth {
-            AuthMode::OAuth => "oauth".into(),
-            AuthMode::Password => "password".into(),
-        },
+        auth: c.server.auth,
         secret: String::new(),
         poll_interval_secs: c.server.poll_interval_secs,
         rules_dir: c
@@ -101,13 +184,9 @@ fn form_of(c: &Config) -> Form {
             .as_ref()
             .map(|d| d.display().to_string())
             .unwrap_or_default(),
-        availability: c.availability.services.join(", "),
+        availability: c.availability.services.clone(),
         sound: c.notifications.sound,
-        resolved: match c.notifications.resolved {
-            ResolvedNotices::Rule => "rule".into(),
-            ResolvedNotices::All => "all".into(),
-            ResolvedNotices::None => "none".into(),
-        },
+        resolved: c.notifications.resolved,
         quiet_hours: c.notifications.quiet_hours.clone().unwrap_or_default(),
         start_at_login: false,
     }
@@ -138,15 +217,15 @@ pub fn patched(text: &str, f: &Form) -> Result<String, String> {
             "the configuration file cannot be read{at}, so saving over it would lose what is in it; fix it or move it aside, then save again"
         )
     })?;
-    let auth = match f.auth.as_str() {
-        "oauth" | "password" => f.auth.as_str(),
-        other => return Err(format!("Sign-in: `{other}` is not OAuth or password")),
+    let auth = match f.auth {
+        AuthMode::OAuth => "oauth",
+        AuthMode::Password => "password",
     };
     let text_or_none = |s: &str| Some(s.trim()).filter(|s| !s.is_empty()).map(Value::from);
     let services: toml_edit::Array = f
         .availability
-        .split(',')
-        .map(str::trim)
+        .iter()
+        .map(|s| s.trim())
         .filter(|s| !s.is_empty())
         .collect();
     let defaults = (
@@ -194,9 +273,10 @@ pub fn patched(text: &str, f: &Form) -> Result<String, String> {
         Some(f.sound.into()),
         defaults.1.sound.into(),
     );
-    let resolved = match f.resolved.as_str() {
-        "all" | "none" => f.resolved.as_str(),
-        _ => "rule",
+    let resolved = match f.resolved {
+        ResolvedNotices::Rule => "rule",
+        ResolvedNotices::All => "all",
+        ResolvedNotices::None => "none",
     };
     set(
         &mut doc,
@@ -283,10 +363,10 @@ struct Edit {
     saved: Option<Config>,
 }
 
-fn config_at(path: &Path, f: &Form) -> Result<Edit, String> {
+fn config_at(path: &Path, f: &Form) -> Result<Edit, FormError> {
     let current = current_text(path)?;
     let text = patched(&current, f)?;
-    let config = Config::parse(&text).map_err(|e| humane(&e))?;
+    let config = Config::check(&text)?;
     Ok(Edit {
         config,
         text,
@@ -295,35 +375,29 @@ fn config_at(path: &Path, f: &Form) -> Result<Edit, String> {
 }
 
 /// The config a form describes over the file on disk.
-pub fn to_config(f: &Form) -> Result<Config, String> {
+pub fn to_config(f: &Form) -> Result<Config, FormError> {
     config_at(&config_path()?, f).map(|e| e.config)
 }
 
 /// "[server] url: …" → "Server address: …".
-fn humane(e: &str) -> String {
-    e.replacen("[server] url", "Server address", 1)
-        .replacen("[server] username", "Username", 1)
-        .replacen("[server] poll_interval_secs", "Poll interval", 1)
-        .replacen("[server] tenant", "Tenant", 1)
-        .replacen("[availability] services", "Services to check", 1)
-        .replacen("[notifications] quiet_hours", "Quiet hours", 1)
-}
-
 /// The secret to test or save with: the one typed, else the one kept for this server (from
 /// the environment, the session or the keychain; `None` here means "look it up"). A server
 /// address other than the saved one gets no kept secret: it is asked for again, so a secret
 /// never goes to a server it was not given for.
-fn typed_or_kept(f: &Form, edit: &Edit) -> Result<Option<Secret>, String> {
+fn typed_or_kept(f: &Form, edit: &Edit) -> Result<Option<Secret>, FormError> {
     if !f.secret.is_empty() {
         return Ok(Some(Secret::new(&f.secret)));
     }
     let config = &edit.config;
     match &edit.saved {
-        Some(saved) if !secrets::same_server(saved, config) => Err(format!(
-            "The server address changed (from {} to {}): type the {} for the new server. Lookout does not send a secret kept for one server to another.",
-            secrets::server_origin(saved),
-            secrets::server_origin(config),
-            config.server.auth.secret_name()
+        Some(saved) if !secrets::same_server(saved, config) => Err(FormError::at(
+            Field::Secret,
+            format!(
+                "The server address changed (from {} to {}): type the {} for the new server. Lookout does not send a secret kept for one server to another.",
+                secrets::server_origin(saved),
+                secrets::server_origin(config),
+                config.server.auth.secret_name()
+            ),
         )),
         _ => Ok(None),
     }
@@ -331,6 +405,7 @@ fn typed_or_kept(f: &Form, edit: &Edit) -> Result<Option<Secret>, String> {
 
 /// What a save did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Saved {
     pub message: String,
     /// The file is saved but the secret could not go to the keychain: the window offers to keep
@@ -339,11 +414,11 @@ pub struct Saved {
 }
 
 /// Check and save: the file first (no secret in it), then the secret to the keychain.
-pub fn save(f: &Form) -> Result<Saved, String> {
+pub fn save(f: &Form) -> Result<Saved, FormError> {
     save_at(&config_path()?, f)
 }
 
-fn save_at(path: &Path, f: &Form) -> Result<Saved, String> {
+fn save_at(path: &Path, f: &Form) -> Result<Saved, FormError> {
     let edit = config_at(path, f)?;
     let secret = typed_or_kept(f, &edit)?;
     let Edit { config, text, .. } = edit;
@@ -372,12 +447,15 @@ fn save_at(path: &Path, f: &Form) -> Result<Saved, String> {
 }
 
 /// Keep the form's secret in memory for this session (no keychain to keep it in).
-pub fn keep_for_session(f: &Form) -> Result<(), String> {
+pub fn keep_for_session(f: &Form) -> Result<(), FormError> {
     let config = to_config(f)?;
     if f.secret.is_empty() {
-        return Err(format!(
-            "Type the {} to keep for this session.",
-            config.server.auth.secret_name()
+        return Err(FormError::at(
+            Field::Secret,
+            format!(
+                "Type the {} to keep for this session.",
+                config.server.auth.secret_name()
+            ),
         ));
     }
     secrets::keep_for_session(&config, Secret::new(&f.secret));
@@ -385,7 +463,7 @@ pub fn keep_for_session(f: &Form) -> Result<(), String> {
 }
 
 /// Log in, subscribe and unsubscribe with the form's settings; say what happened.
-pub async fn test_connection(f: Form) -> Result<String, String> {
+pub async fn test_connection(f: Form) -> Result<String, FormError> {
     let path = config_path()?;
     let edit = config_at(&path, &f)?;
     let config = &edit.config;
@@ -416,13 +494,13 @@ mod tests {
             url: "https://example.brightpattern.com".into(),
             tenant: String::new(),
             username: "supervisor".into(),
-            auth: "oauth".into(),
+            auth: AuthMode::OAuth,
             secret: "hunter2".into(),
             poll_interval_secs: 2,
             rules_dir: String::new(),
-            availability: "Sales, Billing".into(),
+            availability: vec!["Sales".into(), " Billing".into()],
             sound: true,
-            resolved: "all".into(),
+            resolved: ResolvedNotices::All,
             quiet_hours: "22:00-07:00".into(),
             start_at_login: false,
         }
@@ -454,33 +532,38 @@ mod tests {
                     url: "http://example.com".into(),
                     ..good()
                 },
-                "Server address",
+                Field::Url,
+                "Server address: ",
             ),
             (
                 Form {
                     username: " ".into(),
                     ..good()
                 },
-                "Username",
+                Field::Username,
+                "Username: must not be empty",
             ),
             (
                 Form {
                     poll_interval_secs: 0,
                     ..good()
                 },
-                "Poll interval",
+                Field::PollIntervalSecs,
+                "Poll interval: 0 is too short",
             ),
             (
                 Form {
-                    auth: "kerberos".into(),
+                    quiet_hours: "late".into(),
                     ..good()
                 },
-                "Sign-in",
+                Field::QuietHours,
+                "Quiet hours: ",
             ),
         ];
-        for (f, want) in bad {
+        for (f, field, want) in bad {
             let e = config_at(&path, &f).unwrap_err();
-            assert!(e.starts_with(want), "{e}");
+            assert_eq!(e.field, Some(field), "{e}");
+            assert!(e.message.starts_with(want), "{e}");
         }
     }
 
@@ -559,7 +642,7 @@ quiet_hours = "22:00-07:00"
     fn a_file_lookout_cannot_read_is_not_saved_over() {
         let (_dir, path) = config_file();
         std::fs::write(&path, "[server\nurl = ").unwrap();
-        let e = save_at(&path, &good()).unwrap_err();
+        let e = save_at(&path, &good()).unwrap_err().message;
         assert!(e.contains("line 1") && e.contains("move it aside"), "{e}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "[server\nurl = ");
     }
@@ -579,8 +662,10 @@ quiet_hours = "22:00-07:00"
             ..good()
         };
         let e = save_at(&path, &form).unwrap_err();
+        assert_eq!(e.field, Some(Field::Secret));
         assert!(
-            e.contains("from https://acme.example.com to https://elsewhere.example.net"),
+            e.message
+                .contains("from https://acme.example.com to https://elsewhere.example.net"),
             "{e}"
         );
         assert!(

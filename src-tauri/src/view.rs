@@ -17,6 +17,7 @@ use serde::Serialize;
 
 /// The connection as the windows and the tray show it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Connection {
     /// The app has just started: no engine has said anything yet.
@@ -48,7 +49,8 @@ impl Connection {
 }
 
 /// Everything the overview shows.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Overview {
     pub connection: Connection,
     /// The connection in words ("live, data 2 s old", "Not watching: …").
@@ -65,10 +67,21 @@ pub struct Overview {
     pub urgent_chat: Vec<ChatView>,
     /// The latest history entries, newest first.
     pub history: Vec<HistoryView>,
+    /// How long the Snooze button silences an alert.
+    pub snooze_minutes: i64,
+}
+
+/// Which alert a window acts on (the argument of `acknowledge` and `snooze`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct AlertRef {
+    pub rule: String,
+    pub key: String,
 }
 
 /// An alert as the overview shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AlertView {
     pub rule: String,
     pub rule_name: String,
@@ -109,6 +122,7 @@ impl AlertView {
 
 /// One rule's latest run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RuleView {
     pub id: String,
     pub name: String,
@@ -120,6 +134,7 @@ pub struct RuleView {
 
 /// An urgent chat message.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ChatView {
     pub login_id: String,
     pub first_name: String,
@@ -130,6 +145,7 @@ pub struct ChatView {
 
 /// One line of history.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct HistoryView {
     pub at_unix: i64,
     pub rule: String,
@@ -141,6 +157,7 @@ pub struct HistoryView {
 
 /// One service at a glance.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ServiceRow {
     pub name: String,
     /// Calls waiting, a sample a minute, oldest first (up to [`TREND_MINUTES`]).
@@ -276,6 +293,7 @@ impl ViewModel {
                 })
                 .collect(),
             paused_until_unix: state.paused_until,
+            snooze_minutes: SNOOZE_MINUTES,
             urgent_chat: self.chat.clone(),
             history: state
                 .history
@@ -288,6 +306,26 @@ impl ViewModel {
                     title: h.title.clone(),
                 })
                 .collect(),
+        }
+    }
+}
+
+/// How long the Snooze action silences an alert, in minutes.
+const SNOOZE_MINUTES: i64 = lookout_alerting::policy::SNOOZE_SECS / 60;
+
+impl Default for Overview {
+    fn default() -> Self {
+        Overview {
+            connection: Connection::default(),
+            detail: String::new(),
+            data_at_unix: None,
+            alerts: Vec::new(),
+            services: Vec::new(),
+            rules: Vec::new(),
+            paused_until_unix: None,
+            urgent_chat: Vec::new(),
+            history: Vec::new(),
+            snooze_minutes: SNOOZE_MINUTES,
         }
     }
 }

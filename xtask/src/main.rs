@@ -27,12 +27,17 @@ const HELP: &str = "\
 cargo xtask <command>
 
   setup   install the system packages the project needs (Debian/Ubuntu; skips what is there)
+          and the TypeScript checker of the windows (npm, into node_modules/)
   test    setup, then run the whole test suite
   demo    the desktop app on a simulated tenant with the demo scenario; installs what the
           app needs first, like `test` (in the terminal when there is no display, when
           that cannot be installed, or with arguments for `lookout demo`)
   icons   draw the app and tray icons again into icons/ (after a change to how they are drawn)
-  lint    cargo fmt --check and cargo clippy with warnings as errors
+  ui-types
+          write the windows' TypeScript declarations (ui/types.d.ts) again from the app's
+          Rust types (after a change to what the windows receive or send)
+  lint    the crate graph's boundaries, cargo fmt --check, cargo clippy with warnings as
+          errors, and tsc over the windows' JavaScript (ui/)
   dist    release bundles of the desktop app: .deb, then AppImage (Tauri bundler, through
           `npx @tauri-apps/cli@2`); they land in target/release/bundle/
   bench [--quick] [--desktop]
@@ -58,7 +63,8 @@ fn main() -> ExitCode {
             .and_then(|()| test()),
         Some("demo") => demo(&args[1..]),
         Some("icons") => icons(),
-        Some("lint") => lint(),
+        Some("ui-types") => ui_types(),
+        Some("lint") => setup_typescript().and_then(|()| lint()),
         Some("dist") => setup().and_then(|()| dist()),
         Some("bench") => bench(&args[1..]),
         Some("soak") => soak(&args[1..]),
@@ -102,6 +108,65 @@ fn installed(package: &str) -> bool {
 }
 
 fn setup() -> Result<()> {
+    setup_packages()?;
+    setup_typescript()
+}
+
+/// The TypeScript checker of the windows (`package.json`, exact versions in
+/// `package-lock.json`), into `node_modules/`; Node.js from the system's packages when there
+/// is none.
+fn setup_typescript() -> Result<()> {
+    if root().join("node_modules/.bin/tsc").exists() {
+        return Ok(());
+    }
+    let has_npm = Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_npm {
+        println!("setup: installing Node.js and npm (for the windows' type check)");
+        apt(&["update", "-qq"]).status()?;
+        run(&mut apt(&[
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "nodejs",
+            "npm",
+        ]))?;
+    }
+    println!("setup: installing TypeScript (npm ci)");
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(root()))
+}
+
+/// The repository's root folder.
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| ".".into(), std::path::Path::to_path_buf)
+}
+
+/// `apt-get`, through sudo unless this is root.
+fn apt(args: &[&str]) -> Command {
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let mut c = if is_root {
+        Command::new("apt-get")
+    } else {
+        let mut c = Command::new("sudo");
+        c.arg("apt-get");
+        c
+    };
+    c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+    c
+}
+
+fn setup_packages() -> Result<()> {
     if Command::new("dpkg-query")
         .arg("--version")
         .output()
@@ -118,22 +183,6 @@ fn setup() -> Result<()> {
         return Ok(());
     }
     println!("setup: installing {}", missing.join(", "));
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    let apt = |args: &[&str]| -> Command {
-        let mut c = if is_root {
-            Command::new("apt-get")
-        } else {
-            let mut c = Command::new("sudo");
-            c.arg("apt-get");
-            c
-        };
-        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        c
-    };
     run(&mut apt(&["update", "-qq"]))?;
     let mut install = apt(&["install", "-y", "-qq", "--no-install-recommends"]);
     install.args(&missing);
@@ -377,7 +426,30 @@ fn lint() -> Result<()> {
         "--",
         "-D",
         "warnings",
-    ]))
+    ]))?;
+    // The windows' JavaScript against the declarations generated from the Rust types.
+    run(Command::new(root().join("node_modules/.bin/tsc"))
+        .args(["-p", "tsconfig.json"])
+        .current_dir(root()))?;
+    println!("lint: the windows' JavaScript type-checks against ui/types.d.ts");
+    Ok(())
+}
+
+/// Write `ui/types.d.ts` again (the test that keeps it current writes it).
+fn ui_types() -> Result<()> {
+    run(cargo()
+        .args([
+            "test",
+            "--locked",
+            "-p",
+            "lookout-desktop",
+            "--bins",
+            "--quiet",
+            "contract::",
+        ])
+        .env("LOOKOUT_WRITE_UI_TYPES", "1"))?;
+    println!("ui-types: written to ui/types.d.ts");
+    Ok(())
 }
 
 /// Which crates may depend directly on each of these (ARCHITECTURE.md, "Boundaries"): the crate

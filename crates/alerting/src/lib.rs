@@ -20,6 +20,7 @@ pub use decisions::{ActiveAlert, Alerting, AlertingConfig};
 
 /// How loud an alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,

@@ -9,6 +9,7 @@ use crate::{AlertRule, Finding, Mode, Severity};
 
 /// Where one alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "AlertState"))]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     /// Seen, not yet for `for_secs`.

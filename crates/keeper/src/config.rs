@@ -25,6 +25,7 @@ pub use crate::snapshot::PercentScale;
 
 /// How to log in to the tenant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMode {
     /// OAuth client credentials with the user's API secret (BPCC 5.x and later).
@@ -141,6 +142,7 @@ pub struct Config {
 
 /// Which resolutions are notified.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum ResolvedNotices {
     /// As each rule says (`notify_resolved`; critical rules by default).
@@ -239,6 +241,56 @@ impl Default for AlertsConfig {
             no_data_secs: default_no_data(),
             grace_secs: default_grace(),
             max_per_minute: default_per_minute(),
+        }
+    }
+}
+
+/// A setting that validation speaks of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    ServerUrl,
+    ServerUsername,
+    ServerPollInterval,
+    ServerMaxResponse,
+    ServerTenant,
+    AvailabilityInterval,
+    AvailabilityServices,
+    AlertsNoData,
+    AlertsMaxPerMinute,
+    NotificationsQuietHours,
+}
+
+impl Setting {
+    /// Where it is in the file: `[server] url`.
+    pub fn path(self) -> &'static str {
+        match self {
+            Setting::ServerUrl => "[server] url",
+            Setting::ServerUsername => "[server] username",
+            Setting::ServerPollInterval => "[server] poll_interval_secs",
+            Setting::ServerMaxResponse => "[server] max_response_mb",
+            Setting::ServerTenant => "[server] tenant",
+            Setting::AvailabilityInterval => "[availability] interval_secs",
+            Setting::AvailabilityServices => "[availability] services",
+            Setting::AlertsNoData => "[alerts] no_data_secs",
+            Setting::AlertsMaxPerMinute => "[alerts] max_per_minute",
+            Setting::NotificationsQuietHours => "[notifications] quiet_hours",
+        }
+    }
+}
+
+/// Why a configuration's text is not a configuration: the setting at fault when there is
+/// one, and what is wrong with it (never a quote of the file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub setting: Option<Setting>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.setting {
+            Some(s) => write!(f, "{}: {}", s.path(), self.message),
+            None => f.write_str(&self.message),
         }
     }
 }
@@ -414,65 +466,100 @@ impl Config {
     /// the file: a secret typed into it must not reach a message. Keys that look like they
     /// hold a secret are refused at any depth, misspelled ones too.
     pub fn parse(text: &str) -> Result<Config, String> {
-        secret_lines(text)?;
-        let config: Config = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+        Config::check(text).map_err(|e| e.to_string())
+    }
+
+    /// [`Config::parse`], saying which setting is wrong when validation finds it (a form can
+    /// mark the field).
+    pub fn check(text: &str) -> Result<Config, Invalid> {
+        let unplaced = |message| Invalid {
+            setting: None,
+            message,
+        };
+        secret_lines(text).map_err(unplaced)?;
+        let config: Config = toml::from_str(text).map_err(|e| unplaced(toml_error(text, &e)))?;
         config.validate()?;
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), Invalid> {
+        use Setting::*;
+        let bad = |setting, message: String| {
+            Err(Invalid {
+                setting: Some(setting),
+                message,
+            })
+        };
         let s = &self.server;
-        parse_server_url(&s.url).map_err(|e| format!("[server] url: {e}"))?;
+        if let Err(e) = parse_server_url(&s.url) {
+            return bad(ServerUrl, e.to_string());
+        }
         if s.username.trim().is_empty() {
-            return Err("[server] username: must not be empty".into());
+            return bad(ServerUsername, "must not be empty".into());
         }
         if s.poll_interval_secs < 1 {
-            return Err(format!(
-                "[server] poll_interval_secs: {} is too short; the minimum is 1 second",
-                s.poll_interval_secs
-            ));
+            return bad(
+                ServerPollInterval,
+                format!(
+                    "{} is too short; the minimum is 1 second",
+                    s.poll_interval_secs
+                ),
+            );
         }
         if s.poll_interval_secs > 3600 {
-            return Err(format!(
-                "[server] poll_interval_secs: {} is more than an hour; real-time alerts need a poll every few seconds",
-                s.poll_interval_secs
-            ));
+            return bad(
+                ServerPollInterval,
+                format!(
+                    "{} is more than an hour; real-time alerts need a poll every few seconds",
+                    s.poll_interval_secs
+                ),
+            );
         }
         if !(1..=256).contains(&s.max_response_mb) {
-            return Err(format!(
-                "[server] max_response_mb: {} is out of range; use 1 to 256 (MiB)",
-                s.max_response_mb
-            ));
+            return bad(
+                ServerMaxResponse,
+                format!("{} is out of range; use 1 to 256 (MiB)", s.max_response_mb),
+            );
         }
         if let Some(t) = &s.tenant
             && t.trim().is_empty()
         {
-            return Err(
-                "[server] tenant: must not be empty (or leave it out to use the URL's host)".into(),
+            return bad(
+                ServerTenant,
+                "must not be empty (or leave it out to use the URL's host)".into(),
             );
         }
         let every = self.availability.interval_secs;
         if !(1..=3600).contains(&every) {
-            return Err(format!(
-                "[availability] interval_secs: {every} is out of range; use 1 to 3600 seconds"
-            ));
+            return bad(
+                AvailabilityInterval,
+                format!("{every} is out of range; use 1 to 3600 seconds"),
+            );
         }
         if self.alerts.no_data_secs < 5 {
-            return Err(format!(
-                "[alerts] no_data_secs: {} is too short; use at least 5 seconds",
-                self.alerts.no_data_secs
-            ));
+            return bad(
+                AlertsNoData,
+                format!(
+                    "{} is too short; use at least 5 seconds",
+                    self.alerts.no_data_secs
+                ),
+            );
         }
-        if let Some(q) = &self.notifications.quiet_hours {
-            parse_quiet_hours(q).map_err(|e| format!("[notifications] quiet_hours: {e}"))?;
+        if let Some(q) = &self.notifications.quiet_hours
+            && let Err(e) = parse_quiet_hours(q)
+        {
+            return bad(NotificationsQuietHours, e);
         }
         if self.alerts.max_per_minute == 0 {
-            return Err("[alerts] max_per_minute: must be at least 1".into());
+            return bad(AlertsMaxPerMinute, "must be at least 1".into());
         }
-        for name in &self.availability.services {
-            if name.trim().is_empty() {
-                return Err("[availability] services: a service name is empty".into());
-            }
+        if self
+            .availability
+            .services
+            .iter()
+            .any(|n| n.trim().is_empty())
+        {
+            return bad(AvailabilityServices, "a service name is empty".into());
         }
         Ok(())
     }

@@ -1,0 +1,124 @@
+// The windows' contract with the app, generated from its Rust types (src-tauri/src/
+// view.rs, settings.rs; src-tauri/src/contract.rs). Do not edit: `cargo xtask ui-types`
+// writes it again, and a test fails while it is not what the code generates.
+
+export type Connection = "starting" | "connecting" | "authenticating" | "subscribing" | "waiting_for_data" | "live" | "reconnecting" | "failed" | "not_watching";
+
+export type Severity = "info" | "warning" | "critical";
+
+export type AlertState = "pending" | "firing";
+
+export type Overview = { connection: Connection, 
+/**
+ * The connection in words ("live, data 2 s old", "Not watching: …").
+ */
+detail: string, 
+/**
+ * When the latest data was taken (Unix seconds).
+ */
+data_at_unix: number | null, alerts: Array<AlertView>, services: Array<ServiceRow>, rules: Array<RuleView>, 
+/**
+ * Notifications are paused until then (Unix seconds; `null`: not paused; the largest
+ * number: until resumed).
+ */
+paused_until_unix: number | null, 
+/**
+ * Urgent chat messages of the latest data, newest first.
+ */
+urgent_chat: Array<ChatView>, 
+/**
+ * The latest history entries, newest first.
+ */
+history: Array<HistoryView>, 
+/**
+ * How long the Snooze button silences an alert.
+ */
+snooze_minutes: number, };
+
+export type AlertView = { rule: string, rule_name: string, key: string, severity: Severity, state: AlertState, title: string, body: string, 
+/**
+ * Firing since (or pending since), Unix seconds.
+ */
+since_unix: number, 
+/**
+ * Why it makes no noise, in words, when it does not.
+ */
+quiet: string | null, 
+/**
+ * The connection's own "no data" alert.
+ */
+no_data: boolean, };
+
+export type AlertRef = { rule: string, key: string, };
+
+export type ServiceRow = { name: string, 
+/**
+ * Calls waiting, a sample a minute, oldest first (up to [`TREND_MINUTES`]).
+ */
+trend: Array<number>, waiting: number | null, longest_wait_secs: number | null, ready: number | null, service_level_pct: number | null, available: boolean | null, };
+
+export type RuleView = { id: string, name: string, 
+/**
+ * The error of the latest run, with file:line:col.
+ */
+error: string | null, elapsed_us: number, alerts: number, };
+
+export type ChatView = { login_id: string, first_name: string, last_name: string, send_time_unix: number | null, content: string, };
+
+export type HistoryView = { at_unix: number, rule: string, key: string, 
+/**
+ * `firing`, `resolved`, `acknowledge`, `snooze`, …
+ */
+what: string, title: string, };
+
+export type AuthMode = "oauth" | "password";
+
+export type ResolvedNotices = "rule" | "all" | "none";
+
+export type Form = { url: string, tenant: string, username: string, auth: AuthMode, 
+/**
+ * Empty: keep the stored secret.
+ */
+secret: string, poll_interval_secs: number, rules_dir: string, 
+/**
+ * Services whose available agents are checked.
+ */
+availability: Array<string>, sound: boolean, resolved: ResolvedNotices, 
+/**
+ * `HH:MM-HH:MM`, or empty.
+ */
+quiet_hours: string, 
+/**
+ * Start the app at login. Not in the config file: the OS's login items are the truth.
+ */
+start_at_login: boolean, };
+
+export type Field = "url" | "tenant" | "username" | "secret" | "poll_interval_secs" | "availability" | "quiet_hours";
+
+export type FormError = { field: Field | null, message: string, };
+
+export type Saved = { message: string, 
+/**
+ * The file is saved but the secret could not go to the keychain: the window offers to keep
+ * it for this session only.
+ */
+keychain_unavailable: boolean, };
+
+/** The commands a window may invoke: their arguments, answer and error. */
+export interface Commands {
+  overview: { args: {  }; answer: Overview; error: never };
+  acknowledge: { args: { alert: AlertRef }; answer: null; error: never };
+  snooze: { args: { alert: AlertRef }; answer: null; error: never };
+  settings_load: { args: {  }; answer: Form; error: never };
+  settings_save: { args: { form: Form }; answer: Saved; error: FormError };
+  settings_test: { args: { form: Form }; answer: string; error: FormError };
+  settings_keep_for_session: { args: { form: Form }; answer: string; error: FormError };
+  start_demo: { args: {  }; answer: null; error: string };
+  open_settings: { args: {  }; answer: null; error: never };
+  test_notification: { args: {  }; answer: string; error: string };
+}
+
+/** The events the app sends to the windows. */
+export interface Events {
+  overview: Overview;
+}
