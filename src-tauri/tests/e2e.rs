@@ -557,6 +557,11 @@ fn settings_refuse_a_bad_address_and_say_why() {
     assert!(msg.starts_with("error: Server address"), "{msg}");
     assert!(msg.contains("https://"), "says what to do: {msg}");
     assert!(!msg.contains("hunter2"));
+    // The field at fault is marked, and has the focus.
+    let marked = d.script(
+        "const u = document.getElementById('url'); return u.getAttribute('aria-invalid') === 'true' && document.activeElement === u && document.querySelectorAll('[aria-invalid]').length === 1",
+    );
+    assert_eq!(marked, serde_json::json!(true), "the address is marked");
     // Nothing was saved.
     assert!(!home.join("config/lookout/config.toml").exists());
     // The settings window hears no events.

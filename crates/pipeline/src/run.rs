@@ -91,15 +91,19 @@ impl Publisher {
             return;
         }
         self.state.rules = reports.to_vec();
-        self.refresh(alerting, now);
+        let connection = self.state.connection.clone();
+        self.refresh(alerting, &connection, now);
     }
 
-    /// Once a second, and after a person's request: alerts, silences, history.
-    fn refresh(&mut self, alerting: &Alerting, now: i64) {
+    /// Once a second, and after a person's request: the connection as it is now (the age of
+    /// its latest data moves every poll, which is no change of state the keeper announces),
+    /// alerts, silences, history.
+    fn refresh(&mut self, alerting: &Alerting, connection: &ConnectionStatus, now: i64) {
         if self.tx.is_none() {
             return;
         }
         self.state.at = now;
+        self.state.connection = connection.clone();
         self.state.alerts = alerting.current(now);
         self.state.paused_until = alerting.store.state.silences.paused_until;
         self.state.history = alerting
@@ -364,14 +368,14 @@ pub async fn run(
                 if let Err(e) = alerting.save_if_dirty() {
                     report(Note::Problem(e));
                 }
-                feed.refresh(&alerting, unix_now());
+                feed.refresh(&alerting, &status.borrow(), unix_now());
             }
             _ = tick.tick() => {
                 let current = status.borrow().clone();
                 let now = unix_now();
                 let out = alerting.tick(now, &current);
                 send(out, &mut alerting, &mut report);
-                feed.refresh(&alerting, now);
+                feed.refresh(&alerting, &current, now);
                 // Saved when something changed: at most once a second, not once a poll.
                 if let Err(e) = alerting.save_if_dirty() {
                     report(Note::Problem(e));
