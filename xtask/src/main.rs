@@ -364,6 +364,14 @@ fn demo(extra: &[String]) -> Result<()> {
 
 /// Draw the app and tray icons into `icons/` again (the test that keeps them in step writes them).
 fn icons() -> Result<()> {
+    write_through_test("icons::", "LOOKOUT_WRITE_ICONS")?;
+    println!("icons: written to icons/");
+    Ok(())
+}
+
+/// Run the desktop app's unit tests matching `filter` with `env` set: the tests that keep a
+/// generated file in step with the code write it then.
+fn write_through_test(filter: &str, env: &str) -> Result<()> {
     run(cargo()
         .args([
             "test",
@@ -372,11 +380,9 @@ fn icons() -> Result<()> {
             "lookout-desktop",
             "--bins",
             "--quiet",
-            "icons::",
+            filter,
         ])
-        .env("LOOKOUT_WRITE_ICONS", "1"))?;
-    println!("icons: written to icons/");
-    Ok(())
+        .env(env, "1"))
 }
 
 /// The Tauri command line from npm (a prebuilt binary: seconds, where `cargo install
@@ -437,17 +443,7 @@ fn lint() -> Result<()> {
 
 /// Write `ui/types.d.ts` again (the test that keeps it current writes it).
 fn ui_types() -> Result<()> {
-    run(cargo()
-        .args([
-            "test",
-            "--locked",
-            "-p",
-            "lookout-desktop",
-            "--bins",
-            "--quiet",
-            "contract::",
-        ])
-        .env("LOOKOUT_WRITE_UI_TYPES", "1"))?;
+    write_through_test("contract::", "LOOKOUT_WRITE_UI_TYPES")?;
     println!("ui-types: written to ui/types.d.ts");
     Ok(())
 }
