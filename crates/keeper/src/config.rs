@@ -13,7 +13,7 @@
 //! interval_secs = 10                     # how often to check them
 //! ```
 //!
-//! Secrets never live here: see [`crate::secrets`].
+//! Secrets never live here: see `lookout_pipeline::secrets`.
 
 use std::path::{Path, PathBuf};
 
@@ -347,33 +347,8 @@ pub fn secret_like(key: &str) -> bool {
         .any(|w| {
             ["password", "secret", "token", "credential"]
                 .iter()
-                .any(|s| edit_distance(&w, s) <= if s.len() > 6 { 2 } else { 1 })
+                .any(|s| crate::suggest::edit_distance(&w, s) <= if s.len() > 6 { 2 } else { 1 })
         })
-}
-
-/// Edits (insert, delete, replace, swap two neighbours) from `a` to `b`.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
 }
 
 const SECRET_ADVICE: &str = "secrets do not belong in the configuration file; remove it and store the secret in the OS keychain, or set LOOKOUT_PASSWORD / LOOKOUT_CLIENT_SECRET in the environment";

@@ -14,6 +14,7 @@ pub mod files;
 pub mod recording;
 pub mod session;
 pub mod snapshot;
+pub mod suggest;
 pub mod time;
 
 pub use config::{AuthMode, Config, ConfigError};

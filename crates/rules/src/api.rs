@@ -15,8 +15,8 @@ use lookout_keeper::fmt_dur;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position};
 use rustc_hash::FxHashMap;
 
-use super::Finding;
 use super::meta::{Needs, Severity};
+use lookout_alerting::Finding;
 use lookout_keeper::snapshot::{Grid, Snapshot, Value};
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
@@ -270,7 +270,7 @@ fn column_cached(snap: &Snapshot, table: Table, name: &'static str) -> Fallible<
 }
 
 fn unknown_column(table: Table, name: &str, columns: &[String]) -> String {
-    let hint = super::diag::closest(name, columns.iter().map(String::as_str))
+    let hint = lookout_keeper::suggest::closest(name, columns.iter().map(String::as_str))
         .map(|c| format!("did you mean `{c}`? "))
         .unwrap_or_default();
     format!(
@@ -590,9 +590,10 @@ fn totals_get(t: &mut Totals, stat: &str) -> Fallible<Dynamic> {
     let found = t.snap.totals.get(stat);
     if !declared {
         if found.is_none() && !lookout_keeper::catalogue::is_known(stat) {
-            let hint = super::diag::closest(stat, t.snap.totals.keys().map(String::as_str))
-                .map(|c| format!("did you mean `{c}`? "))
-                .unwrap_or_default();
+            let hint =
+                lookout_keeper::suggest::closest(stat, t.snap.totals.keys().map(String::as_str))
+                    .map(|c| format!("did you mean `{c}`? "))
+                    .unwrap_or_default();
             return fail(format!(
                 "unknown total `{stat}`; {hint}the totals are: {}",
                 t.snap

@@ -195,7 +195,7 @@ impl RuleEngine {
         .flat_map(|(section, stats)| stats.iter().map(move |s| (section, s)))
         .filter(|(_, s)| !lookout_keeper::catalogue::is_known(s))
         .map(|(section, s)| {
-            let hint = diag::closest(
+            let hint = lookout_keeper::suggest::closest(
                 s,
                 lookout_keeper::catalogue::CATALOGUE.iter().map(|(n, _)| *n),
             )
@@ -311,7 +311,7 @@ pub fn check_dispositions<'a>(
             if tenant.iter().any(|t| t == d) {
                 continue;
             }
-            let hint = diag::closest(d, tenant.iter().map(String::as_str))
+            let hint = lookout_keeper::suggest::closest(d, tenant.iter().map(String::as_str))
                 .map(|c| format!("did you mean `{c}`? "))
                 .unwrap_or_default();
             let line = rule

@@ -56,7 +56,7 @@ pub fn read(ast: &AST) -> Result<RuleMeta, String> {
     };
     for key in map.keys() {
         if !KEYS.contains(&key.as_str()) {
-            let hint = crate::diag::closest(key, KEYS.iter().copied())
+            let hint = lookout_keeper::suggest::closest(key, KEYS.iter().copied())
                 .map(|k| format!("; did you mean `{k}`?"))
                 .unwrap_or_else(|| format!("; RULE takes {}", KEYS.join(", ")));
             return Err(format!("RULE.{key}: unknown key{hint}"));
