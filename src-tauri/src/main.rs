@@ -341,6 +341,7 @@ fn watch_the_watcher(app: AppHandle) {
                         title: "Lookout is not watching anything".into(),
                         body: format!("{reason}. Open Settings from the tray menu to fix it."),
                         digest: None,
+                        labels: Default::default(),
                         at: unix_now(),
                     },
                 )
@@ -461,6 +462,7 @@ async fn test_notification() -> Result<String, String> {
             title: "Lookout test notification".into(),
             body: "Notifications from Lookout look like this.".into(),
             digest: None,
+            labels: Default::default(),
             at: unix_now(),
         })?;
         Ok("Sent: a test notification should be on your screen.".to_string())

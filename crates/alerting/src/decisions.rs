@@ -177,6 +177,7 @@ impl Alerting {
                 lookout_keeper::fmt_dur(now - self.last_data),
                 status.describe(std::time::SystemTime::now())
             ),
+            labels: Default::default(),
         });
         let notices = self.step_connection(now);
         self.tell(now, notices)
@@ -316,6 +317,7 @@ mod tests {
                 severity: Severity::Critical,
                 title: format!("{k}!"),
                 body: String::new(),
+                labels: Default::default(),
             })
             .collect()
     }

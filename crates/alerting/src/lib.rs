@@ -19,7 +19,9 @@ pub mod store;
 pub use decisions::{ActiveAlert, Alerting, AlertingConfig};
 
 /// How loud an alert is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -85,7 +87,17 @@ pub struct Finding {
     pub severity: Severity,
     pub title: String,
     pub body: String,
+    /// What the alert is about besides its key (`service`, `team`, `agent`, …), as the rule
+    /// set them.
+    pub labels: Labels,
 }
+
+/// An alert's labels: name → value.
+pub type Labels = std::collections::BTreeMap<String, String>;
+
+/// The label that scopes an alert to a team: in team mode, only that team's desks receive it;
+/// an alert without it is tenant-wide.
+pub const TEAM_LABEL: &str = "team";
 
 /// An alert's identity: (rule id, key).
 pub type AlertId = (String, String);

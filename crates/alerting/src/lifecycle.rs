@@ -5,10 +5,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::{AlertRule, Finding, Mode, Severity};
+use crate::{AlertRule, Finding, Labels, Mode, Severity};
 
 /// Where one alert is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "AlertState"))]
 #[serde(rename_all = "lowercase")]
 pub enum State {
@@ -18,7 +18,7 @@ pub enum State {
 }
 
 /// One alert the lifecycle tracks.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Alert {
     pub rule: String,
     pub rule_name: String,
@@ -26,6 +26,8 @@ pub struct Alert {
     pub severity: Severity,
     pub title: String,
     pub body: String,
+    #[serde(default, skip_serializing_if = "Labels::is_empty")]
+    pub labels: Labels,
     pub state: State,
     /// When it was first seen (pending) in this spell.
     pub since: i64,
@@ -60,6 +62,7 @@ pub struct Notice {
     pub severity: Severity,
     pub title: String,
     pub body: String,
+    pub labels: Labels,
     pub at: i64,
 }
 
@@ -133,6 +136,7 @@ impl Lifecycle {
                     alert.last_seen = now;
                     alert.title = f.title.clone();
                     alert.body = f.body.clone();
+                    alert.labels = f.labels.clone();
                     alert.severity = f.severity;
                     if meta.mode == Mode::Event {
                         self.seen.insert(id.clone(), now);
@@ -199,6 +203,7 @@ impl Lifecycle {
                 severity: f.severity,
                 title: f.title.clone(),
                 body: f.body.clone(),
+                labels: f.labels.clone(),
                 state: State::Pending,
                 since: now,
                 firing_since: None,
@@ -256,6 +261,7 @@ fn notice(kind: NoticeKind, a: &Alert, at: i64) -> Notice {
         severity: a.severity,
         title: a.title.clone(),
         body: a.body.clone(),
+        labels: a.labels.clone(),
         at,
     }
 }
@@ -283,6 +289,7 @@ mod tests {
             severity: Severity::Critical,
             title: format!("title {key}"),
             body: String::new(),
+            labels: Labels::new(),
         }
     }
 

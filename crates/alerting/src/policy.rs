@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::Severity;
 use crate::lifecycle::{Notice, NoticeKind};
 use crate::notify::{Notification, NotificationState};
+use crate::{Labels, Severity, TEAM_LABEL};
 
 /// Why an alert is quiet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -272,10 +272,15 @@ impl Policy {
         }
         // Storm guard: many keys of one rule firing together become one digest.
         let mut out = Vec::new();
-        let mut firing_by_rule: BTreeMap<String, Vec<Notice>> = BTreeMap::new();
+        // By rule and team: a digest never mixes teams, so in team mode each goes to its team.
+        let mut firing_by_rule: BTreeMap<(String, Option<String>), Vec<Notice>> = BTreeMap::new();
         for n in told {
             if n.kind == NoticeKind::Firing {
-                firing_by_rule.entry(n.rule.clone()).or_default().push(n);
+                let team = n.labels.get(TEAM_LABEL).cloned();
+                firing_by_rule
+                    .entry((n.rule.clone(), team))
+                    .or_default()
+                    .push(n);
             } else {
                 out.push(Notification::from_notice(&n));
             }
@@ -297,7 +302,14 @@ impl Policy {
             let already = self.overflow_told_at.is_some_and(|t| now - t < 60);
             if !already {
                 self.overflow_told_at = Some(now);
-                out.push(Notification::overflow(&over, now));
+                let mut by_team: BTreeMap<Option<&String>, Vec<Notification>> = BTreeMap::new();
+                for n in &over {
+                    by_team
+                        .entry(n.labels.get(TEAM_LABEL))
+                        .or_default()
+                        .push(n.clone());
+                }
+                out.extend(by_team.values().map(|g| Notification::overflow(g, now)));
             }
             for n in over {
                 held.push(Held {
@@ -335,6 +347,7 @@ impl Notification {
             title: n.title.clone(),
             body: n.body.clone(),
             digest: None,
+            labels: n.labels.clone(),
             at: n.at,
         }
     }
@@ -361,12 +374,16 @@ impl Notification {
         Notification {
             rule: first.rule.clone(),
             rule_name: first.rule_name.clone(),
-            key: format!("{}/*", first.rule),
+            key: match first.labels.get(TEAM_LABEL) {
+                Some(team) => format!("{}/{team}/*", first.rule),
+                None => format!("{}/*", first.rule),
+            },
             severity,
             state: NotificationState::Firing,
             title: format!("{} × {}", group.len(), first.rule_name),
             body: format!("{shown}{more}"),
             digest: Some(group.iter().map(|n| n.key.clone()).collect()),
+            labels: shared_labels(group.iter().map(|n| &n.labels)),
             at: now,
         }
     }
@@ -393,6 +410,7 @@ impl Notification {
                     .map(|n| format!("{}/{}", n.rule, n.key))
                     .collect(),
             ),
+            labels: shared_labels(over.iter().map(|n| &n.labels)),
             at: now,
         }
     }
@@ -410,9 +428,22 @@ impl Notification {
             severity: self.severity,
             title: self.title.clone(),
             body: self.body.clone(),
+            labels: self.labels.clone(),
             at: self.at,
         }
     }
+}
+
+/// The labels every one of `all` has, with the same value.
+fn shared_labels<'a>(mut all: impl Iterator<Item = &'a Labels>) -> Labels {
+    let Some(first) = all.next() else {
+        return Labels::new();
+    };
+    let mut out = first.clone();
+    for l in all {
+        out.retain(|k, v| l.get(k) == Some(v));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -429,8 +460,46 @@ mod tests {
             severity: sev,
             title: format!("{key} title"),
             body: String::new(),
+            labels: Labels::new(),
             at,
         }
+    }
+
+    #[test]
+    fn a_storm_digest_never_mixes_teams() {
+        let mut p = Policy::default();
+        let mut notices = Vec::new();
+        for (i, team) in ["A", "A", "A", "A", "B", "B", "B", "B"].iter().enumerate() {
+            let mut x = n(
+                NoticeKind::Firing,
+                "stuck",
+                &format!("k{i}"),
+                Severity::Warning,
+                10,
+            );
+            x.labels.insert(TEAM_LABEL.into(), team.to_string());
+            x.labels.insert("agent".into(), format!("a{i}"));
+            notices.push(x);
+        }
+        let (out, _) = p.decide(10, notices, &mut Silences::default());
+        let got: Vec<(String, Labels, usize)> = out
+            .iter()
+            .map(|o| {
+                (
+                    o.key.clone(),
+                    o.labels.clone(),
+                    o.digest.as_ref().map_or(0, Vec::len),
+                )
+            })
+            .collect();
+        let team = |t: &str| Labels::from([(TEAM_LABEL.to_string(), t.to_string())]);
+        assert_eq!(
+            got,
+            [
+                ("stuck/A/*".to_string(), team("A"), 4),
+                ("stuck/B/*".to_string(), team("B"), 4)
+            ]
+        );
     }
 
     fn keys(out: &[Notification]) -> Vec<String> {

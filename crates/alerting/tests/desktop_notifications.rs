@@ -29,6 +29,7 @@ fn note(severity: Severity, key: &str, title: &str, body: &str) -> Notification 
         title: title.into(),
         body: body.into(),
         digest: None,
+        labels: Default::default(),
         at: 1_700_000_000,
     }
 }
@@ -111,6 +112,7 @@ fn notifications_reach_the_server_escaped_with_urgency_and_actions_that_act() {
         severity: Severity::Critical,
         title: "again".into(),
         body: String::new(),
+        labels: Default::default(),
         at: 1_700_000_100,
     };
     let (out, held) = Policy::default().decide(1_700_000_100, vec![repeat.clone()], &mut silences);

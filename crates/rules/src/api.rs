@@ -16,7 +16,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position
 use rustc_hash::FxHashMap;
 
 use super::meta::{Needs, Severity};
-use lookout_alerting::Finding;
+use lookout_alerting::{Finding, Labels};
 use lookout_keeper::snapshot::{Grid, Snapshot, Value};
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
@@ -662,8 +662,49 @@ fn alert_text(d: Dynamic) -> String {
     }
 }
 
+/// The most labels one alert may carry, and the longest label name.
+const MAX_LABELS: usize = 16;
+const MAX_LABEL_NAME: usize = 64;
+
+/// A rule's label map as labels: names as given (letters, digits, `_`), values as text.
+fn labels_of(map: rhai::Map) -> Fallible<Labels> {
+    if map.len() > MAX_LABELS {
+        return fail(format!(
+            "alert: {} labels; an alert carries at most {MAX_LABELS}",
+            map.len()
+        ));
+    }
+    let mut out = Labels::new();
+    for (name, value) in map {
+        let ok = !name.is_empty()
+            && name.len() <= MAX_LABEL_NAME
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return fail(format!(
+                "alert: the label name `{}` is not a word of letters, digits and `_` (at most {MAX_LABEL_NAME})",
+                name.chars().take(MAX_LABEL_NAME).collect::<String>()
+            ));
+        }
+        let value = cap(alert_text(value), MAX_TITLE);
+        if !value.is_empty() {
+            out.insert(name.to_string(), value);
+        }
+    }
+    Ok(out)
+}
+
 /// Emit a condition that is true now.
-fn alert(key: Dynamic, severity: Option<&str>, title: Dynamic, body: Dynamic) -> Fallible<()> {
+fn alert(
+    key: Dynamic,
+    severity: Option<&str>,
+    title: Dynamic,
+    body: Dynamic,
+    labels: Option<rhai::Map>,
+) -> Fallible<()> {
+    let labels = match labels {
+        Some(map) => labels_of(map)?,
+        None => Labels::new(),
+    };
     let key = cap_key(alert_text(key));
     if key.trim().is_empty() {
         return fail("alert: the key must not be empty; it names the condition across polls");
@@ -694,6 +735,7 @@ fn alert(key: Dynamic, severity: Option<&str>, title: Dynamic, body: Dynamic) ->
             severity: severity.unwrap_or(ctx.severity),
             title,
             body,
+            labels,
         });
         Ok(())
     });
@@ -876,14 +918,34 @@ pub(crate) fn register(engine: &mut Engine) {
         .register_fn(
             "alert",
             |key: Dynamic, title: Dynamic, body: Dynamic| -> Fallible<()> {
-                alert(key, None, title, body)
+                alert(key, None, title, body, None)
+            },
+        )
+        // Four arguments are (key, severity, title, body) or (key, title, body, labels): told
+        // apart by the last one here, as Rhai cannot choose between two such signatures.
+        .register_fn(
+            "alert",
+            |key: Dynamic, a: Dynamic, b: Dynamic, c: Dynamic| -> Fallible<()> {
+                if c.is_map() {
+                    return alert(key, None, a, b, c.try_cast::<rhai::Map>());
+                }
+                let Some(severity) = a.clone().into_immutable_string().ok() else {
+                    return fail(format!(
+                        "alert: with four arguments, the second is the severity (\"info\", \"warning\", \"critical\") or the fourth a map of labels; the second is {}",
+                        a.type_name()
+                    ));
+                };
+                alert(key, Some(&severity), b, c, None)
             },
         )
         .register_fn(
             "alert",
-            |key: Dynamic, severity: &str, title: Dynamic, body: Dynamic| -> Fallible<()> {
-                alert(key, Some(severity), title, body)
-            },
+            |key: Dynamic,
+             severity: &str,
+             title: Dynamic,
+             body: Dynamic,
+             labels: rhai::Map|
+             -> Fallible<()> { alert(key, Some(severity), title, body, Some(labels)) },
         )
         .register_fn("fmt_dur", fmt_dur)
         .register_fn("fmt_dur", |s: f64| fmt_dur(s.round() as i64))
@@ -1062,8 +1124,8 @@ mod tests {
     #[test]
     fn an_alert_takes_strings_as_they_are_and_refuses_an_empty_key() {
         let text = |s: &str| Dynamic::from(ImmutableString::from(s));
-        assert!(alert(Dynamic::UNIT, None, text("t"), text("b")).is_err());
-        assert!(alert(text("  "), None, text("t"), text("b")).is_err());
+        assert!(alert(Dynamic::UNIT, None, text("t"), text("b"), None).is_err());
+        assert!(alert(text("  "), None, text("t"), text("b"), None).is_err());
         assert_eq!(alert_text(text("Sales: 3 waiting")), "Sales: 3 waiting");
         assert_eq!(alert_text(Dynamic::UNIT), "");
         assert_eq!(alert_text(Dynamic::from_int(42)), "42");

@@ -193,6 +193,56 @@ alert("c", "critical", "explicit", "d");"#,
 }
 
 #[test]
+fn alerts_carry_the_labels_their_rule_gives() {
+    let dir = tempdir("labels");
+    write(
+        &dir,
+        "lab.rhai",
+        r#"const RULE = #{ name: "L", severity: "warning", needs: #{} };
+alert("a", "plain", "");
+alert("b", "title", "body", #{ team: "Front Line", service: "Billing", empty: "" });
+alert("c", "critical", "title", "body", #{ agent: 42 });
+alert("d", "critical", "4 arguments, severity first", "");"#,
+    );
+    let engine = RuleEngine::default();
+    let set = RuleSet::load(&engine, &dir).unwrap();
+    let e = Evaluator::default().evaluate(&engine, &set, Arc::new(snapshot(0)), 0);
+    assert!(
+        e.reports.iter().all(|r| r.error.is_none()),
+        "{:?}",
+        e.reports
+    );
+    let got: Vec<String> = e
+        .findings
+        .iter()
+        .map(|f| format!("{} {:?} {:?}", f.key, f.severity, f.labels))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "a Warning {}",
+            r#"b Warning {"service": "Billing", "team": "Front Line"}"#,
+            r#"c Critical {"agent": "42"}"#,
+            "d Critical {}",
+        ]
+    );
+    // A label name that is no word is refused, with the rule's position.
+    write(
+        &dir,
+        "lab.rhai",
+        r#"const RULE = #{ name: "L", needs: #{} };
+alert("x", "t", "", #{ "two words": "v" });"#,
+    );
+    let set = RuleSet::load(&engine, &dir).unwrap();
+    let e = Evaluator::default().evaluate(&engine, &set, Arc::new(snapshot(0)), 0);
+    let err = e.reports[0].error.as_ref().expect("an error").to_string();
+    assert!(
+        err.contains("lab.rhai:2:") && err.contains("label name `two words`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn reading_an_undeclared_or_unknown_column_says_what_to_do() {
     let e = titles(r#"for s in services { alert(s.name, `${s.in_ewt}`, ""); }"#).unwrap_err();
     assert!(

@@ -34,6 +34,8 @@ pub struct Notification {
     pub body: String,
     /// The keys a digest stands for.
     pub digest: Option<Vec<String>>,
+    /// The alert's labels (a digest's: those its alerts share).
+    pub labels: crate::Labels,
     pub at: i64,
 }
 
@@ -80,6 +82,8 @@ struct JsonLine<'a> {
     body: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     digest: Option<&'a Vec<String>>,
+    #[serde(skip_serializing_if = "crate::Labels::is_empty")]
+    labels: &'a crate::Labels,
 }
 
 /// The JSON line of a notification: `{"type":"notification","rule":"<rule name>",…}`.
@@ -93,6 +97,7 @@ pub fn json_line(n: &Notification) -> String {
         title: &n.title,
         body: &n.body,
         digest: n.digest.as_ref(),
+        labels: &n.labels,
     })
     .unwrap_or_default()
 }
