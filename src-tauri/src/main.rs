@@ -367,6 +367,7 @@ fn act(app: &AppHandle, alert: view::AlertRef, action: Action) {
             key: alert.key,
             digest: None,
             action,
+            by: None,
         }),
     );
 }

@@ -9,8 +9,8 @@ use lookout_keeper::ConnectionStatus;
 
 use crate::lifecycle::{Alert, Lifecycle, Notice, NoticeKind, State};
 use crate::notify::{ActionEvent, Notification};
-use crate::policy::{Held, Policy, PolicyConfig, Quiet};
-use crate::store::{HistoryEntry, Store};
+use crate::policy::{Acknowledgement, Held, Policy, PolicyConfig, Quiet};
+use crate::store::{HistoryEntry, SavedAlert, Store};
 use crate::{AlertRule, CONNECTION_RULE, Finding, Mode, NO_DATA_KEY, Severity};
 
 /// Settings of the alerting stage.
@@ -46,6 +46,9 @@ pub struct ActiveAlert {
     #[serde(flatten)]
     pub alert: Alert,
     pub quiet: Option<Quiet>,
+    /// Who acknowledged it and when, while it is acknowledged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<Acknowledgement>,
 }
 
 impl ActiveAlert {
@@ -92,7 +95,13 @@ pub struct Alerting {
     grace_until: i64,
     /// Something worth saving changed since the last [`Alerting::save_if_dirty`].
     dirty: bool,
+    /// The latest time it was stepped with.
+    now: i64,
 }
+
+/// A start within this long of the last save carries on with the alerts it saved (a restart,
+/// or a standby hub taking over); after longer, what was true then is not trusted.
+pub const RESUME_SECS: i64 = 300;
 
 impl Alerting {
     pub fn new(config: AlertingConfig, store: Store, now: i64) -> Alerting {
@@ -104,6 +113,17 @@ impl Alerting {
                 .iter()
                 .map(|(r, k, t)| ((r.clone(), k.clone()), *t)),
         );
+        if now - store.state.saved_at <= RESUME_SECS {
+            // The connection's own alert is about that run's connection, not this one's.
+            lifecycle.restore(
+                store
+                    .state
+                    .active
+                    .iter()
+                    .filter(|s| s.alert.rule != CONNECTION_RULE)
+                    .map(|s| (s.alert.clone(), s.last_notified)),
+            );
+        }
         let policy = Policy::new(config.policy.clone());
         let mut alerting = Alerting {
             config,
@@ -115,6 +135,7 @@ impl Alerting {
             no_data: None,
             grace_until: 0,
             dirty: false,
+            now,
         };
         alerting.set_rules(BTreeMap::new());
         alerting
@@ -200,6 +221,7 @@ impl Alerting {
             .alerts()
             .map(|a| ActiveAlert {
                 quiet: silences.quiet(now, &a.rule, &a.key),
+                acknowledged: silences.acknowledgement(&a.rule, &a.key),
                 alert: a.clone(),
             })
             .collect();
@@ -225,6 +247,15 @@ impl Alerting {
         if !std::mem::take(&mut self.dirty) {
             return Ok(());
         }
+        self.store.state.saved_at = self.now;
+        self.store.state.active = self
+            .lifecycle
+            .alerts()
+            .map(|a| SavedAlert {
+                alert: a.clone(),
+                last_notified: a.last_notified(),
+            })
+            .collect();
         self.store
             .save()
             .map_err(|e| format!("cannot save {}: {e}", self.store.path().display()))
@@ -238,6 +269,7 @@ impl Alerting {
 
     /// A person acted on a notification.
     pub fn action(&mut self, e: &ActionEvent, now: i64) {
+        self.now = self.now.max(now);
         self.dirty = true;
         self.store.state.silences.apply(e, now);
         self.store.state.record(HistoryEntry {
@@ -250,6 +282,7 @@ impl Alerting {
     }
 
     fn tell(&mut self, now: i64, notices: Vec<Notice>) -> (Vec<Notification>, Vec<Held>) {
+        self.now = self.now.max(now);
         self.dirty |= !notices.is_empty();
         for n in &notices {
             self.store.state.record(HistoryEntry {
@@ -384,6 +417,7 @@ mod tests {
                 key: "x".into(),
                 digest: None,
                 action: Action::Acknowledge,
+                by: Some("ana".into()),
             },
             5,
         );
@@ -419,6 +453,64 @@ mod tests {
                 .history
                 .iter()
                 .any(|h| h.what == "acknowledge")
+        );
+    }
+
+    #[test]
+    fn a_start_soon_after_carries_on_with_the_saved_alerts_and_who_acknowledged() {
+        let (st, path) = store("resume");
+        let mut a = Alerting::new(config(), st, 0);
+        a.set_rules(rules(RULES));
+        assert_eq!(
+            told(a.evaluated(0, &found(&[("r", "x"), ("r", "y")]))),
+            ["Firing x", "Firing y"]
+        );
+        a.action(
+            &ActionEvent {
+                rule: "r".into(),
+                key: "y".into(),
+                digest: None,
+                action: Action::Acknowledge,
+                by: Some("ana".into()),
+            },
+            3,
+        );
+        a.save_if_dirty().unwrap();
+        let saved = std::fs::read(&path).unwrap();
+
+        // Another process (a standby hub) starts from the saved text 20 s later.
+        let (st, w) = Store::from_saved(&path, &saved);
+        assert!(w.is_none());
+        let mut b = Alerting::new(config(), st, 20);
+        b.set_rules(rules(RULES));
+        assert!(
+            told(b.evaluated(20, &found(&[("r", "x"), ("r", "y")]))).is_empty(),
+            "not told twice"
+        );
+        let y = b
+            .current(20)
+            .into_iter()
+            .find(|v| v.alert.key == "y")
+            .unwrap();
+        assert_eq!(y.quiet, Some(Quiet::Acknowledged));
+        assert_eq!(
+            y.acknowledged,
+            Some(Acknowledgement {
+                by: Some("ana".into()),
+                at: 3
+            })
+        );
+        assert_eq!(y.alert.firing_since, Some(0));
+        // What resolves while it runs is told as resolved: nothing is lost.
+        assert_eq!(told(b.evaluated(21, &found(&[("r", "y")]))), ["Resolved x"]);
+
+        // After longer than RESUME_SECS, what was true then is not trusted: told afresh.
+        let (st, _) = Store::from_saved(&path, &saved);
+        let mut c = Alerting::new(config(), st, RESUME_SECS + 10);
+        c.set_rules(rules(RULES));
+        assert_eq!(
+            told(c.evaluated(RESUME_SECS + 10, &found(&[("r", "x")]))),
+            ["Firing x"]
         );
     }
 }

@@ -39,6 +39,13 @@ pub struct Alert {
     last_notified: Option<i64>,
 }
 
+impl Alert {
+    /// When it was last told (fired or repeated).
+    pub fn last_notified(&self) -> Option<i64> {
+        self.last_notified
+    }
+}
+
 /// Why a notification goes out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -242,6 +249,15 @@ impl Lifecycle {
     /// Event-mode keys already notified (rule, key) → last reported.
     pub fn seen_events(&self) -> &HashMap<(String, String), i64> {
         &self.seen
+    }
+
+    /// Carry on with alerts an earlier run saved (each with when it was last told), so a
+    /// firing one is not told again and resolves as it would have.
+    pub fn restore(&mut self, alerts: impl IntoIterator<Item = (Alert, Option<i64>)>) {
+        for (mut a, told) in alerts {
+            a.last_notified = told;
+            self.alerts.insert((a.rule.clone(), a.key.clone()), a);
+        }
     }
 
     /// Remember event-mode keys notified before (by an earlier run), so they are not notified

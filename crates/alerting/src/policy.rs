@@ -59,8 +59,20 @@ pub struct Silences {
     pub rules_snoozed: BTreeMap<String, i64>,
     #[serde(default)]
     pub acknowledged: BTreeSet<AlertId>,
+    /// Who acknowledged each (when it is known) and when.
+    #[serde(default, with = "pairs")]
+    pub acknowledged_by: BTreeMap<AlertId, Acknowledgement>,
     #[serde(default)]
     pub paused_until: Option<i64>,
+}
+
+/// Who acknowledged an alert, and when: shown on every desk in team mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    /// The person, when more than one watches (team mode); `None` on a desk of one.
+    pub by: Option<String>,
+    /// Unix seconds.
+    pub at: i64,
 }
 
 /// JSON maps need string keys: (rule, key) pairs are stored as a list.
@@ -69,17 +81,20 @@ mod pairs {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use std::collections::BTreeMap;
 
-    pub fn serialize<S: Serializer>(m: &BTreeMap<AlertId, i64>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer, V: Serialize>(
+        m: &BTreeMap<AlertId, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         m.iter()
             .map(|((r, k), t)| (r, k, t))
             .collect::<Vec<_>>()
             .serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
+    pub fn deserialize<'de, D: Deserializer<'de>, V: Deserialize<'de>>(
         d: D,
-    ) -> Result<BTreeMap<AlertId, i64>, D::Error> {
-        let v: Vec<(String, String, i64)> = Vec::deserialize(d)?;
+    ) -> Result<BTreeMap<AlertId, V>, D::Error> {
+        let v: Vec<(String, String, V)> = Vec::deserialize(d)?;
         Ok(v.into_iter().map(|(r, k, t)| ((r, k), t)).collect())
     }
 }
@@ -115,6 +130,13 @@ impl Silences {
             let id = (e.rule.clone(), key);
             match e.action {
                 crate::notify::Action::Acknowledge => {
+                    self.acknowledged_by.insert(
+                        id.clone(),
+                        Acknowledgement {
+                            by: e.by.clone(),
+                            at: now,
+                        },
+                    );
                     self.acknowledged.insert(id);
                 }
                 crate::notify::Action::Snooze => {
@@ -123,6 +145,20 @@ impl Silences {
                 crate::notify::Action::Open => {}
             }
         }
+    }
+
+    /// Who acknowledged (rule, key) and when, if it is acknowledged.
+    pub fn acknowledgement(&self, rule: &str, key: &str) -> Option<Acknowledgement> {
+        let id = (rule.to_string(), key.to_string());
+        if !self.acknowledged.contains(&id) {
+            return None;
+        }
+        Some(
+            self.acknowledged_by
+                .get(&id)
+                .cloned()
+                .unwrap_or(Acknowledgement { by: None, at: 0 }),
+        )
     }
 
     /// Forget what has run out.
@@ -240,6 +276,7 @@ impl Policy {
             let mut n = n;
             if n.kind == NoticeKind::Resolved {
                 silences.acknowledged.remove(&id);
+                silences.acknowledged_by.remove(&id);
                 match self.config.resolved {
                     lookout_keeper::config::ResolvedNotices::Rule => {}
                     lookout_keeper::config::ResolvedNotices::All => n.notify = true,

@@ -34,6 +34,22 @@ pub struct State {
     pub seen_events: Vec<(String, String, i64)>,
     #[serde(default)]
     pub history: VecDeque<HistoryEntry>,
+    /// The alerts pending or firing when this was saved, so a restart soon after (or a hub
+    /// that takes over) carries on with them instead of telling them again.
+    #[serde(default)]
+    pub active: Vec<SavedAlert>,
+    /// When this was saved (Unix seconds).
+    #[serde(default)]
+    pub saved_at: i64,
+}
+
+/// An alert as saved: the alert and when it was last told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedAlert {
+    #[serde(flatten)]
+    pub alert: crate::lifecycle::Alert,
+    #[serde(default)]
+    pub last_notified: Option<i64>,
 }
 
 impl State {
@@ -53,10 +69,24 @@ struct File {
 }
 
 /// The state file.
-#[derive(Debug)]
 pub struct Store {
     path: PathBuf,
     pub state: State,
+    /// Also given every saved state (a hub keeps it in JetStream).
+    mirror: Option<Mirror>,
+}
+
+/// Where a copy of every saved state goes.
+pub type Mirror = Box<dyn Fn(&[u8]) + Send>;
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("state", &self.state)
+            .field("mirror", &self.mirror.is_some())
+            .finish()
+    }
 }
 
 impl Store {
@@ -73,6 +103,7 @@ impl Store {
                 Store {
                     path: path.to_path_buf(),
                     state: State::default(),
+                    mirror: None,
                 },
                 warning,
             )
@@ -92,6 +123,7 @@ impl Store {
                 Store {
                     path: path.to_path_buf(),
                     state: f.state,
+                    mirror: None,
                 },
                 None,
             ),
@@ -107,6 +139,39 @@ impl Store {
         &self.path
     }
 
+    /// Start from `text` (a saved state, as [`Store::save`] writes it and the mirror gets it)
+    /// instead of the file; kept at `path` from now on. Text that does not read is a fresh
+    /// start, with a warning.
+    pub fn from_saved(path: &Path, text: &[u8]) -> (Store, Option<String>) {
+        let (state, warning) = match serde_json::from_slice::<File>(text) {
+            Ok(f) if f.version == 1 => (f.state, None),
+            Ok(f) => (
+                State::default(),
+                Some(format!(
+                    "the saved state was written by a newer Lookout (version {}); starting clean",
+                    f.version
+                )),
+            ),
+            Err(e) => (
+                State::default(),
+                Some(format!("the saved state is damaged ({e}); starting clean")),
+            ),
+        };
+        (
+            Store {
+                path: path.to_path_buf(),
+                state,
+                mirror: None,
+            },
+            warning,
+        )
+    }
+
+    /// Give every saved state to `mirror` too.
+    pub fn set_mirror(&mut self, mirror: Mirror) {
+        self.mirror = Some(mirror);
+    }
+
     /// Write the state: to a fresh temporary file beside it (private to the user), flushed to
     /// disk, then renamed over the old one, so a crash at any point leaves either the old file
     /// or the new one (see [`lookout_keeper::files::write_private_atomic`]).
@@ -116,7 +181,11 @@ impl Store {
             state: self.state.clone(),
         })
         .map_err(std::io::Error::other)?;
-        lookout_keeper::files::write_private_atomic(&self.path, &body)
+        lookout_keeper::files::write_private_atomic(&self.path, &body)?;
+        if let Some(mirror) = &self.mirror {
+            mirror(&body);
+        }
+        Ok(())
     }
 }
 

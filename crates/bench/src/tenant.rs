@@ -195,6 +195,7 @@ pub async fn latency(quick: bool) -> anyhow::Result<Vec<Figure>> {
         ),
         state: None,
         commands: None,
+        shared_store: None,
     };
     let (tx, rx) = mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -86,6 +86,7 @@ fn killed_at_random_it_restarts_from_its_state_and_tells_nothing_twice() {
             key: "wait:Support".into(),
             digest: None,
             action: UserAction::Acknowledge,
+            by: None,
         },
         lookout_keeper::unix_now(),
     );

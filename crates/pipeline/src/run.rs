@@ -37,6 +37,18 @@ pub struct Setup {
     pub state: Option<StateSender>,
     /// Requests from a user interface.
     pub commands: Option<tokio::sync::mpsc::UnboundedReceiver<Command>>,
+    /// Where the remembered state is shared from (a hub's, in JetStream); `None`: only the
+    /// store file.
+    pub shared_store: Option<SharedStore>,
+}
+
+/// A remembered state kept somewhere besides the store file: where to start from, and where
+/// every saved state goes too.
+pub struct SharedStore {
+    /// The state to start from (as [`lookout_alerting::store::Store::save`] writes it);
+    /// `None`: the store file's.
+    pub saved: Option<Vec<u8>>,
+    pub mirror: lookout_alerting::store::Mirror,
 }
 
 impl Setup {
@@ -59,6 +71,7 @@ impl Setup {
             ),
             state: None,
             commands: None,
+            shared_store: None,
         }
     }
 }
@@ -217,7 +230,17 @@ pub async fn run(
             setup.rules_dir.display()
         )));
     }
-    let (store, warning) = Store::open(&setup.store_path);
+    let (store, warning) = match setup.shared_store {
+        None => Store::open(&setup.store_path),
+        Some(shared) => {
+            let (mut store, warning) = match &shared.saved {
+                Some(saved) => Store::from_saved(&setup.store_path, saved),
+                None => Store::open(&setup.store_path),
+            };
+            store.set_mirror(shared.mirror);
+            (store, warning)
+        }
+    };
     if let Some(w) = warning {
         report(Note::Problem(w));
     }

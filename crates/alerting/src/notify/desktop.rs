@@ -205,6 +205,7 @@ fn wait_for_action(
                         key,
                         digest,
                         action,
+                        by: None,
                     });
                 }
             });

@@ -56,6 +56,8 @@ pub struct ActionEvent {
     /// For a digest: the keys it stands for.
     pub digest: Option<Vec<String>>,
     pub action: Action,
+    /// Who did it, when more than one person watches (team mode).
+    pub by: Option<String>,
 }
 
 /// Somewhere notifications go.
