@@ -41,13 +41,13 @@ impl AlertingConfig {
 
 /// An alert as it is now, with the reason it makes no noise when it does not (silenced alerts
 /// stay visible).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActiveAlert {
     #[serde(flatten)]
     pub alert: Alert,
     pub quiet: Option<Quiet>,
     /// Who acknowledged it and when, while it is acknowledged.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acknowledged: Option<Acknowledgement>,
 }
 
@@ -65,6 +65,19 @@ impl ActiveAlert {
     /// The connection's own "no data" alert.
     pub fn is_no_data(&self) -> bool {
         self.alert.rule == CONNECTION_RULE && self.alert.key == NO_DATA_KEY
+    }
+
+    /// The order a person should look at alerts in (smallest first): firing before pending,
+    /// loud before quiet, critical before warning, the connection's "no data" first among
+    /// equals, oldest first.
+    pub fn attention(&self) -> impl Ord + use<> {
+        (
+            self.alert.state != State::Firing,
+            self.quiet.is_some(),
+            std::cmp::Reverse(self.alert.severity),
+            self.alert.rule != CONNECTION_RULE,
+            self.since(),
+        )
     }
 }
 
@@ -212,8 +225,7 @@ impl Alerting {
     }
 
     /// Every alert now, each with the reason it is quiet (if it is), in the order a person
-    /// should look at them: firing before pending, loud before quiet, critical before warning,
-    /// oldest first (the connection's "no data" first among equals).
+    /// should look at them ([`ActiveAlert::attention`]).
     pub fn current(&self, now: i64) -> Vec<ActiveAlert> {
         let silences = &self.store.state.silences;
         let mut out: Vec<ActiveAlert> = self
@@ -225,15 +237,7 @@ impl Alerting {
                 alert: a.clone(),
             })
             .collect();
-        out.sort_by_key(|a| {
-            (
-                a.alert.state != State::Firing,
-                a.quiet.is_some(),
-                std::cmp::Reverse(a.alert.severity),
-                a.alert.rule != CONNECTION_RULE,
-                a.since(),
-            )
-        });
+        out.sort_by_key(ActiveAlert::attention);
         out
     }
 

@@ -40,6 +40,25 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// An alert firing since `since`, told then: one a program states itself (a desk's "no
+    /// data from the hub") rather than one the lifecycle found.
+    pub fn firing(finding: Finding, rule_name: &str, since: i64) -> Alert {
+        Alert {
+            rule: finding.rule,
+            rule_name: rule_name.into(),
+            key: finding.key,
+            severity: finding.severity,
+            title: finding.title,
+            body: finding.body,
+            labels: finding.labels,
+            state: State::Firing,
+            since,
+            firing_since: Some(since),
+            last_seen: since,
+            last_notified: Some(since),
+        }
+    }
+
     /// When it was last told (fired or repeated).
     pub fn last_notified(&self) -> Option<i64> {
         self.last_notified

@@ -11,7 +11,7 @@ use crate::notify::{Notification, NotificationState};
 use crate::{Labels, Severity, TEAM_LABEL};
 
 /// Why an alert is quiet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Quiet {
     /// Acknowledged: quiet until it resolves.

@@ -117,6 +117,44 @@ impl Serialize for Value {
     }
 }
 
+/// Read back what [`Value`]'s `Serialize` wrote: `null`, a number, a string or a flag. (Team
+/// mode sends snapshots from a hub to its desks.)
+impl<'de> serde::Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Value;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("null, a number, a string or a flag")
+            }
+            fn visit_unit<E>(self) -> Result<Value, E> {
+                Ok(Value::None)
+            }
+            fn visit_none<E>(self) -> Result<Value, E> {
+                Ok(Value::None)
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+                Ok(Value::Bool(b))
+            }
+            fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+                Ok(Value::Int(i))
+            }
+            fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Value, E> {
+                i64::try_from(u)
+                    .map(Value::Int)
+                    .or(Ok(Value::Float(u as f64)))
+            }
+            fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
+                Ok(Value::Float(f))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+                Ok(Value::Text(capped(s).into()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// A grid: named columns and rows of values in column order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Grid {
@@ -165,7 +203,7 @@ impl Serialize for Grid {
 }
 
 /// An internal chat message, typed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ChatMessage {
     pub id: String,
     pub login_id: String,

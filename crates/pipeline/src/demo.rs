@@ -93,6 +93,11 @@ impl Demo {
         self.sim.url()
     }
 
+    /// The simulated tenant (to look at what it serves, or steer it).
+    pub fn sim(&self) -> &SimHandle {
+        &self.sim
+    }
+
     /// The demo's rules folder.
     pub fn rules_dir(&self) -> PathBuf {
         self.place.path().join("rules")

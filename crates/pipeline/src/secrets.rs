@@ -16,7 +16,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock};
 
-use lookout_statsapi::{Auth, Secret};
+use lookout_statsapi::Auth;
+pub use lookout_statsapi::Secret;
 
 use lookout_keeper::config::{AuthMode, Config};
 
@@ -24,7 +25,61 @@ use lookout_keeper::config::{AuthMode, Config};
 pub const KEYRING_SERVICE: &str = "lookout";
 
 /// The environment variables that may hold a secret.
-pub const SECRET_ENV: [&str; 2] = ["LOOKOUT_CLIENT_SECRET", "LOOKOUT_PASSWORD"];
+pub const SECRET_ENV: [&str; 3] = [
+    "LOOKOUT_CLIENT_SECRET",
+    "LOOKOUT_PASSWORD",
+    NATS_PASSWORD_ENV,
+];
+
+/// The environment variable that may hold the password of a NATS user (team mode).
+pub const NATS_PASSWORD_ENV: &str = "LOOKOUT_NATS_PASSWORD";
+
+/// The keychain account of a NATS user's password: `<user> on <nats://host:port>`.
+pub fn nats_account(url: &str, user: &str) -> String {
+    format!("{user} on {url}")
+}
+
+/// The password of NATS user `user` at `url` (team mode): the environment's
+/// `LOOKOUT_NATS_PASSWORD`, then the keychain entry [`nats_account`]. Blocking (the keychain
+/// may be a D-Bus call).
+pub fn find_nats_password(url: &str, user: &str) -> Result<Secret, MissingSecret> {
+    find_nats_password_in(url, user, &OsKeychain)
+}
+
+/// [`find_nats_password`] with the keychain given.
+pub fn find_nats_password_in(
+    url: &str,
+    user: &str,
+    keychain: &dyn Keychain,
+) -> Result<Secret, MissingSecret> {
+    let from_env = match FROM_ENVIRONMENT.get() {
+        Some(taken) => taken.get(NATS_PASSWORD_ENV).cloned(),
+        None => std::env::var(NATS_PASSWORD_ENV)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(Secret::new),
+    };
+    if let Some(s) = from_env {
+        return Ok(s);
+    }
+    let account = nats_account(url, user);
+    let missing = |keychain| MissingSecret {
+        what: "NATS password",
+        env: NATS_PASSWORD_ENV,
+        account: account.clone(),
+        keychain,
+    };
+    match keychain.get(&account) {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(missing(None)),
+        Err(e) => Err(missing(Some(e))),
+    }
+}
+
+/// Keep a NATS user's password in the OS keychain.
+pub fn store_nats_password(url: &str, user: &str, secret: &Secret) -> Result<(), KeychainError> {
+    OsKeychain.set(&nats_account(url, user), secret)
+}
 
 /// `scheme://host[:port]` of the configured server (what a secret is bound to).
 pub fn server_origin(config: &Config) -> String {

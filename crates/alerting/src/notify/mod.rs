@@ -12,15 +12,15 @@ use serde::Serialize;
 use crate::Severity;
 
 /// Firing (or still firing: a repeat) or resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NotificationState {
     Firing,
     Resolved,
 }
 
-/// One notification.
-#[derive(Debug, Clone, PartialEq)]
+/// One notification. (Serialized for team mode, where a hub's decisions reach its desks.)
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Notification {
     /// The rule's id (its file name), `connection` for the connection's own alert, `lookout`
     /// for the overflow notice.
@@ -35,6 +35,7 @@ pub struct Notification {
     /// The keys a digest stands for.
     pub digest: Option<Vec<String>>,
     /// The alert's labels (a digest's: those its alerts share).
+    #[serde(default)]
     pub labels: crate::Labels,
     pub at: i64,
 }

@@ -5,8 +5,10 @@ use std::time::{Duration, SystemTime};
 
 use lookout_statsapi::Error as ApiError;
 
-/// The state of the connection to the tenant, as a user would want it told.
-#[derive(Debug, Clone, PartialEq)]
+/// The state of the connection to the tenant, as a user would want it told. (Serialized for
+/// team mode, where a hub tells its desks.)
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnectionStatus {
     /// Starting up, or starting over after a configuration change.
     Connecting,
@@ -128,7 +130,8 @@ fn ago(now: SystemTime, then: SystemTime) -> String {
 }
 
 /// What kind of trouble the connection is in; the UI picks words and icons by it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
     /// Connection refused, reset, DNS, TLS.
     Network,
@@ -161,7 +164,7 @@ pub enum ProblemKind {
 }
 
 /// A problem with the connection: its kind and a message that says what and where.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Problem {
     pub kind: ProblemKind,
     pub message: String,

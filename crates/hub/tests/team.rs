@@ -1,0 +1,212 @@
+//! Team mode against the simulated tenant and a real `nats-server`: one hub, three desks (two
+//! on Front Line, one on Specialists).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lookout_alerting::TEAM_LABEL;
+use lookout_alerting::notify::{Action, ActionEvent, NotificationState};
+use lookout_alerting::policy::Quiet;
+use lookout_hub::broker::Broker;
+use lookout_hub::desk::DeskNote;
+use lookout_hub::subjects::{Scope, Subjects};
+use lookout_keeper::ConnectionStatus;
+use lookout_pipeline::Command;
+use lookout_pipeline::demo::Demo;
+use support::*;
+
+fn teams_told(desk: &RunningDesk) -> Vec<Option<String>> {
+    desk.told()
+        .iter()
+        .map(|n| n.labels.get(TEAM_LABEL).cloned())
+        .collect()
+}
+
+fn agent_teams(desk: &RunningDesk) -> Vec<String> {
+    let state = desk.state();
+    let Some(snap) = state.snapshot.as_ref() else {
+        return Vec::new();
+    };
+    (0..snap.agents.len())
+        .filter_map(|r| {
+            snap.agents
+                .get(r, "team_name")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_hub_serves_each_desk_its_scope_and_an_acknowledgement_reaches_every_desk() {
+    let demo = Arc::new(
+        Demo::start(lookout_pipeline::demo::scenario().unwrap())
+            .await
+            .unwrap(),
+    );
+    std::fs::write(demo.rules_dir().join("not_ready_team.rhai"), NOT_READY_RULE).unwrap();
+    let users = users();
+    let broker = Broker::start(&users).unwrap();
+    let hub = RunningHub::start(
+        "hub-1",
+        login(&broker, &users, "hub"),
+        demo.clone(),
+        Duration::from_secs(3),
+    );
+    let ana = RunningDesk::start("ana", login(&broker, &users, "ana"));
+    let bo = RunningDesk::start("bo", login(&broker, &users, "bo"));
+    let cy = RunningDesk::start("cy", login(&broker, &users, "cy"));
+    let long = Duration::from_secs(30);
+
+    // Every desk sees the tenant live, through the hub: the tenant serves one subscription.
+    for desk in [&ana, &bo, &cy] {
+        wait_for("a desk to see the tenant live", long, || {
+            matches!(desk.state().connection, ConnectionStatus::Live { .. }).then_some(())
+        })
+        .await;
+    }
+    assert!(hub.active());
+    assert_eq!(demo.sim().active_subscriptions(), 1);
+
+    // Each desk is told its team's alerts and the tenant-wide ones, never another team's.
+    wait_for("Front Line's desks to be told of their team", long, || {
+        (teams_told(&ana).contains(&Some(FRONT.into()))
+            && teams_told(&bo).contains(&Some(FRONT.into())))
+        .then_some(())
+    })
+    .await;
+    wait_for("the Specialists' desk to be told of its team", long, || {
+        teams_told(&cy)
+            .contains(&Some(SPECIALISTS.into()))
+            .then_some(())
+    })
+    .await;
+    for (desk, team) in [(&ana, FRONT), (&bo, FRONT), (&cy, SPECIALISTS)] {
+        for t in teams_told(desk) {
+            assert!(
+                t.is_none() || t.as_deref() == Some(team),
+                "{team}'s desk told of {t:?}"
+            );
+        }
+        for a in &desk.state().alerts {
+            let t = a.alert.labels.get(TEAM_LABEL);
+            assert!(
+                t.is_none() || t.map(String::as_str) == Some(team),
+                "{team}'s desk shows {t:?}"
+            );
+        }
+    }
+    wait_for("a tenant-wide alert told on every desk", long, || {
+        [&ana, &bo, &cy]
+            .iter()
+            .all(|d| teams_told(d).contains(&None))
+            .then_some(())
+    })
+    .await;
+
+    // The Specialists' desk never gets Front Line's agents: the broker refuses it.
+    wait_for("the broker to refuse Front Line to cy", long, || {
+        cy.notes()
+            .contains(&DeskNote::NotPermitted {
+                tenant: demo.config.server.tenant.clone().unwrap(),
+                scope: Scope::Team(FRONT.into()),
+            })
+            .then_some(())
+    })
+    .await;
+    let subject = Subjects::new(&demo.config.server.tenant.clone().unwrap())
+        .readable(&Scope::Team(FRONT.into()));
+    assert!(
+        broker.log().contains(&format!(
+            "Subscription Violation - User \"cy\", Subject \"{subject}\""
+        )),
+        "{}",
+        broker.log()
+    );
+    assert!(agent_teams(&ana).iter().any(|t| t == FRONT));
+    assert!(!agent_teams(&ana).iter().any(|t| t == SPECIALISTS));
+    assert!(agent_teams(&cy).iter().any(|t| t == SPECIALISTS));
+    assert!(
+        !agent_teams(&cy).iter().any(|t| t == FRONT),
+        "{:?}",
+        agent_teams(&cy)
+    );
+
+    // Ana acknowledges one of Front Line's alerts; Bo hears of it within a second, and his
+    // window says who.
+    let target = wait_for("a firing Front Line alert on ana's desk", long, || {
+        ana.state()
+            .alerts
+            .iter()
+            .find(|a| a.loud() && a.alert.labels.get(TEAM_LABEL).map(String::as_str) == Some(FRONT))
+            .map(|a| (a.alert.rule.clone(), a.alert.key.clone()))
+    })
+    .await;
+    let asked = Instant::now();
+    ana.commands
+        .send(Command::Act(ActionEvent {
+            rule: target.0.clone(),
+            key: target.1.clone(),
+            digest: None,
+            action: Action::Acknowledge,
+            by: None,
+        }))
+        .unwrap();
+    wait_for(
+        "bo to hear of ana's acknowledgement",
+        Duration::from_secs(1),
+        || {
+            bo.notes()
+            .iter()
+            .any(|n| matches!(n, DeskNote::Acknowledged(a) if a.key == target.1 && a.by == "ana"))
+            .then_some(())
+        },
+    )
+    .await;
+    let heard = asked.elapsed();
+    wait_for(
+        "bo's window to show who acknowledged",
+        Duration::from_secs(3),
+        || {
+            bo.state()
+                .alerts
+                .iter()
+                .find(|a| a.alert.key == target.1)
+                .filter(|a| a.quiet == Some(Quiet::Acknowledged))
+                .and_then(|a| a.acknowledged.clone())
+                .filter(|k| k.by.as_deref() == Some("ana"))
+        },
+    )
+    .await;
+    eprintln!(
+        "acknowledgement heard by another desk after {} ms",
+        heard.as_millis()
+    );
+
+    // Nothing was told twice on any desk.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for desk in [&ana, &bo, &cy] {
+        let mut times: BTreeMap<(String, String), u32> = BTreeMap::new();
+        for n in desk.told() {
+            if n.state == NotificationState::Firing {
+                *times.entry((n.rule.clone(), n.key.clone())).or_default() += 1;
+            }
+        }
+        assert!(times.values().all(|t| *t == 1), "{times:?}");
+    }
+    assert_eq!(demo.sim().active_subscriptions(), 1);
+
+    for d in [ana, bo, cy] {
+        d.stop().await;
+    }
+    hub.stop().await;
+    assert_eq!(
+        demo.sim().active_subscriptions(),
+        0,
+        "the hub deleted its subscription"
+    );
+    drop(broker);
+}
