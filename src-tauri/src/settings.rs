@@ -103,6 +103,7 @@ impl Field {
             Setting::AvailabilityServices => Some(Field::Availability),
             Setting::NotificationsQuietHours => Some(Field::QuietHours),
             Setting::ServerMaxResponse
+            | Setting::HubNats
             | Setting::AvailabilityInterval
             | Setting::AlertsNoData
             | Setting::AlertsMaxPerMinute => None,

@@ -19,6 +19,7 @@ use lookout_statsapi::Client;
 
 mod render;
 mod rules_cli;
+mod team;
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +48,15 @@ enum Command {
     Rules(RulesCommand),
     /// Record live snapshots to a file, for `lookout rules replay`
     Record(RecordArgs),
+    /// Team mode: hold the one subscription per tenant, run the team's rules once and publish
+    /// to the desks through a NATS broker (docs/team.md)
+    Hub(team::HubArgs),
+    /// Acknowledge an alert for everyone, through the hub
+    Ack(team::AckArgs),
+    /// Snooze an alert on your own desks, through the hub
+    Snooze(team::SnoozeArgs),
+    /// Print a supervisor's (or a hub's) user for the broker's configuration
+    NatsUser(team::NatsUserArgs),
 }
 
 #[derive(clap::Args)]
@@ -183,6 +193,8 @@ struct WatchArgs {
     /// Stop after this long (e.g. 30m; default: until Ctrl-C)
     #[arg(long)]
     duration: Option<String>,
+    #[command(flatten)]
+    desk: team::DeskArgs,
 }
 
 fn main() -> ExitCode {
@@ -214,6 +226,10 @@ fn main() -> ExitCode {
                 .map_err(anyhow::Error::from)
                 .and_then(|r| r),
             Command::Record(a) => run_record(a).await,
+            Command::Hub(a) => team::run_hub(a).await,
+            Command::Ack(a) => team::run_ack(a).await,
+            Command::Snooze(a) => team::run_snooze(a).await,
+            Command::NatsUser(a) => team::run_nats_user(a),
         }
     });
     match result {
@@ -427,6 +443,15 @@ async fn run_demo(a: DemoArgs) -> Result<()> {
 
 async fn run_watch(a: WatchArgs) -> Result<()> {
     let duration = parse_duration_arg(a.duration.as_deref())?;
+    if a.desk.hub.is_some() {
+        if a.config.is_some() || a.rules.is_some() {
+            bail!(
+                "--hub reads the hub's state: the config and the rules are the hub's (leave out --config and --rules)"
+            );
+        }
+        let sound = lookout_keeper::config::NotificationsConfig::default().sound;
+        return team::watch_desk(&a.desk, a.notify, sound, a.format, duration).await;
+    }
     let config_path = match &a.config {
         Some(p) => p.clone(),
         None => Config::default_path()?,

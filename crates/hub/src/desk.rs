@@ -22,8 +22,8 @@ use lookout_pipeline::state::{RECENT_HISTORY, StateSender};
 use lookout_pipeline::{Command, PipelineState};
 
 use crate::nats::{ConnectFailure, Login, connect_retrying};
-use crate::subjects::{DIRECTORY, Scope, Subjects};
-use crate::wire::{self, AckRequest, Acked, DataPart, Directory, ScopeState, Told};
+use crate::subjects::{DIRECTORY, Scope, Subjects, personal_snooze};
+use crate::wire::{self, AckRequest, Acked, DataPart, Directory, ScopeState, SnoozeRequest, Told};
 
 /// How a desk runs.
 pub struct DeskOptions {
@@ -93,6 +93,7 @@ impl Refused {
 
 enum Incoming {
     Directory(async_nats::Message),
+    Snooze(async_nats::Message),
     Scope(Scope, async_nats::Message),
 }
 
@@ -229,6 +230,35 @@ impl Desk {
         let _ = out.send(n);
     }
 
+    /// Snooze the alerts `s` names (every rule's with its key, or `s.rule`'s); a key no alert
+    /// has now is snoozed for the rule given, or not at all.
+    fn snooze(&mut self, s: &SnoozeRequest) {
+        let mut rules: BTreeSet<String> = self
+            .scopes
+            .values()
+            .flat_map(|sc| sc.alerts.iter())
+            .filter(|a| a.alert.key == s.key && s.rule.as_ref().is_none_or(|r| *r == a.alert.rule))
+            .map(|a| a.alert.rule.clone())
+            .collect();
+        if let Some(r) = &s.rule {
+            rules.insert(r.clone());
+        }
+        for rule in rules {
+            self.store
+                .state
+                .silences
+                .snoozed
+                .insert((rule.clone(), s.key.clone()), s.until);
+            self.store.state.record(HistoryEntry {
+                at: unix_now(),
+                rule,
+                key: s.key.clone(),
+                what: "snoozed".into(),
+                title: String::new(),
+            });
+        }
+    }
+
     /// The scope an alert of the current state is in (for where to acknowledge it).
     fn scope_of(&self, rule: &str, key: &str) -> Option<Scope> {
         self.scopes.iter().find_map(|(scope, s)| {
@@ -299,6 +329,21 @@ pub async fn run(
         }
         Err(e) => report(DeskNote::Problem(format!(
             "cannot read the hub's directory: {e}"
+        ))),
+    }
+    match client.subscribe(personal_snooze(&options.user)).await {
+        Ok(mut sub) => {
+            let tx = in_tx.clone();
+            forwarders.push(tokio::spawn(async move {
+                while let Some(m) = sub.next().await {
+                    if tx.send(Incoming::Snooze(m)).is_err() {
+                        return;
+                    }
+                }
+            }));
+        }
+        Err(e) => report(DeskNote::Problem(format!(
+            "cannot hear this person's snoozes: {e}"
         ))),
     }
     let mut desk = Desk {
@@ -440,6 +485,16 @@ pub async fn run(
                         }
                     }
                 }
+                Incoming::Snooze(m) => match wire::read::<SnoozeRequest>(&m.payload) {
+                    Ok(s) => {
+                        desk.snooze(&s);
+                        if let Err(e) = desk.store.save() {
+                            report(DeskNote::Problem(format!("cannot save {}: {e}", desk.store.path().display())));
+                        }
+                        changed = true;
+                    }
+                    Err(e) => desk.refused.note(&format!("a snooze that {e}")),
+                },
                 Incoming::Scope(scope, m) => {
                     let now = unix_now();
                     let Some(subjects) = desk.subjects.clone() else { continue };

@@ -9,6 +9,7 @@
 //! lookout.<tenant>.team.<team>.{…}         one team: its agents' rows, alerts labelled team
 //! lookout.<tenant>.<scope>.ack.<user>      a desk acknowledges (the user is in the subject,
 //!                                          so NATS vouches for who did it)
+//! lookout.user.<user>.snooze               a person snoozes: every desk of theirs, no other
 //! $KV.lookout_hub.<tenant>.{lease,store}   the hubs' own: who is active, what was told
 //! ```
 
@@ -140,6 +141,11 @@ impl Subjects {
     }
 }
 
+/// Where a person's snoozes go: every desk of theirs listens, nobody else may.
+pub fn personal_snooze(user: &str) -> String {
+    format!("lookout.user.{}.snooze", token(user))
+}
+
 /// Read an acknowledgement request's subject back: (scope token path, user token).
 /// `lookout.<t>.all.ack.<u>` → (`all`, u); `lookout.<t>.team.<tt>.ack.<u>` → (`team.<tt>`, u).
 pub fn parse_ack_subject(subject: &str) -> Option<(String, String)> {
@@ -240,13 +246,14 @@ fn user_entry(
 
 /// One supervisor's NATS user, as `nats-server`'s configuration wants it: reads the
 /// directory, everything tenant-wide of `tenant` and the subjects of `teams`; may acknowledge
-/// there as `user` and nowhere else.
+/// there as `user` and nowhere else; snoozes reach only `user`'s own desks.
 pub fn desk_user(user: &str, password: &PasswordRef, tenant: &str, teams: &[String]) -> String {
     let s = Subjects::new(tenant);
     let mut scopes = vec![Scope::All];
     scopes.extend(teams.iter().cloned().map(Scope::Team));
-    let publish: Vec<String> = scopes.iter().map(|sc| s.ack(sc, user)).collect();
-    let mut subscribe: Vec<String> = vec![DIRECTORY.into()];
+    let mut publish: Vec<String> = scopes.iter().map(|sc| s.ack(sc, user)).collect();
+    publish.push(personal_snooze(user));
+    let mut subscribe: Vec<String> = vec![DIRECTORY.into(), personal_snooze(user)];
     subscribe.extend(scopes.iter().map(|sc| s.readable(sc)));
     user_entry(user, password, &publish, &subscribe)
 }

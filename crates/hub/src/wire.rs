@@ -258,6 +258,17 @@ pub struct AckRequest {
     pub key: String,
 }
 
+/// A person snoozes an alert on all their desks: by its key (of any rule, or of `rule`)
+/// until then (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnoozeRequest {
+    pub v: u32,
+    #[serde(default)]
+    pub rule: Option<String>,
+    pub key: String,
+    pub until: i64,
+}
+
 /// What a hub watches, announced to every desk (names only: no data).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Directory {
@@ -292,7 +303,14 @@ pub trait Versioned {
 macro_rules! versioned {
     ($($t:ty),*) => {$(impl Versioned for $t { fn version(&self) -> u32 { self.v } })*};
 }
-versioned!(ScopeState, Told, Acked, AckRequest, Directory);
+versioned!(
+    ScopeState,
+    Told,
+    Acked,
+    AckRequest,
+    SnoozeRequest,
+    Directory
+);
 
 #[cfg(test)]
 mod tests {

@@ -138,6 +138,28 @@ pub struct Config {
     pub alerts: AlertsConfig,
     #[serde(default)]
     pub notifications: NotificationsConfig,
+    /// Team mode: the broker a `lookout hub` publishes on.
+    #[serde(default, skip_serializing_if = "HubConfig::is_unset")]
+    pub hub: HubConfig,
+}
+
+/// `[hub]`: where a hub publishes (team mode, docs/team.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubConfig {
+    /// The broker: `nats://host:port` (or `tls://host:port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nats: Option<String>,
+    /// The hub's user at the broker; its password comes from `LOOKOUT_NATS_PASSWORD` or the
+    /// keychain, never from this file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+impl HubConfig {
+    pub fn is_unset(&self) -> bool {
+        self == &HubConfig::default()
+    }
 }
 
 /// Which resolutions are notified.
@@ -258,6 +280,7 @@ pub enum Setting {
     AlertsNoData,
     AlertsMaxPerMinute,
     NotificationsQuietHours,
+    HubNats,
 }
 
 impl Setting {
@@ -274,6 +297,7 @@ impl Setting {
             Setting::AlertsNoData => "[alerts] no_data_secs",
             Setting::AlertsMaxPerMinute => "[alerts] max_per_minute",
             Setting::NotificationsQuietHours => "[notifications] quiet_hours",
+            Setting::HubNats => "[hub] nats",
         }
     }
 }
@@ -503,6 +527,27 @@ impl Config {
                 ServerTenant,
                 "must not be empty (or leave it out to use the URL's host)".into(),
             );
+        }
+        if let Some(url) = &self.hub.nats {
+            let rest = url
+                .strip_prefix("nats://")
+                .or_else(|| url.strip_prefix("tls://"));
+            match rest {
+                None => {
+                    return bad(
+                        HubNats,
+                        "is not a NATS address: write nats://HOST:PORT (or tls://HOST:PORT)".into(),
+                    );
+                }
+                Some(r) if r.contains('@') => {
+                    return bad(
+                        HubNats,
+                        "holds a user or password: give the user as [hub] user and the password in LOOKOUT_NATS_PASSWORD or the keychain".into(),
+                    );
+                }
+                Some("") => return bad(HubNats, "names no host".into()),
+                Some(_) => {}
+            }
         }
         let every = self.availability.interval_secs;
         if !(1..=3600).contains(&every) {

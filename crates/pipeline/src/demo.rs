@@ -56,6 +56,7 @@ pub fn sim_config(url: &str, tenant: &str, user: &str, profile: &Profile) -> Con
         rules: Default::default(),
         alerts: Default::default(),
         notifications: Default::default(),
+        hub: Default::default(),
     }
 }
 

@@ -231,6 +231,10 @@ pub(crate) struct Tenant {
     requests: BTreeMap<String, u64>,
     /// Data answers sent with values (not 204, not a fault).
     data_answers: u64,
+    /// Every data poll: when, and by which login (numbered in the order they first polled),
+    /// so a test can tell two pollers apart. The oldest go past [`POLL_LOG_LIMIT`].
+    polls: std::collections::VecDeque<(Instant, u32)>,
+    pollers: HashMap<String, u32>,
 }
 
 fn hex_token(rng: &mut SmallRng) -> String {
@@ -278,6 +282,8 @@ impl Tenant {
             subs: HashMap::new(),
             requests: BTreeMap::new(),
             data_answers: 0,
+            polls: std::collections::VecDeque::new(),
+            pollers: HashMap::new(),
         };
         t.run_due_events();
         Ok(t)
@@ -567,6 +573,17 @@ impl SimHandle {
             value: toml::Value::Integer(value),
             duration: None,
         })
+    }
+
+    /// The data polls since `since`: when, and by which login (1, 2, … in the order they
+    /// first polled; a new login is a new number).
+    pub fn polls_since(&self, since: Instant) -> Vec<(Instant, u32)> {
+        lock(&self.tenant)
+            .polls
+            .iter()
+            .filter(|(at, _)| *at >= since)
+            .copied()
+            .collect()
     }
 
     /// Data answers with values sent so far (not 204s, not injected faults).
@@ -870,6 +887,9 @@ async fn create_subscription(State(t): State<Shared>, headers: HeaderMap, body: 
     Response::new(Body::empty())
 }
 
+/// How many polls [`SimHandle::polls_since`] remembers.
+const POLL_LOG_LIMIT: usize = 100_000;
+
 async fn poll_data(State(t): State<Shared>, headers: HeaderMap) -> Response {
     let mut guard = lock(&t);
     let t = &mut *guard;
@@ -886,6 +906,18 @@ async fn poll_data(State(t): State<Shared>, headers: HeaderMap) -> Response {
             .into_response();
     };
     active.polls += 1;
+    let login = headers
+        .get(header::AUTHORIZATION)
+        .or_else(|| headers.get(header::COOKIE))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let next = t.pollers.len() as u32 + 1;
+    let poller = *t.pollers.entry(login).or_insert(next);
+    t.polls.push_back((Instant::now(), poller));
+    while t.polls.len() > POLL_LOG_LIMIT {
+        t.polls.pop_front();
+    }
     if active.polls <= ready_after || now < t.faults.not_ready_until {
         return StatusCode::NO_CONTENT.into_response();
     }
