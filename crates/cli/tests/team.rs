@@ -391,3 +391,86 @@ fn a_wrong_password_is_a_clear_error_without_retrying() {
     let tries = team.broker.log().matches("Authorization Error").count();
     assert!(tries <= 1, "{tries} tries: {}", team.broker.log());
 }
+
+#[test]
+fn a_standby_hub_takes_over_a_killed_one_and_nothing_is_told_twice_or_lost() {
+    let team = Team::new();
+    let start = Instant::now();
+    let lease = Duration::from_secs(2);
+    let long = Duration::from_secs(40);
+    let mut hub1 = team.hub("hub-1");
+    wait_for("hub-1 to be active", long, || {
+        hub1.lines()
+            .iter()
+            .any(|(_, l)| l.ends_with(": active"))
+            .then_some(())
+    });
+    let hub2 = team.hub("hub-2");
+    wait_for("hub-2 to stand by", long, || {
+        hub2.lines()
+            .iter()
+            .any(|(_, l)| l.contains("standby (hub-1 holds the lease)"))
+            .then_some(())
+    });
+    let ana = team.desk("ana");
+    let cy = team.desk("cy");
+    // Mid-storm: Front Line's agents are being told of.
+    wait_for("the storm to reach ana", long, || {
+        teams_told(&ana).contains(&Some(FRONT.into())).then_some(())
+    });
+    hub1.kill();
+    let killed = Instant::now();
+    let took_over = wait_for("hub-2 to take over", Duration::from_secs(10), || {
+        hub2.lines()
+            .into_iter()
+            .find(|(_, l)| l.ends_with(": active"))
+            .map(|(t, _)| t)
+    });
+    let gap = took_over.saturating_duration_since(killed);
+    eprintln!(
+        "hub-2 took over {} ms after hub-1 was killed",
+        gap.as_millis()
+    );
+    assert!(
+        gap <= 2 * lease,
+        "took {gap:?}, more than two lease periods"
+    );
+    wait_for("the desks to follow hub-2", long, || {
+        (ana.errors().contains("hub hub-2 took over")
+            && cy.errors().contains("hub hub-2 took over"))
+        .then_some(())
+    });
+    // The scenario goes on (a long wait, callers hanging up): what fires now is told by hub-2.
+    wait_for("a notification from after the switch", long, || {
+        ana.json("notification")
+            .iter()
+            .any(|(t, _)| *t > took_over)
+            .then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(3));
+
+    for desk in [&ana, &cy] {
+        let twice: Vec<_> = told_counts(desk)
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .collect();
+        assert!(twice.is_empty(), "told twice across the switch: {twice:?}");
+    }
+    // At the tenant: one poller at a time, hub-1's then hub-2's, never both in one poll period.
+    let polls = team.demo().sim().polls_since(start);
+    let mut by_second: BTreeMap<u64, std::collections::BTreeSet<u32>> = BTreeMap::new();
+    for (at, who) in &polls {
+        by_second
+            .entry(at.duration_since(start).as_secs())
+            .or_default()
+            .insert(*who);
+    }
+    let pollers: std::collections::BTreeSet<u32> = polls.iter().map(|(_, w)| *w).collect();
+    assert_eq!(pollers.len(), 2, "hub-1's login, then hub-2's");
+    let both = by_second.values().filter(|w| w.len() > 1).count();
+    assert!(
+        both <= 1,
+        "two hubs polled in {both} seconds: {by_second:?}"
+    );
+    assert_eq!(team.demo().sim().active_subscriptions(), 1);
+}
