@@ -7,7 +7,8 @@ use anyhow::{Context, Result, bail};
 /// Debian/Ubuntu packages the build and the tests need.
 /// `build-essential` and `pkg-config` build the C parts of the TLS stack; `ca-certificates`
 /// lets the client verify real tenants; `dbus-daemon` gives the desktop-notification tests a
-/// private session bus; the rest build the desktop app and run its tests headless.
+/// private session bus; `nats-server` is the broker team mode's tests start; the rest build
+/// the desktop app and run its tests headless.
 const PACKAGES: &[&str] = &[
     "build-essential",
     "pkg-config",
@@ -21,6 +22,8 @@ const PACKAGES: &[&str] = &[
     "xauth",
     "webkit2gtk-driver",
     "at-spi2-core",
+    // Team mode's broker: the tests start their own.
+    "nats-server",
 ];
 
 const HELP: &str = "\
@@ -477,6 +480,7 @@ const MAY_DEPEND_ON: &[(&str, &[&str], &str)] = &[
         &[
             "lookout-rules",
             "lookout-pipeline",
+            "lookout-hub",
             "lookout-cli",
             "lookout-bench",
             "lookout-desktop",
@@ -487,6 +491,7 @@ const MAY_DEPEND_ON: &[(&str, &[&str], &str)] = &[
         "lookout-rules",
         &[
             "lookout-pipeline",
+            "lookout-hub",
             "lookout-cli",
             "lookout-bench",
             "lookout-desktop",
@@ -495,8 +500,23 @@ const MAY_DEPEND_ON: &[(&str, &[&str], &str)] = &[
     ),
     (
         "lookout-pipeline",
-        &["lookout-cli", "lookout-bench", "lookout-desktop"],
+        &[
+            "lookout-hub",
+            "lookout-cli",
+            "lookout-bench",
+            "lookout-desktop",
+        ],
         "the stages do not know how they are wired",
+    ),
+    (
+        "async-nats",
+        &["lookout-hub"],
+        "only team mode talks to the broker",
+    ),
+    (
+        "lookout-hub",
+        &["lookout-cli", "lookout-bench", "lookout-desktop"],
+        "the engine does not know it may be shared",
     ),
 ];
 
