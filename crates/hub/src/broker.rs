@@ -57,6 +57,7 @@ pub struct Broker {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
+    binary: PathBuf,
 }
 
 /// The lowest bcrypt cost nats-server takes: the brokers here live for a test or a demo.
@@ -101,7 +102,14 @@ impl Broker {
                 .spawn()
                 .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
             match wait_ready(&mut child, port, &log_path, Duration::from_secs(10)) {
-                Ok(()) => return Ok(Broker { child, port, dir }),
+                Ok(()) => {
+                    return Ok(Broker {
+                        child,
+                        port,
+                        dir,
+                        binary,
+                    });
+                }
                 Err(e) => {
                     last_error = e;
                     let _ = child.kill();
@@ -124,6 +132,29 @@ impl Broker {
     /// The server's log so far.
     pub fn log(&self) -> String {
         read_log(&self.dir.path().join("nats.log"))
+    }
+
+    /// Start it again after [`Broker::kill`]: the same port, users and JetStream store.
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.kill();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("nats.log"))
+            .map_err(|e| format!("cannot write the broker's log: {e}"))?;
+        self.child = Command::new(&self.binary)
+            .arg("-c")
+            .arg(self.dir.path().join("nats.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", self.binary.display()))?;
+        wait_ready(
+            &mut self.child,
+            self.port,
+            &self.dir.path().join("nats.log"),
+            Duration::from_secs(10),
+        )
     }
 
     /// Stop it at once (SIGKILL): a broker lost, for the tests.

@@ -78,15 +78,22 @@ pub enum DeskNote {
     Problem(String),
 }
 
-/// Messages that did not parse are counted; the first and then every hundredth is logged.
+/// Messages that did not parse are counted; the first and then every hundredth is said.
 #[derive(Default)]
-struct Refused(u64);
+struct Refused {
+    count: u64,
+    /// What to say, once the loop gets to it.
+    say: Vec<String>,
+}
 
 impl Refused {
     fn note(&mut self, what: &str) {
-        self.0 += 1;
-        if self.0 == 1 || self.0.is_multiple_of(100) {
-            tracing::warn!("ignored a message from the hub: {what} ({} so far)", self.0);
+        self.count += 1;
+        if self.count == 1 || self.count.is_multiple_of(100) {
+            self.say.push(format!(
+                "ignored a message from the hub: {what} ({} so far)",
+                self.count
+            ));
         }
     }
 }
@@ -283,7 +290,22 @@ pub async fn run(
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let name = format!("lookout desk {}", options.user);
     let client = {
+        let state = options.state.clone();
+        let mut attempt = 0;
         let mut tried = |e: &ConnectFailure, pause: Duration| {
+            attempt += 1;
+            // A window shows why nothing comes, as it does for a tenant out of reach.
+            if let Some(tx) = &state {
+                tx.send_replace(Arc::new(PipelineState {
+                    at: unix_now(),
+                    connection: ConnectionStatus::Reconnecting {
+                        reason: Problem::new(ProblemKind::Network, e.to_string()),
+                        retry_at: SystemTime::now() + pause,
+                        attempt,
+                    },
+                    ..PipelineState::default()
+                }));
+            }
             report(DeskNote::Unreachable(format!(
                 "{e}; trying again in {} s",
                 pause.as_secs()
@@ -511,6 +533,11 @@ pub async fn run(
                             desk.refused.note(&format!("a state of {} on {subject}", s.scope));
                             continue;
                         }
+                        // Older than what this desk has from the same hub (held back while
+                        // the broker was out of reach): already superseded.
+                        if desk.scopes.get(&scope).is_some_and(|p| p.hub == s.hub && s.at < p.at) {
+                            continue;
+                        }
                         if scope == Scope::All {
                             desk.last_word = Some(std::time::Instant::now());
                             match &desk.hub {
@@ -614,6 +641,9 @@ pub async fn run(
                 }
                 changed = true;
             }
+        }
+        for w in std::mem::take(&mut desk.refused.say) {
+            report(DeskNote::Problem(w));
         }
         if changed {
             publish(&desk, &options.state);

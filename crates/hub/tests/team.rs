@@ -12,6 +12,7 @@ use lookout_alerting::notify::{Action, ActionEvent, NotificationState};
 use lookout_alerting::policy::Quiet;
 use lookout_hub::broker::Broker;
 use lookout_hub::desk::DeskNote;
+use lookout_hub::hub::HubNote;
 use lookout_hub::subjects::{Scope, Subjects};
 use lookout_keeper::ConnectionStatus;
 use lookout_pipeline::Command;
@@ -209,4 +210,139 @@ async fn one_hub_serves_each_desk_its_scope_and_an_acknowledgement_reaches_every
         "the hub deleted its subscription"
     );
     drop(broker);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_waits_for_a_broker_that_is_down_and_shows_a_lost_one_as_no_data() {
+    let demo = Arc::new(
+        Demo::start(lookout_pipeline::demo::scenario().unwrap())
+            .await
+            .unwrap(),
+    );
+    std::fs::write(demo.rules_dir().join("not_ready_team.rhai"), NOT_READY_RULE).unwrap();
+    let users = users();
+    let mut broker = Broker::start(&users).unwrap();
+    let long = Duration::from_secs(30);
+    // Down at start: the desk says so and keeps trying.
+    broker.kill();
+    let ana = RunningDesk::start("ana", login(&broker, &users, "ana"));
+    wait_for("ana to say the broker is out of reach", long, || {
+        let c = ana.state().connection.clone();
+        (matches!(&c, ConnectionStatus::Reconnecting { reason, .. } if reason.message.contains("cannot reach the hub's broker"))
+            && ana.notes().iter().any(|n| matches!(n, DeskNote::Unreachable(_))))
+        .then_some(())
+    })
+    .await;
+    broker.restart().unwrap();
+    let hub = RunningHub::start(
+        "hub-1",
+        login(&broker, &users, "hub"),
+        demo.clone(),
+        Duration::from_secs(3),
+    );
+    wait_for("ana to see the tenant live", long, || {
+        (matches!(ana.state().connection, ConnectionStatus::Live { .. })
+            && ana.state().alerts.iter().any(|a| a.loud()))
+        .then_some(())
+    })
+    .await;
+
+    // Lost while running: "no data from the hub", and the alerts stay as the hub last said.
+    let keys = |d: &RunningDesk| -> Vec<String> {
+        d.state()
+            .alerts
+            .iter()
+            .filter(|a| {
+                !a.is_no_data() && a.alert.state == lookout_alerting::lifecycle::State::Firing
+            })
+            .map(|a| a.alert.key.clone())
+            .collect()
+    };
+    let before = keys(&ana);
+    let told_before = ana.told().len();
+    broker.kill();
+    wait_for("ana to show no data from the hub", long, || {
+        ana.state().alerts.iter().find(|a| a.is_no_data()).cloned()
+    })
+    .await;
+    assert!(matches!(
+        ana.state().connection,
+        ConnectionStatus::Reconnecting { .. }
+    ));
+    let during = keys(&ana);
+    assert!(
+        before.iter().all(|k| during.contains(k)),
+        "{before:?} → {during:?}"
+    );
+    let told: Vec<_> = ana.told()[told_before..].to_vec();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].title, "No data from the hub");
+    assert_eq!(told[0].severity, lookout_alerting::Severity::Critical);
+
+    // Back: the hub takes its lease again, the desk says data is arriving again.
+    broker.restart().unwrap();
+    // The hub stepped down when it could not renew its lease (it cannot know that no other
+    // hub took over), and takes the lease again now.
+    wait_for(
+        "the hub to step down and come back",
+        Duration::from_secs(45),
+        || {
+            let notes = hub.notes.lock().unwrap();
+            (notes
+                .iter()
+                .any(|n| matches!(n, HubNote::SteppedDown { .. }))
+                && notes
+                    .iter()
+                    .filter(|n| matches!(n, HubNote::Active { .. }))
+                    .count()
+                    == 2)
+                .then_some(())
+        },
+    )
+    .await;
+    wait_for("ana to hear the hub again", Duration::from_secs(45), || {
+        (!ana.state().alerts.iter().any(|a| a.is_no_data())
+            && matches!(ana.state().connection, ConnectionStatus::Live { .. }))
+        .then_some(())
+    })
+    .await;
+    assert!(
+        ana.told()
+            .iter()
+            .any(|n| n.body == "Data is arriving again.")
+    );
+
+    // A message on a hub subject that does not parse: ignored, counted, nothing breaks.
+    let hub_client = lookout_hub::nats::connect(&login(&broker, &users, "hub"), "test", None)
+        .await
+        .unwrap();
+    let subjects = Subjects::new(&demo.config.server.tenant.clone().unwrap());
+    for garbage in [
+        &b"\x1b]0;pwned\x07{"[..],
+        br#"{"v":1,"scope":{"kind":"all"}}"#,
+        br#"{"v":9}"#,
+    ] {
+        hub_client
+            .publish(
+                subjects.state(&Scope::All),
+                bytes::Bytes::copy_from_slice(garbage),
+            )
+            .await
+            .unwrap();
+    }
+    hub_client.flush().await.unwrap();
+    wait_for("ana to count the garbage", long, || {
+        ana.notes()
+            .iter()
+            .any(|n| matches!(n, DeskNote::Problem(p) if p.contains("ignored a message from the hub: a state that does not parse") && p.contains("(1 so far)")))
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(matches!(
+        ana.state().connection,
+        ConnectionStatus::Live { .. }
+    ));
+    ana.stop().await;
+    hub.stop().await;
 }
