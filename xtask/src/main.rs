@@ -510,8 +510,8 @@ const MAY_DEPEND_ON: &[(&str, &[&str], &str)] = &[
     ),
     (
         "async-nats",
-        &["lookout-hub"],
-        "only team mode talks to the broker",
+        &["lookout-hub", "lookout-bench"],
+        "only team mode talks to the broker (and the benchmark's many desks)",
     ),
     (
         "lookout-hub",

@@ -3,7 +3,7 @@
 //! mode, runs the rule benchmark (P1) first and this after it, and writes one report.
 //!
 //! ```text
-//! lookout-bench [--quick] [--only p2,p3,p4,p5] [--lookout BIN] [--desktop BIN]
+//! lookout-bench [--quick] [--only p2,p3,p4,p5,p6] [--lookout BIN] [--desktop BIN]
 //!               [--rules-json FILE] [--json FILE] [--md FILE]
 //! lookout-bench soak --minutes N [--fault-every SECS] [--lookout BIN] [--json FILE]
 //! ```
@@ -18,6 +18,7 @@ mod load;
 mod proc_tree;
 mod procs;
 mod soak;
+mod team;
 mod tenant;
 
 /// One measured figure of the report.
@@ -57,7 +58,7 @@ struct Args {
 }
 
 const HELP: &str = "\
-lookout-bench [--quick] [--only p2,p3,p4,p5] [--lookout BIN] [--desktop BIN]
+lookout-bench [--quick] [--only p2,p3,p4,p5,p6] [--lookout BIN] [--desktop BIN]
               [--rules-json FILE] [--json FILE] [--md FILE]
 lookout-bench soak --minutes N [--fault-every SECS] [--lookout BIN] [--json FILE]
 
@@ -190,6 +191,10 @@ async fn bench(args: &Args) -> anyhow::Result<()> {
     if wants("p5") {
         eprintln!("P5 the simulated tenant under load…");
         figures.extend(load::sessions(args.quick).await?);
+    }
+    if wants("p6") {
+        eprintln!("P6 team mode: one hub, many desks…");
+        figures.extend(team::fan_out(&lookout_bin(args), args.quick).await?);
     }
     let md = markdown(&figures, args.quick);
     match &args.md {

@@ -71,7 +71,7 @@ pub fn write_config(sim: &SimHandle, dir: &Path) -> anyhow::Result<std::path::Pa
     Ok(path)
 }
 
-struct Killed(Child);
+pub struct Killed(pub Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {

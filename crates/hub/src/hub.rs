@@ -481,6 +481,7 @@ async fn write_out(
                     v: wire::VERSION,
                     tenant: tenant.clone(),
                     hub: hub.clone(),
+                    sent_ms: wire::unix_ms(),
                     notification: n,
                 };
                 publish(&client, subjects.told(&scope), &told).await;

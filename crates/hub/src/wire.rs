@@ -234,7 +234,18 @@ pub struct Told {
     pub v: u32,
     pub tenant: String,
     pub hub: String,
+    /// When the hub sent it (Unix milliseconds, the hub's clock): how late a desk hears it.
+    #[serde(default)]
+    pub sent_ms: i64,
     pub notification: Notification,
+}
+
+/// Unix milliseconds now.
+pub fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Someone acknowledged an alert.
