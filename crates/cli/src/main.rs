@@ -165,6 +165,10 @@ struct DemoArgs {
     /// else stdout)
     #[arg(long, value_enum)]
     notify: Option<NotifyTo>,
+    /// Team mode: a NATS broker of its own (nats-server), a hub and two desks; an
+    /// acknowledgement on one desk shows on the other
+    #[arg(long, conflicts_with = "notify")]
+    team: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -414,6 +418,9 @@ async fn run_snapshot(a: SnapshotArgs) -> Result<()> {
 }
 
 async fn run_demo(a: DemoArgs) -> Result<()> {
+    if a.team {
+        return team::run_team_demo(a.duration.map(Duration::from_secs)).await;
+    }
     let demo = demo::Demo::start(demo::scenario().map_err(anyhow::Error::msg)?)
         .await
         .map_err(anyhow::Error::msg)?;

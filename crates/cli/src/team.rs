@@ -2,6 +2,7 @@
 //! `lookout snooze` and `lookout nats-user` (see docs/team.md).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
@@ -541,5 +542,171 @@ pub fn run_nats_user(a: NatsUserArgs) -> Result<()> {
         "lookout: put this in the users of the broker's authorization block; the broker reads the password from ${} (or replace it with a bcrypt hash: see docs/team.md)",
         password_var(&a.user)
     );
+    Ok(())
+}
+
+/// A desk's notifications in the team demo: each line says whose desk told it.
+struct DeskLines(&'static str);
+
+impl lookout_alerting::notify::Notifier for DeskLines {
+    fn notify(&mut self, n: &lookout_alerting::notify::Notification) -> Result<(), String> {
+        println!("[{}] {}", self.0, lookout_alerting::notify::text_line(n));
+        Ok(())
+    }
+}
+
+/// `lookout demo --team`: the simulated tenant, a broker of our own, a hub and two desks of
+/// Front Line (Ana and Bo) in this process. Ana acknowledges the first alert she is told of;
+/// Bo's desk shows it.
+pub async fn run_team_demo(duration: Option<Duration>) -> Result<()> {
+    use lookout_hub::broker::{Broker, BrokerUser, Role};
+    const TEAM: &str = "Front Line";
+    let demo = lookout_pipeline::demo::Demo::start(
+        lookout_pipeline::demo::scenario().map_err(anyhow::Error::msg)?,
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    let tenant = demo.config.tenant();
+    let desk_user = |name: &str| {
+        BrokerUser::new(
+            name,
+            Role::Desk {
+                tenant: tenant.clone(),
+                teams: vec![TEAM.into()],
+            },
+        )
+    };
+    let users = vec![
+        BrokerUser::new("hub", Role::Hub),
+        desk_user("ana"),
+        desk_user("bo"),
+    ];
+    let broker = Broker::start(&users).map_err(anyhow::Error::msg)?;
+    let login_of = |name: &str| {
+        let u = users.iter().find(|u| u.name == name).expect("a user");
+        Login {
+            url: broker.url(),
+            user: Some(u.name.clone()),
+            password: Some(u.password.clone()),
+        }
+    };
+    println!(
+        "Team demo: a simulated tenant at {}, a NATS broker at {}, one hub, and the desks of Ana and Bo (team {TEAM}). Ana acknowledges the first alert she is told of; Bo's desk shows who did. Ctrl-C stops.",
+        demo.url(),
+        broker.url()
+    );
+    let demo = Arc::new(demo);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let hub_task = {
+        let demo = demo.clone();
+        let config = demo.config.clone();
+        tokio::spawn(hub::run(
+            HubOptions {
+                name: "hub-1".into(),
+                login: login_of("hub"),
+                lease: hub::DEFAULT_LEASE,
+            },
+            vec![Watched {
+                tenant: tenant.clone(),
+                make: Box::new(move || demo.setup(&config)),
+            }],
+            |n| match n {
+                HubNote::Active { tenant } => println!("{}  [hub] watching {tenant}", stamp()),
+                HubNote::Pipeline {
+                    note: Note::Status(s),
+                    ..
+                } => println!(
+                    "{}  [hub] connection: {}",
+                    stamp(),
+                    terminal(&s.describe(SystemTime::now()))
+                ),
+                HubNote::Problem(p) => eprintln!("lookout: warning: [hub] {}", terminal(&p)),
+                _ => {}
+            },
+            stopped(stop_rx.clone()),
+        ))
+    };
+    let places = lookout_keeper::files::private_temp_dir("lookout-team-demo-")?;
+    let mut desks = Vec::new();
+    let (ana_state_tx, mut ana_state) = lookout_pipeline::state::state_channel();
+    let (ana_cmd_tx, ana_cmd_rx) = tokio::sync::mpsc::unbounded_channel();
+    for (name, state, commands) in [
+        ("ana", Some(ana_state_tx), Some(ana_cmd_rx)),
+        ("bo", None, None),
+    ] {
+        let options = DeskOptions {
+            login: login_of(name),
+            user: name.into(),
+            tenant: None,
+            teams: None,
+            store_path: places.path().join(format!("{name}.json")),
+            stale_after: desk::DEFAULT_STALE_AFTER,
+            state,
+            commands,
+        };
+        desks.push(tokio::spawn(desk::run(
+            options,
+            Box::new(DeskLines(name)),
+            None,
+            move |n| {
+                if let DeskNote::Acknowledged(a) = n {
+                    println!(
+                        "{}  [{name}] acknowledged by {}: {} ({})",
+                        stamp(),
+                        terminal(&a.by),
+                        terminal(&a.key),
+                        terminal(&a.rule_name)
+                    );
+                }
+            },
+            stopped(stop_rx.clone()),
+        )));
+    }
+    // Ana acknowledges the first alert that makes noise.
+    let script = tokio::spawn(async move {
+        while ana_state.changed().await.is_ok() {
+            let target = ana_state
+                .borrow_and_update()
+                .alerts
+                .iter()
+                .find(|a| a.loud() && !a.is_no_data())
+                .map(|a| (a.alert.rule.clone(), a.alert.key.clone()));
+            if let Some((rule, key)) = target {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                println!("{}  [ana] acknowledges {}", stamp(), terminal(&key));
+                let _ = ana_cmd_tx.send(Command::Act(ActionEvent {
+                    rule,
+                    key,
+                    digest: None,
+                    action: Action::Acknowledge,
+                    by: None,
+                }));
+                return;
+            }
+        }
+    });
+    let limit = async {
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = limit => {}
+        () = interrupted("stopping the team demo") => {}
+    }
+    script.abort();
+    let _ = stop_tx.send(true);
+    for d in desks {
+        let _ = d.await;
+    }
+    let _ = hub_task.await;
+    drop(broker);
+    if let Ok(demo) = Arc::try_unwrap(demo) {
+        demo.stop().await;
+    }
     Ok(())
 }

@@ -474,3 +474,37 @@ fn a_standby_hub_takes_over_a_killed_one_and_nothing_is_told_twice_or_lost() {
     );
     assert_eq!(team.demo().sim().active_subscriptions(), 1);
 }
+
+#[test]
+fn the_team_demo_shows_an_acknowledgement_reaching_the_other_desk() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["demo", "--team", "--duration", "20"])
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let acked = text
+        .lines()
+        .find_map(|l| {
+            l.split_once("[ana] acknowledges ")
+                .map(|(_, k)| k.to_string())
+        })
+        .unwrap_or_else(|| panic!("ana acknowledged nothing:\n{text}"));
+    assert!(
+        text.lines()
+            .any(|l| l.contains(&format!("[bo] acknowledged by ana: {acked} "))),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("[bo] ") && l.contains("FIRING")),
+        "{text}"
+    );
+}
