@@ -16,7 +16,26 @@ const INPUTS = {
   poll_interval_secs: "poll",
   availability: "availability",
   quiet_hours: "quiet",
+  hub_url: "hub-url",
+  hub_user: "hub-user",
+  hub_password: "hub-password",
 };
+
+/** @param {string} text */
+const list = (text) => text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+
+/** Reading a hub? */
+function hubChosen() {
+  const source = document.querySelector("input[name=source]:checked");
+  return source instanceof HTMLInputElement && source.value === "hub";
+}
+
+/** Show the fields of what is read from: the hub's, or the tenant's. */
+function showSource() {
+  const hub = hubChosen();
+  byId("hub-fields", HTMLDivElement).hidden = !hub;
+  byId("tenant-fields", HTMLDivElement).hidden = hub;
+}
 
 /** @param {string} id */
 const input = (id) => byId(id, HTMLInputElement);
@@ -33,11 +52,18 @@ function form() {
     secret: input("secret").value,
     poll_interval_secs: Number(input("poll").value) || 0,
     rules_dir: input("rules").value,
-    availability: input("availability").value.split(",").map((s) => s.trim()).filter((s) => s !== ""),
+    availability: list(input("availability").value),
     sound: input("sound").checked,
     resolved: resolved === "all" || resolved === "none" ? resolved : "rule",
     quiet_hours: input("quiet").value,
     start_at_login: input("login").checked,
+    hub: {
+      enabled: hubChosen(),
+      url: input("hub-url").value,
+      user: input("hub-user").value,
+      password: input("hub-password").value,
+      teams: list(input("hub-teams").value),
+    },
   };
 }
 
@@ -86,7 +112,15 @@ async function load() {
   input("login").checked = f.start_at_login;
   const radio = document.querySelector(`input[name=auth][value=${f.auth}]`);
   if (radio instanceof HTMLInputElement) radio.checked = true;
+  input("hub-url").value = f.hub.url;
+  input("hub-user").value = f.hub.user;
+  input("hub-teams").value = f.hub.teams.join(", ");
+  const source = document.querySelector(`input[name=source][value=${f.hub.enabled ? "hub" : "tenant"}]`);
+  if (source instanceof HTMLInputElement) source.checked = true;
+  showSource();
 }
+
+for (const radio of document.querySelectorAll("input[name=source]")) radio.addEventListener("change", showSource);
 
 byId("settings", HTMLFormElement).addEventListener("submit", async (e) => {
   e.preventDefault();
@@ -99,6 +133,7 @@ byId("settings", HTMLFormElement).addEventListener("submit", async (e) => {
     } else {
       show(true, saved.message);
       input("secret").value = "";
+      input("hub-password").value = "";
     }
   } catch (err) {
     failed(err);
@@ -109,6 +144,7 @@ byId("session", HTMLButtonElement).addEventListener("click", async () => {
   try {
     show(true, await call("settings_keep_for_session", { form: form() }));
     input("secret").value = "";
+    input("hub-password").value = "";
   } catch (err) {
     failed(err);
   }

@@ -91,9 +91,35 @@ quiet_hours: string,
 /**
  * Start the app at login. Not in the config file: the OS's login items are the truth.
  */
-start_at_login: boolean, };
+start_at_login: boolean, 
+/**
+ * Read a team hub instead of Bright Pattern (`desk.toml`).
+ */
+hub: HubForm, };
 
-export type Field = "url" | "tenant" | "username" | "secret" | "poll_interval_secs" | "availability" | "quiet_hours";
+export type HubForm = { 
+/**
+ * Read the hub instead of Bright Pattern.
+ */
+enabled: boolean, 
+/**
+ * `nats://HOST:PORT` or `tls://HOST:PORT`.
+ */
+url: string, 
+/**
+ * This supervisor's user at the broker (empty: a broker without users).
+ */
+user: string, 
+/**
+ * Empty: keep the stored password.
+ */
+password: string, 
+/**
+ * Only these teams (empty: all the broker allows).
+ */
+teams: Array<string>, };
+
+export type Field = "url" | "tenant" | "username" | "secret" | "poll_interval_secs" | "availability" | "quiet_hours" | "hub_url" | "hub_user" | "hub_password";
 
 export type FormError = { field: Field | null, message: string, };
 

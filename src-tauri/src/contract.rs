@@ -92,6 +92,7 @@ fn declarations() -> String {
         AuthMode::decl(&c),
         ResolvedNotices::decl(&c),
         Form::decl(&c),
+        crate::hub_form::HubForm::decl(&c),
         Field::decl(&c),
         FormError::decl(&c),
         Saved::decl(&c),

@@ -1,11 +1,15 @@
 //! The engine behind the windows: `lookout_pipeline::run` against the configured tenant, or
-//! against the embedded simulated tenant in demo mode. It can be stopped and started again (the
-//! settings changed, the person chose the demo).
+//! against the embedded simulated tenant in demo mode, or a desk reading a team hub
+//! (`lookout_hub::desk::run`, the same state and commands). It can be stopped and started
+//! again (the settings changed, the person chose the demo).
 
 use std::path::PathBuf;
 
 use lookout_alerting::notify::{self, ActionEvent};
+use lookout_hub::desk::{DeskNote, DeskOptions};
+use lookout_hub::nats::Login;
 use lookout_keeper::Config;
+use lookout_keeper::config::DeskConfig;
 use lookout_pipeline::demo::Demo;
 use lookout_pipeline::state::{StateReceiver, state_channel};
 use lookout_pipeline::{Command, Note, Setup, secrets};
@@ -18,6 +22,8 @@ pub enum Mode {
     Demo,
     /// The tenant of the config file.
     Configured(PathBuf),
+    /// A team hub, as `desk.toml` at this path says.
+    Hub(PathBuf),
 }
 
 /// A running engine: the ends the windows and the tray use.
@@ -41,13 +47,19 @@ impl Running {
     }
 }
 
-/// Everything a mode needs before the pipeline can start.
+/// Everything a mode needs before it can start.
 struct Prepared {
-    setup: Setup,
+    source: Source,
     tenant: String,
     sound: bool,
     /// The demo (its simulated tenant and private folder), stopped after the pipeline.
     demo: Option<Demo>,
+}
+
+/// Where the state comes from.
+enum Source {
+    Pipeline(Box<Setup>),
+    Desk(Box<DeskOptions>),
 }
 
 async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
@@ -57,7 +69,9 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
                 .await
                 .map_err(anyhow::Error::msg)?;
             Ok(Prepared {
-                setup: demo.setup(&demo.config).map_err(anyhow::Error::msg)?,
+                source: Source::Pipeline(Box::new(
+                    demo.setup(&demo.config).map_err(anyhow::Error::msg)?,
+                )),
                 tenant: demo.config.tenant(),
                 sound: true,
                 demo: Some(demo),
@@ -77,7 +91,54 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
             Ok(Prepared {
                 tenant: config.tenant(),
                 sound: config.notifications.sound,
-                setup: Setup::from_config(&config, client, rules_dir, store_path),
+                source: Source::Pipeline(Box::new(Setup::from_config(
+                    &config, client, rules_dir, store_path,
+                ))),
+                demo: None,
+            })
+        }
+        Mode::Hub(path) => {
+            let desk = DeskConfig::load(path)?.ok_or_else(|| {
+                anyhow::anyhow!("no team hub is set up ({} is missing)", path.display())
+            })?;
+            let password = match &desk.user {
+                None => None,
+                Some(user) => {
+                    let (url, user) = (desk.hub.clone(), user.clone());
+                    Some(
+                        tokio::task::spawn_blocking(move || {
+                            secrets::find_nats_password(&url, &user)
+                        })
+                        .await??,
+                    )
+                }
+            };
+            let store_path = lookout_alerting::store::Store::default_path()
+                .ok_or_else(|| anyhow::anyhow!("no place for Lookout's state on this system"))?
+                .with_file_name("desk.json");
+            let sound = Config::load(Some(&path.with_file_name("config.toml")))
+                .map(|c| c.notifications.sound)
+                .unwrap_or(true);
+            Ok(Prepared {
+                tenant: desk
+                    .tenant
+                    .clone()
+                    .unwrap_or_else(|| format!("the team hub at {}", desk.hub)),
+                sound,
+                source: Source::Desk(Box::new(DeskOptions {
+                    login: Login {
+                        url: desk.hub.clone(),
+                        user: desk.user.clone(),
+                        password,
+                    },
+                    user: desk.user.clone().unwrap_or_else(|| "someone".into()),
+                    tenant: desk.tenant.clone(),
+                    teams: (!desk.teams.is_empty()).then(|| desk.teams.clone()),
+                    store_path,
+                    stale_after: lookout_hub::desk::DEFAULT_STALE_AFTER,
+                    state: None,
+                    commands: None,
+                })),
                 demo: None,
             })
         }
@@ -110,8 +171,6 @@ pub async fn start(
     });
     let (state_tx, state_rx) = state_channel();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    prepared.setup.state = Some(state_tx);
-    prepared.setup.commands = Some(commands_rx);
     let notifier: Box<dyn notify::Notifier> =
         match notify::desktop::DesktopNotifier::connect(Some(clicked_tx)) {
             Ok(d) => Box::new(d.with_sound(prepared.sound)),
@@ -120,24 +179,44 @@ pub async fn start(
                 Box::new(notify::NoNotifier)
             }
         };
-    let setup = prepared.setup;
-    let demo = prepared.demo;
-    let task = tauri::async_runtime::spawn(async move {
-        let report = |r: Note| match r {
-            Note::Status(s) => tracing::info!("connection: {}", s),
-            Note::Problem(p) => tracing::warn!("{p}"),
-        };
-        let stop = async {
-            let _ = stop_rx.await;
-        };
-        if let Err(e) = lookout_pipeline::run(setup, notifier, None, report, stop).await {
-            tracing::error!("the engine stopped: {e}");
-            on_stopped(e);
+    let demo = prepared.demo.take();
+    let stop = async {
+        let _ = stop_rx.await;
+    };
+    let task = match prepared.source {
+        Source::Pipeline(mut setup) => {
+            setup.state = Some(state_tx);
+            setup.commands = Some(commands_rx);
+            tauri::async_runtime::spawn(async move {
+                let report = |r: Note| match r {
+                    Note::Status(s) => tracing::info!("connection: {}", s),
+                    Note::Problem(p) => tracing::warn!("{p}"),
+                };
+                if let Err(e) = lookout_pipeline::run(*setup, notifier, None, report, stop).await {
+                    tracing::error!("the engine stopped: {e}");
+                    on_stopped(e);
+                }
+                if let Some(demo) = demo {
+                    demo.stop().await;
+                }
+            })
         }
-        if let Some(demo) = demo {
-            demo.stop().await;
+        Source::Desk(mut options) => {
+            options.state = Some(state_tx);
+            options.commands = Some(commands_rx);
+            tauri::async_runtime::spawn(async move {
+                let report = |n: DeskNote| match n {
+                    DeskNote::Problem(p) | DeskNote::Unreachable(p) => tracing::warn!("{p}"),
+                    other => tracing::info!("hub: {other:?}"),
+                };
+                if let Err(e) = lookout_hub::desk::run(*options, notifier, None, report, stop).await
+                {
+                    tracing::error!("the desk stopped: {e}");
+                    on_stopped(e.to_string());
+                }
+            })
         }
-    });
+    };
     Ok(Running {
         tenant: prepared.tenant,
         commands: commands_tx,

@@ -20,6 +20,7 @@ use view::{Overview, ViewModel};
 #[cfg(test)]
 mod contract;
 mod engine;
+mod hub_form;
 #[cfg(test)]
 mod icons;
 mod settings;
@@ -228,7 +229,7 @@ async fn switch_engine(app: &AppHandle, mode: engine::Mode) -> Result<(), String
         engine::Mode::Configured(path) => lookout_keeper::Config::load(Some(path))
             .ok()
             .map(|c| c.rules_dir(path)),
-        engine::Mode::Demo => None,
+        engine::Mode::Demo | engine::Mode::Hub(_) => None,
     };
     if let Ok(mut s) = shared.senders.lock() {
         *s = Some(Senders {
@@ -413,8 +414,11 @@ async fn settings_save(
     let mut saved = tauri::async_runtime::spawn_blocking(move || settings::save(&form))
         .await
         .map_err(|e| e.to_string())??;
-    let path = settings::config_path()?;
-    let started = switch_engine(&app, engine::Mode::Configured(path)).await;
+    let mode = match settings::hub_chosen() {
+        Some(desk) => engine::Mode::Hub(desk),
+        None => engine::Mode::Configured(settings::config_path()?),
+    };
+    let started = switch_engine(&app, mode).await;
     if saved.keychain_unavailable {
         // Not done yet: the person chooses how to keep the secret, then saves again.
         return Ok(saved);
@@ -435,8 +439,11 @@ async fn settings_keep_for_session(
     tauri::async_runtime::spawn_blocking(move || settings::keep_for_session(&form))
         .await
         .map_err(|e| e.to_string())??;
-    let path = settings::config_path()?;
-    switch_engine(&app, engine::Mode::Configured(path))
+    let mode = match settings::hub_chosen() {
+        Some(desk) => engine::Mode::Hub(desk),
+        None => engine::Mode::Configured(settings::config_path()?),
+    };
+    switch_engine(&app, mode)
         .await
         .map_err(|e| format!("Kept for this session, but the connection cannot start: {e}"))?;
     hide(&app, "welcome");
@@ -549,11 +556,13 @@ fn main() {
                 .build(app)?;
             let handle = app.handle().clone();
             let configured = settings::config_path().ok().filter(|p| p.exists());
+            let hub = settings::hub_chosen();
             tauri::async_runtime::spawn(async move {
-                let mode = match (&configured, demo) {
-                    (_, true) => Some(engine::Mode::Demo),
-                    (Some(path), false) => Some(engine::Mode::Configured(path.clone())),
-                    (None, false) => None,
+                let mode = match (&configured, demo, hub) {
+                    (_, true, _) => Some(engine::Mode::Demo),
+                    (_, false, Some(desk)) => Some(engine::Mode::Hub(desk)),
+                    (Some(path), false, None) => Some(engine::Mode::Configured(path.clone())),
+                    (None, false, None) => None,
                 };
                 match mode {
                     Some(m) => {

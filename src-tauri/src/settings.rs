@@ -16,6 +16,8 @@ use lookout_statsapi::Secret;
 use serde::{Deserialize, Serialize};
 use toml_edit::{DocumentMut, Item, Value};
 
+use crate::hub_form::{self, HubForm};
+
 /// The form as the window sees it.
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -37,6 +39,9 @@ pub struct Form {
     /// Start the app at login. Not in the config file: the OS's login items are the truth.
     #[serde(default)]
     pub start_at_login: bool,
+    /// Read a team hub instead of Bright Pattern (`desk.toml`).
+    #[serde(default)]
+    pub hub: HubForm,
 }
 
 impl std::fmt::Debug for Form {
@@ -61,6 +66,7 @@ impl std::fmt::Debug for Form {
             .field("resolved", &self.resolved)
             .field("quiet_hours", &self.quiet_hours)
             .field("start_at_login", &self.start_at_login)
+            .field("hub", &self.hub)
             .finish()
     }
 }
@@ -77,11 +83,14 @@ pub enum Field {
     PollIntervalSecs,
     Availability,
     QuietHours,
+    HubUrl,
+    HubUser,
+    HubPassword,
 }
 
 impl Field {
     /// The field's label, as the window shows it.
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Field::Url => "Server address",
             Field::Tenant => "Tenant",
@@ -90,6 +99,9 @@ impl Field {
             Field::PollIntervalSecs => "Poll interval",
             Field::Availability => "Services to check",
             Field::QuietHours => "Quiet hours",
+            Field::HubUrl => "Hub address",
+            Field::HubUser => "Hub user",
+            Field::HubPassword => "Hub password",
         }
     }
 
@@ -120,7 +132,7 @@ pub struct FormError {
 }
 
 impl FormError {
-    fn at(field: Field, message: String) -> FormError {
+    pub fn at(field: Field, message: String) -> FormError {
         FormError {
             field: Some(field),
             message,
@@ -160,14 +172,24 @@ pub fn config_path() -> Result<PathBuf, String> {
 
 /// The form for the config on disk, or an empty form with defaults.
 pub fn load() -> Form {
-    match config_path().and_then(|p| Config::load(Some(&p)).map_err(|e| e.to_string())) {
-        Ok(c) => form_of(&c),
-        Err(_) => Form {
-            poll_interval_secs: 2,
-            sound: true,
-            ..Form::default()
-        },
+    let mut form =
+        match config_path().and_then(|p| Config::load(Some(&p)).map_err(|e| e.to_string())) {
+            Ok(c) => form_of(&c),
+            Err(_) => Form {
+                poll_interval_secs: 2,
+                sound: true,
+                ..Form::default()
+            },
+        };
+    if let Ok(path) = config_path() {
+        form.hub = hub_form::load(&path);
     }
+    form
+}
+
+/// `desk.toml`, when the settings say to read a team hub.
+pub fn hub_chosen() -> Option<PathBuf> {
+    hub_form::chosen(&config_path().ok()?)
 }
 
 /// What the form shows of `c`.
@@ -190,6 +212,7 @@ fn form_of(c: &Config) -> Form {
         resolved: c.notifications.resolved,
         quiet_hours: c.notifications.quiet_hours.clone().unwrap_or_default(),
         start_at_login: false,
+        hub: HubForm::default(),
     }
 }
 
@@ -416,7 +439,13 @@ pub struct Saved {
 
 /// Check and save: the file first (no secret in it), then the secret to the keychain.
 pub fn save(f: &Form) -> Result<Saved, FormError> {
-    save_at(&config_path()?, f)
+    let path = config_path()?;
+    // Reading a hub, the tenant's settings are neither needed nor touched.
+    if f.hub.enabled {
+        return hub_form::save(&path, &f.hub);
+    }
+    hub_form::save(&path, &f.hub)?;
+    save_at(&path, f)
 }
 
 fn save_at(path: &Path, f: &Form) -> Result<Saved, FormError> {
@@ -449,6 +478,9 @@ fn save_at(path: &Path, f: &Form) -> Result<Saved, FormError> {
 
 /// Keep the form's secret in memory for this session (no keychain to keep it in).
 pub fn keep_for_session(f: &Form) -> Result<(), FormError> {
+    if f.hub.enabled {
+        return hub_form::keep_for_session(&f.hub);
+    }
     let config = to_config(f)?;
     if f.secret.is_empty() {
         return Err(FormError::at(
@@ -466,6 +498,9 @@ pub fn keep_for_session(f: &Form) -> Result<(), FormError> {
 /// Log in, subscribe and unsubscribe with the form's settings; say what happened.
 pub async fn test_connection(f: Form) -> Result<String, FormError> {
     let path = config_path()?;
+    if f.hub.enabled {
+        return hub_form::test(&path, &f.hub).await;
+    }
     let edit = config_at(&path, &f)?;
     let config = &edit.config;
     let mut client = match typed_or_kept(&f, &edit)? {
@@ -504,7 +539,64 @@ mod tests {
             resolved: ResolvedNotices::All,
             quiet_hours: "22:00-07:00".into(),
             start_at_login: false,
+            hub: HubForm::default(),
         }
+    }
+
+    #[test]
+    fn a_hub_is_kept_in_its_own_file_and_switching_it_off_loses_nothing() {
+        let (_dir, path) = config_file();
+        save_at(&path, &good()).unwrap();
+        let config_before = std::fs::read(&path).unwrap();
+        let hub = HubForm {
+            enabled: true,
+            url: "nats://hub.example:4222".into(),
+            user: "ana".into(),
+            password: String::new(),
+            teams: vec![" Front Line ".into(), String::new()],
+        };
+        hub_form::save(&path, &hub).unwrap();
+        let desk = lookout_keeper::config::DeskConfig::path_beside(&path);
+        assert_eq!(hub_form::chosen(&path), Some(desk.clone()));
+        let back = hub_form::load(&path);
+        assert_eq!(back.teams, ["Front Line"]);
+        assert_eq!(
+            (back.url.as_str(), back.user.as_str()),
+            ("nats://hub.example:4222", "ana")
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            config_before,
+            "config.toml untouched"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&desk).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // Off: Bright Pattern again, the hub's settings kept for next time.
+        hub_form::save(
+            &path,
+            &HubForm {
+                enabled: false,
+                ..hub.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(hub_form::chosen(&path), None);
+        assert_eq!(hub_form::load(&path).url, "nats://hub.example:4222");
+        // A bad address is refused, naming the field, without a word of a password.
+        let bad = HubForm {
+            url: "nats://ana:hunter2@hub.example:4222".into(),
+            ..hub
+        };
+        let e = hub_form::save(&path, &bad).unwrap_err();
+        assert_eq!(e.field, Some(Field::HubUrl));
+        assert!(
+            e.message.starts_with("Hub address: ") && !e.message.contains("hunter2"),
+            "{e}"
+        );
     }
 
     /// A config path in a folder of the test's own (removed with the guard).

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use lookout_alerting::lifecycle::State;
+use lookout_alerting::policy::{Acknowledgement, Quiet};
 use lookout_alerting::{ActiveAlert, Severity};
 use lookout_keeper::{ConnectionStatus, Snapshot};
 use lookout_pipeline::PipelineState;
@@ -99,7 +100,8 @@ pub struct AlertView {
 }
 
 impl AlertView {
-    fn of(a: &ActiveAlert) -> AlertView {
+    /// The view of `a` at `now` (Unix seconds).
+    fn of(a: &ActiveAlert, now: i64) -> AlertView {
         AlertView {
             rule: a.alert.rule.clone(),
             rule_name: a.alert.rule_name.clone(),
@@ -109,7 +111,14 @@ impl AlertView {
             title: a.alert.title.clone(),
             body: a.alert.body.clone(),
             since_unix: a.since(),
-            quiet: a.quiet.as_ref().map(|q| q.to_string()),
+            quiet: a.quiet.as_ref().map(|q| match (q, &a.acknowledged) {
+                // In team mode, who did it and when.
+                (Quiet::Acknowledged, Some(Acknowledgement { by: Some(by), at })) => format!(
+                    "acknowledged by {by}, {} ago",
+                    lookout_keeper::fmt_dur((now - at).max(0))
+                ),
+                (q, _) => q.to_string(),
+            }),
             no_data: a.is_no_data(),
         }
     }
@@ -254,6 +263,10 @@ const URGENT_CHAT_SHOWN: usize = 20;
 impl ViewModel {
     /// The overview of `state` at `now`.
     pub fn overview(&mut self, state: &PipelineState, now: std::time::SystemTime) -> Overview {
+        let now_unix = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
         if let Some(snap) = &state.snapshot
             && !self.rows_of.as_ref().is_some_and(|s| Arc::ptr_eq(s, snap))
         {
@@ -279,7 +292,11 @@ impl ViewModel {
             connection: Connection::of(&state.connection),
             detail: state.connection.describe(now),
             data_at_unix: state.snapshot.as_ref().map(|s| s.taken_at),
-            alerts: state.alerts.iter().map(AlertView::of).collect(),
+            alerts: state
+                .alerts
+                .iter()
+                .map(|a| AlertView::of(a, now_unix))
+                .collect(),
             services: self.rows.clone(),
             rules: state
                 .rules

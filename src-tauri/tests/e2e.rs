@@ -1190,3 +1190,130 @@ fn a_rules_folder_that_cannot_be_read_says_nothing_is_watched() {
     drop(d);
     rt.block_on(sim.stop());
 }
+
+/// The desktop app reading a team hub: chosen in the settings (the password kept for the
+/// session, as no keychain runs here), the overview fills from the hub as it does from a
+/// tenant, and acknowledging there goes to the hub for every desk.
+#[test]
+fn settings_connect_to_a_team_hub_and_the_overview_shows_what_the_hub_says() {
+    use lookout_hub::broker::{Broker, BrokerUser, Role};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let home = home("hub");
+    let demo = std::sync::Arc::new(
+        rt.block_on(lookout_pipeline::demo::Demo::start(
+            lookout_pipeline::demo::scenario().unwrap(),
+        ))
+        .unwrap(),
+    );
+    let tenant = demo.config.tenant();
+    let users = vec![
+        BrokerUser::new("hub", Role::Hub),
+        BrokerUser::new(
+            "ana",
+            Role::Desk {
+                tenant: tenant.clone(),
+                teams: vec!["Front Line".into()],
+            },
+        ),
+    ];
+    let broker = Broker::start(&users).unwrap();
+    let login = |name: &str| {
+        let u = users.iter().find(|u| u.name == name).unwrap();
+        lookout_hub::nats::Login {
+            url: broker.url(),
+            user: Some(u.name.clone()),
+            password: Some(u.password.clone()),
+        }
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let hub = {
+        let demo = demo.clone();
+        let config = demo.config.clone();
+        rt.spawn(lookout_hub::hub::run(
+            lookout_hub::hub::HubOptions {
+                name: "hub-1".into(),
+                login: login("hub"),
+                lease: lookout_hub::hub::DEFAULT_LEASE,
+            },
+            vec![lookout_hub::hub::Watched {
+                tenant: tenant.clone(),
+                make: Box::new(move || demo.setup(&config)),
+            }],
+            |_| {},
+            async move {
+                let _ = stopped.await;
+            },
+        ))
+    };
+    let env = [
+        ("LOOKOUT_SHOW_SETTINGS", std::ffi::OsStr::new("1")),
+        ("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1")),
+    ];
+    let Some(d) = Driver::start(&env, &home) else {
+        return;
+    };
+    d.window("Lookout settings");
+    d.wait_for(
+        "the settings form",
+        "return document.getElementById('hub-url') !== null",
+        Duration::from_secs(10),
+    );
+    // Choosing the hub hides the tenant's fields.
+    d.click("input[name=source][value=hub]");
+    assert_eq!(
+        d.script("return document.getElementById('tenant-fields').hidden && !document.getElementById('hub-fields').hidden"),
+        json!(true)
+    );
+    let password = users[1].password.expose().to_string();
+    d.script(&format!(
+        "document.getElementById('hub-url').value = {}; document.getElementById('hub-user').value = 'ana'; document.getElementById('hub-password').value = {}; return true",
+        json!(broker.url()),
+        json!(password)
+    ));
+    let msg = d.press("#test", "the hub's test");
+    assert!(msg.starts_with("ok: Connected to nats://"), "{msg}");
+    assert!(
+        msg.contains("hub hub-1 publishes demo.lookout.test"),
+        "{msg}"
+    );
+    let msg = d.press("#save", "the keychain's absence");
+    assert!(msg.contains("the hub password was not kept"), "{msg}");
+    assert!(!msg.contains(&password), "{msg}");
+    let msg = d.press("#session", "the session's answer");
+    assert!(msg.starts_with("ok: Kept for this session only"), "{msg}");
+    // Nothing of Bright Pattern was written; the hub's settings were, without the password.
+    assert!(!home.join("config/lookout/config.toml").exists());
+    let desk = std::fs::read_to_string(home.join("config/lookout/desk.toml")).unwrap();
+    assert!(
+        desk.contains("user = \"ana\"") && !desk.contains(&password),
+        "{desk}"
+    );
+
+    // The overview fills from the hub: the tenant live, its alerts.
+    d.window("Lookout");
+    d.wait_for(
+        "the tenant, live through the hub",
+        "return document.getElementById('connection').textContent.startsWith('live')",
+        Duration::from_secs(30),
+    );
+    d.wait_for(
+        "the urgent chat alert from the hub",
+        "return [...document.querySelectorAll('#alerts li')].some(li => li.innerText.includes('Urgent message from Diana Yeh'))",
+        Duration::from_secs(40),
+    );
+    d.screenshot(&home.join("overview-hub.png"));
+    // Acknowledging goes to the hub, which says who did it.
+    d.script("const li = [...document.querySelectorAll('#alerts li')].find(li => li.innerText.includes('Urgent message from Diana Yeh')); li.querySelector('button').click(); return true");
+    d.wait_for(
+        "the alert acknowledged by ana",
+        "const li = [...document.querySelectorAll('#alerts li')].find(li => li.innerText.includes('Urgent message from Diana Yeh')); return !!li && li.innerText.includes('Quiet: acknowledged by ana, ')",
+        Duration::from_secs(10),
+    );
+    drop(d);
+    let _ = stop.send(());
+    let _ = rt.block_on(hub);
+    drop(broker);
+    if let Ok(demo) = std::sync::Arc::try_unwrap(demo) {
+        rt.block_on(demo.stop());
+    }
+}

@@ -709,3 +709,15 @@ async fn act(client: &Client, user: &str, desk: &mut Desk, a: &ActionEvent) {
         Action::Open => {}
     }
 }
+
+/// The first directory a hub announces within `within` (hubs announce once a second), if any.
+pub async fn directory(client: &Client, within: Duration) -> Option<Directory> {
+    let mut sub = client.subscribe(DIRECTORY).await.ok()?;
+    let deadline = tokio::time::Instant::now() + within;
+    while let Ok(Some(m)) = tokio::time::timeout_at(deadline, sub.next()).await {
+        if let Ok(d) = wire::read::<Directory>(&m.payload) {
+            return Some(d);
+        }
+    }
+    None
+}

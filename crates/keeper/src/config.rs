@@ -612,6 +612,89 @@ impl Config {
     }
 }
 
+/// `desk.toml`, beside `config.toml`: read a team hub instead of Bright Pattern (team mode,
+/// docs/team.md). Switched off, it is kept, so switching back loses nothing; `config.toml` is
+/// left as it is either way.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeskConfig {
+    /// Read the hub (true) or the tenant of `config.toml` (false).
+    #[serde(default)]
+    pub enabled: bool,
+    /// The hub's broker: `nats://HOST:PORT` or `tls://HOST:PORT`.
+    pub hub: String,
+    /// This supervisor's user at the broker; the password is in the keychain or
+    /// `LOOKOUT_NATS_PASSWORD`, never here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The tenant to follow when the hub watches several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Read only these teams (empty: every team the broker allows).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<String>,
+}
+
+impl DeskConfig {
+    /// `desk.toml` beside `config`.
+    pub fn path_beside(config: &Path) -> PathBuf {
+        config.with_file_name("desk.toml")
+    }
+
+    /// The desk file at `path`: `None` when there is none.
+    pub fn load(path: &Path) -> Result<Option<DeskConfig>, ConfigError> {
+        let text = match crate::files::read_text(path, crate::files::MAX_TEXT_FILE) {
+            Ok(t) => t,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source: e,
+                });
+            }
+        };
+        DeskConfig::parse(&text)
+            .map(Some)
+            .map_err(|message| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            })
+    }
+
+    /// Parse and check: the address is a broker's, with no user or password in it; like the
+    /// config file, no key may look like a secret, and errors never quote the file.
+    pub fn parse(text: &str) -> Result<DeskConfig, String> {
+        secret_lines(text)?;
+        let d: DeskConfig = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+        d.check()?;
+        Ok(d)
+    }
+
+    /// The checks of [`DeskConfig::parse`].
+    pub fn check(&self) -> Result<(), String> {
+        let rest = self
+            .hub
+            .strip_prefix("nats://")
+            .or_else(|| self.hub.strip_prefix("tls://"));
+        match rest {
+            None => Err("hub: not a NATS address; write nats://HOST:PORT (or tls://HOST:PORT)".into()),
+            Some(r) if r.contains('@') => Err("hub: holds a user or password; give the user as `user` and keep the password in the keychain".into()),
+            Some("") => Err("hub: names no host".into()),
+            Some(_) if self.user.as_deref().is_some_and(|u| u.trim().is_empty()) => {
+                Err("user: must not be empty (or leave it out for a broker without users)".into())
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    pub fn to_toml(&self) -> String {
+        format!(
+            "# Read a team hub instead of Bright Pattern (docs/team.md).\n{}",
+            toml::to_string_pretty(self).unwrap_or_default()
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -730,5 +813,24 @@ services = ["Sales"]
             err.to_string().contains("/nonexistent/lookout.toml"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_desk_file_names_a_broker_and_never_holds_a_password() {
+        let d = DeskConfig::parse(
+            "enabled = true\nhub = \"nats://hub:4222\"\nuser = \"ana\"\nteams = [\"Front Line\"]\n",
+        )
+        .unwrap();
+        assert!(d.enabled && d.user.as_deref() == Some("ana") && d.teams == ["Front Line"]);
+        assert_eq!(DeskConfig::parse(&d.to_toml()).unwrap(), d);
+        let e =
+            DeskConfig::parse("hub = \"nats://hub:4222\"\npassword = \"hunter2\"\n").unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = DeskConfig::parse("hub = \"nats://ana:hunter2@hub:4222\"\n").unwrap_err();
+        assert!(
+            e.contains("user or password") && !e.contains("hunter2"),
+            "{e}"
+        );
+        assert!(DeskConfig::parse("hub = \"http://hub\"\n").is_err());
     }
 }

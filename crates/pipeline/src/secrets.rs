@@ -59,10 +59,14 @@ pub fn find_nats_password_in(
             .filter(|v| !v.is_empty())
             .map(Secret::new),
     };
-    if let Some(s) = from_env {
+    let account = nats_account(url, user);
+    let kept = FOR_SESSION
+        .lock()
+        .ok()
+        .and_then(|kept| kept.get(&account).cloned());
+    if let Some(s) = kept.or(from_env) {
         return Ok(s);
     }
-    let account = nats_account(url, user);
     let missing = |keychain| MissingSecret {
         what: "NATS password",
         env: NATS_PASSWORD_ENV,
@@ -73,6 +77,13 @@ pub fn find_nats_password_in(
         Ok(Some(s)) => Ok(s),
         Ok(None) => Err(missing(None)),
         Err(e) => Err(missing(Some(e))),
+    }
+}
+
+/// Keep a NATS user's password in memory until the program ends (no keychain to keep it in).
+pub fn keep_nats_for_session(url: &str, user: &str, secret: Secret) {
+    if let Ok(mut kept) = FOR_SESSION.lock() {
+        kept.insert(nats_account(url, user), secret);
     }
 }
 
