@@ -187,6 +187,71 @@ async fn one_hub_serves_each_desk_its_scope_and_an_acknowledgement_reaches_every
         heard.as_millis()
     );
 
+    // Bo snoozes a tenant-wide alert as `lookout snooze` does: his desk is quiet about it, Ana's
+    // is not (snoozing is personal).
+    let other = wait_for("a loud tenant-wide alert on bo's desk", long, || {
+        bo.state()
+            .alerts
+            .iter()
+            .find(|a| a.loud() && !a.alert.labels.contains_key(TEAM_LABEL) && !a.is_no_data())
+            .map(|a| a.alert.key.clone())
+    })
+    .await;
+    let bo_client = lookout_hub::nats::connect(&login(&broker, &users, "bo"), "test", None)
+        .await
+        .unwrap();
+    let until = lookout_keeper::unix_now() + 900;
+    let snooze = lookout_hub::wire::SnoozeRequest {
+        v: lookout_hub::wire::VERSION,
+        rule: None,
+        key: other.clone(),
+        until,
+    };
+    bo_client
+        .publish(
+            lookout_hub::subjects::personal_snooze("bo"),
+            serde_json::to_vec(&snooze).unwrap().into(),
+        )
+        .await
+        .unwrap();
+    bo_client.flush().await.unwrap();
+    wait_for(
+        "bo's desk to be quiet about it",
+        Duration::from_secs(3),
+        || {
+            bo.state()
+                .alerts
+                .iter()
+                .find(|a| a.alert.key == other)
+                .filter(|a| a.quiet == Some(Quiet::Snoozed { until }))
+                .map(|_| ())
+        },
+    )
+    .await;
+    let quiet_on_ana = || {
+        ana.state()
+            .alerts
+            .iter()
+            .find(|a| a.alert.key == other)
+            .map(|a| a.quiet.clone())
+    };
+    assert_eq!(quiet_on_ana(), Some(None), "ana's desk is not snoozed");
+    // Nobody snoozes for someone else: the broker drops bo's publishing as ana.
+    let _ = bo_client
+        .publish(
+            lookout_hub::subjects::personal_snooze("ana"),
+            serde_json::to_vec(&snooze).unwrap().into(),
+        )
+        .await;
+    let _ = bo_client.flush().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        broker.log().contains("Publish Violation - User \"bo\""),
+        "{}",
+        broker.log()
+    );
+    assert_eq!(quiet_on_ana(), Some(None));
+
     // Nothing was told twice on any desk.
     tokio::time::sleep(Duration::from_secs(2)).await;
     for desk in [&ana, &bo, &cy] {
