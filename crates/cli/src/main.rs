@@ -334,6 +334,20 @@ impl std::fmt::Display for Interrupted {
 impl std::error::Error for Interrupted {}
 
 /// Wait for Ctrl-C. From then on a second Ctrl-C quits at once, without cleaning up.
+/// After `duration` (`None`: never), or at Ctrl-C (saying `what` happens then).
+async fn until_stopped(duration: Option<Duration>, what: &'static str) {
+    let limit = async {
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = limit => {}
+        () = interrupted(what) => {}
+    }
+}
+
 async fn interrupted(what: &'static str) {
     if tokio::signal::ctrl_c().await.is_err() {
         // No signal handling here: never interrupted.
@@ -541,18 +555,10 @@ async fn watch_with(
     let (action_tx, action_rx) = tokio::sync::mpsc::unbounded_channel();
     let notifier = pick_notifier(notify_to, format, config.notifications.sound, action_tx)?;
 
-    let stop = async {
-        let limit = async {
-            match duration {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            () = limit => {}
-            () = interrupted("stopping: deleting the subscription and saving state") => {}
-        }
-    };
+    let stop = until_stopped(
+        duration,
+        "stopping: deleting the subscription and saving state",
+    );
     let report = move |r: Note| match r {
         Note::Status(s) => match format {
             Format::Json => println!("{}", status_json(&s)),

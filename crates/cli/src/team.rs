@@ -15,7 +15,7 @@ use lookout_keeper::Config;
 use lookout_pipeline::secrets;
 use lookout_pipeline::{Command, Note, Setup};
 
-use crate::{Format, NotifyTo, interrupted, pick_notifier, status_json, terminal};
+use crate::{Format, NotifyTo, interrupted, pick_notifier, status_json, terminal, until_stopped};
 
 #[derive(clap::Args)]
 pub struct HubArgs {
@@ -326,18 +326,7 @@ pub async fn watch_desk(
             }
         }
     });
-    let stop = async {
-        let limit = async {
-            match duration {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            () = limit => {}
-            () = interrupted("stopping") => {}
-        }
-    };
+    let stop = until_stopped(duration, "stopping");
     let report = move |n: DeskNote| match n {
         DeskNote::Acknowledged(a) => match format {
             Format::Json => println!("{}", acknowledged_json(&a)),
@@ -688,16 +677,7 @@ pub async fn run_team_demo(duration: Option<Duration>) -> Result<()> {
             }
         }
     });
-    let limit = async {
-        match duration {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        () = limit => {}
-        () = interrupted("stopping the team demo") => {}
-    }
+    until_stopped(duration, "stopping the team demo").await;
     script.abort();
     let _ = stop_tx.send(true);
     for d in desks {

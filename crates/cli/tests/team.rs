@@ -17,16 +17,7 @@ const SPECIALISTS: &str = "Specialists";
 
 /// Every agent not ready is an alert labelled with the agent's team: the demo's Billing
 /// meeting makes a storm of them across teams within seconds.
-const NOT_READY_RULE: &str = r#"
-const RULE = #{
-    name: "Not ready",
-    severity: "warning",
-    needs: #{ agents: ["login_id", "first_last_name", "team_name", "acd_state"] },
-};
-for a in agents.where("acd_state", "not_ready") {
-    alert(`notready:${a.login_id}`, `${a.first_last_name} is not ready`, "", #{ team: a.team_name, agent: a.login_id });
-}
-"#;
+const NOT_READY_RULE: &str = include_str!("../../hub/tests/not_ready_team.rhai");
 
 /// A process and its output lines, with when each came.
 struct Proc {

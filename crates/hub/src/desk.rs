@@ -14,7 +14,9 @@ use std::time::{Duration, SystemTime};
 use async_nats::{Client, Event, ServerError};
 use futures_util::StreamExt;
 use lookout_alerting::lifecycle::Alert;
-use lookout_alerting::notify::{Action, ActionEvent, Notification, NotificationState, Notifier};
+use lookout_alerting::notify::{
+    Action, ActionEvent, Notification, NotificationState, Notifier, NotifierThread,
+};
 use lookout_alerting::store::{HistoryEntry, Store};
 use lookout_alerting::{ActiveAlert, CONNECTION_RULE, Finding, NO_DATA_KEY, Severity};
 use lookout_keeper::{ConnectionStatus, Problem, ProblemKind, unix_now};
@@ -42,6 +44,17 @@ pub struct DeskOptions {
     pub state: Option<StateSender>,
     /// Requests from a window.
     pub commands: Option<tokio::sync::mpsc::UnboundedReceiver<Command>>,
+}
+
+/// Why a desk stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    /// The broker refused it, or its address cannot work.
+    #[error(transparent)]
+    Connect(#[from] ConnectFailure),
+    /// It could not start.
+    #[error("{0}")]
+    Start(String),
 }
 
 /// The default time without a word from the hub (it speaks every second) before a desk
@@ -210,7 +223,7 @@ impl Desk {
     }
 
     /// Tell a notification unless this desk silenced it or told it already.
-    fn tell(&mut self, n: Notification, now: i64, out: &std::sync::mpsc::Sender<Notification>) {
+    fn tell(&mut self, n: Notification, now: i64, out: &NotifierThread) {
         let id = (n.rule.clone(), n.key.clone(), n.state, n.at);
         if self.told.contains(&id) {
             return;
@@ -285,7 +298,7 @@ pub async fn run(
     actions: Option<tokio::sync::mpsc::UnboundedReceiver<ActionEvent>>,
     mut report: impl FnMut(DeskNote) + Send,
     stop: impl std::future::Future<Output = ()>,
-) -> Result<(), ConnectFailure> {
+) -> Result<(), DeskError> {
     tokio::pin!(stop);
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let name = format!("lookout desk {}", options.user);
@@ -323,18 +336,7 @@ pub async fn run(
     if let Some(w) = warning {
         report(DeskNote::Problem(w));
     }
-    let (note_tx, note_rx) = std::sync::mpsc::channel::<Notification>();
-    let notifier_thread = std::thread::Builder::new()
-        .name("lookout-notifier".into())
-        .spawn(move || {
-            let mut notifier = notifier;
-            for n in note_rx {
-                if let Err(e) = notifier.notify(&n) {
-                    tracing::warn!("{e}");
-                }
-            }
-        })
-        .map_err(|e| ConnectFailure::BadUrl(format!("cannot start the notifier thread: {e}")))?;
+    let notifier = NotifierThread::start(notifier).map_err(DeskError::Start)?;
 
     let (in_tx, mut incoming) = tokio::sync::mpsc::unbounded_channel::<Incoming>();
     let mut forwarders = Vec::new();
@@ -555,7 +557,7 @@ pub async fn run(
                     } else if subject == subjects.told(&scope) {
                         match wire::read::<Told>(&m.payload) {
                             Ok(t) if Scope::of(&t.notification.labels) == scope => {
-                                desk.tell(t.notification, now, &note_tx);
+                                desk.tell(t.notification, now, &notifier);
                                 changed = true;
                             }
                             Ok(t) => desk.refused.note(&format!(
@@ -626,7 +628,7 @@ pub async fn run(
                         "Connection",
                         now,
                     );
-                    desk.tell(notification_of(&alert, NotificationState::Firing, now), now, &note_tx);
+                    desk.tell(notification_of(&alert, NotificationState::Firing, now), now, &notifier);
                     desk.no_data = Some(alert);
                     if !said_unreachable {
                         report(DeskNote::Unreachable(why));
@@ -635,7 +637,7 @@ pub async fn run(
                 } else if !stale && let Some(alert) = desk.no_data.take() {
                     let mut n = notification_of(&alert, NotificationState::Resolved, now);
                     n.body = "Data is arriving again.".into();
-                    desk.tell(n, now, &note_tx);
+                    desk.tell(n, now, &notifier);
                     report(DeskNote::Back);
                     said_unreachable = false;
                 }
@@ -652,8 +654,7 @@ pub async fn run(
     for f in forwarders {
         f.abort();
     }
-    drop(note_tx);
-    let _ = notifier_thread.join();
+    notifier.stop();
     if let Err(e) = desk.store.save() {
         report(DeskNote::Problem(format!(
             "cannot save {}: {e}",

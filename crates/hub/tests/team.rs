@@ -4,7 +4,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lookout_alerting::TEAM_LABEL;
@@ -16,7 +15,6 @@ use lookout_hub::hub::HubNote;
 use lookout_hub::subjects::{Scope, Subjects};
 use lookout_keeper::ConnectionStatus;
 use lookout_pipeline::Command;
-use lookout_pipeline::demo::Demo;
 use support::*;
 
 fn teams_told(desk: &RunningDesk) -> Vec<Option<String>> {
@@ -43,12 +41,7 @@ fn agent_teams(desk: &RunningDesk) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_hub_serves_each_desk_its_scope_and_an_acknowledgement_reaches_every_desk() {
-    let demo = Arc::new(
-        Demo::start(lookout_pipeline::demo::scenario().unwrap())
-            .await
-            .unwrap(),
-    );
-    std::fs::write(demo.rules_dir().join("not_ready_team.rhai"), NOT_READY_RULE).unwrap();
+    let demo = demo_with_storm().await;
     let users = users();
     let broker = Broker::start(&users).unwrap();
     let hub = RunningHub::start(
@@ -279,12 +272,7 @@ async fn one_hub_serves_each_desk_its_scope_and_an_acknowledgement_reaches_every
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_desk_waits_for_a_broker_that_is_down_and_shows_a_lost_one_as_no_data() {
-    let demo = Arc::new(
-        Demo::start(lookout_pipeline::demo::scenario().unwrap())
-            .await
-            .unwrap(),
-    );
-    std::fs::write(demo.rules_dir().join("not_ready_team.rhai"), NOT_READY_RULE).unwrap();
+    let demo = demo_with_storm().await;
     let users = users();
     let mut broker = Broker::start(&users).unwrap();
     let long = Duration::from_secs(30);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lookout_alerting::notify::{ActionEvent, Notification, Notifier};
+use lookout_alerting::notify::{ActionEvent, Notification, Notifier, NotifierThread};
 use lookout_alerting::policy::Held;
 use lookout_alerting::store::Store;
 use lookout_alerting::{Alerting, AlertingConfig};
@@ -267,18 +267,7 @@ pub async fn run(
     })
     .map_err(|e| format!("cannot start the rule thread: {e}"))?;
 
-    let (note_tx, note_rx) = std::sync::mpsc::channel::<Notification>();
-    let notifier_thread = std::thread::Builder::new()
-        .name("lookout-notifier".into())
-        .spawn(move || {
-            let mut notifier = notifier;
-            for n in note_rx {
-                if let Err(e) = notifier.notify(&n) {
-                    tracing::warn!("{e}");
-                }
-            }
-        })
-        .map_err(|e| format!("cannot start the notifier thread: {e}"))?;
+    let notifier = NotifierThread::start(notifier)?;
     // What is about to be told is saved first: killed right after, the next start knows it
     // was told and does not tell it again.
     let send = |out: (Vec<Notification>, Vec<Held>),
@@ -298,7 +287,7 @@ pub async fn run(
             );
         }
         for n in out.0 {
-            if note_tx.send(n).is_err() {
+            if !notifier.send(n) {
                 report(Note::Problem("the notifier stopped".into()));
             }
         }
@@ -408,8 +397,7 @@ pub async fn run(
     }
     let shut = keeper.shutdown().await;
     worker.stop();
-    drop(note_tx);
-    let _ = notifier_thread.join();
+    notifier.stop();
     if let Err(e) = alerting.store.save() {
         report(Note::Problem(format!(
             "cannot save {}: {e}",

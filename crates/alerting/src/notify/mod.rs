@@ -66,6 +66,46 @@ pub trait Notifier: Send {
     fn notify(&mut self, n: &Notification) -> Result<(), String>;
 }
 
+/// A notifier on a thread of its own, so a slow notification server never holds up the caller.
+pub struct NotifierThread {
+    tx: Option<std::sync::mpsc::Sender<Notification>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl NotifierThread {
+    pub fn start(notifier: Box<dyn Notifier>) -> Result<NotifierThread, String> {
+        let (tx, rx) = std::sync::mpsc::channel::<Notification>();
+        let thread = std::thread::Builder::new()
+            .name("lookout-notifier".into())
+            .spawn(move || {
+                let mut notifier = notifier;
+                for n in rx {
+                    if let Err(e) = notifier.notify(&n) {
+                        tracing::warn!("{e}");
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the notifier thread: {e}"))?;
+        Ok(NotifierThread {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Hand `n` to the thread; false when it has stopped.
+    pub fn send(&self, n: Notification) -> bool {
+        self.tx.as_ref().is_some_and(|tx| tx.send(n).is_ok())
+    }
+
+    /// Tell what is queued, then stop.
+    pub fn stop(mut self) {
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// How stdout notifications are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

@@ -20,16 +20,16 @@ pub const SPECIALISTS: &str = "Specialists";
 
 /// A rule that alerts for every agent not ready, labelled with the agent's team: the demo's
 /// Billing meeting makes a storm of them across teams within seconds.
-pub const NOT_READY_RULE: &str = r#"
-const RULE = #{
-    name: "Not ready",
-    severity: "warning",
-    needs: #{ agents: ["login_id", "first_last_name", "team_name", "acd_state"] },
-};
-for a in agents.where("acd_state", "not_ready") {
-    alert(`notready:${a.login_id}`, `${a.first_last_name} is not ready`, "", #{ team: a.team_name, agent: a.login_id });
+pub const NOT_READY_RULE: &str = include_str!("../not_ready_team.rhai");
+
+/// The simulated tenant with the demo scenario and the storm rule beside the shipped ones.
+pub async fn demo_with_storm() -> Arc<Demo> {
+    let demo = Demo::start(lookout_pipeline::demo::scenario().unwrap())
+        .await
+        .unwrap();
+    std::fs::write(demo.rules_dir().join("not_ready_team.rhai"), NOT_READY_RULE).unwrap();
+    Arc::new(demo)
 }
-"#;
 
 pub fn users() -> Vec<BrokerUser> {
     let desk = |name: &str, team: &str| {
