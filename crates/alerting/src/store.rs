@@ -53,6 +53,11 @@ pub struct SavedAlert {
 }
 
 impl State {
+    /// The latest `n` history entries, newest first.
+    pub fn recent(&self, n: usize) -> Vec<HistoryEntry> {
+        self.history.iter().rev().take(n).cloned().collect()
+    }
+
     pub fn record(&mut self, entry: HistoryEntry) {
         self.history.push_back(entry);
         while self.history.len() > HISTORY_LIMIT {

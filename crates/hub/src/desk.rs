@@ -199,15 +199,7 @@ impl Desk {
                 .map(|s| s.rules.iter().map(wire::RuleWire::report).collect())
                 .unwrap_or_default(),
             paused_until: silences.paused_until,
-            history: self
-                .store
-                .state
-                .history
-                .iter()
-                .rev()
-                .take(RECENT_HISTORY)
-                .cloned()
-                .collect(),
+            history: self.store.state.recent(RECENT_HISTORY),
         }
     }
 

@@ -119,15 +119,7 @@ impl Publisher {
         self.state.connection = connection.clone();
         self.state.alerts = alerting.current(now);
         self.state.paused_until = alerting.store.state.silences.paused_until;
-        self.state.history = alerting
-            .store
-            .state
-            .history
-            .iter()
-            .rev()
-            .take(RECENT_HISTORY)
-            .cloned()
-            .collect();
+        self.state.history = alerting.store.state.recent(RECENT_HISTORY);
         self.publish();
     }
 
