@@ -837,11 +837,17 @@ services = ["Sales"]
     #[test]
     fn the_hub_section_names_a_broker_without_a_password() {
         let base = "[server]\nurl = \"https://t.example.com\"\nusername = \"u\"\n";
-        let c = Config::parse(&format!("{base}[hub]\nnats = \"nats://broker:4222\"\nuser = \"hub\"\n")).unwrap();
+        let c = Config::parse(&format!(
+            "{base}[hub]\nnats = \"nats://broker:4222\"\nuser = \"hub\"\n"
+        ))
+        .unwrap();
         assert_eq!(c.hub.nats.as_deref(), Some("nats://broker:4222"));
         assert_eq!(c.hub.user.as_deref(), Some("hub"));
         assert!(Config::parse(&c.to_toml()).unwrap().hub == c.hub);
-        let e = Config::check(&format!("{base}[hub]\nnats = \"nats://hub:s3cret@broker:4222\"\n")).unwrap_err();
+        let e = Config::check(&format!(
+            "{base}[hub]\nnats = \"nats://hub:s3cret@broker:4222\"\n"
+        ))
+        .unwrap_err();
         assert_eq!(e.setting, Some(Setting::HubNats));
         assert!(!e.to_string().contains("s3cret"), "{e}");
         assert!(Config::check(&format!("{base}[hub]\nnats = \"broker:4222\"\n")).is_err());
