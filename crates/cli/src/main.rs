@@ -348,10 +348,28 @@ async fn until_stopped(duration: Option<Duration>, what: &'static str) {
     }
 }
 
+/// Ctrl-C, or (on Unix) SIGTERM, as a service manager stops a service: the same orderly stop.
 async fn interrupted(what: &'static str) {
-    if tokio::signal::ctrl_c().await.is_err() {
-        // No signal handling here: never interrupted.
-        std::future::pending::<()>().await;
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No signal handling here: never interrupted.
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
     }
     eprintln!("lookout: {what} (Ctrl-C again to quit at once)…");
     tokio::spawn(async {

@@ -499,3 +499,54 @@ fn the_team_demo_shows_an_acknowledgement_reaching_the_other_desk() {
         "{text}"
     );
 }
+
+#[test]
+fn a_hub_stopped_by_its_service_manager_hands_over_at_once() {
+    let team = Team::new();
+    let long = Duration::from_secs(40);
+    let hub1 = team.hub("hub-1");
+    wait_for("hub-1 to be live", long, || {
+        hub1.lines()
+            .iter()
+            .any(|(_, l)| l.contains(": connection: live"))
+            .then_some(())
+    });
+    let hub2 = team.hub("hub-2");
+    wait_for("hub-2 to stand by", long, || {
+        hub2.lines()
+            .iter()
+            .any(|(_, l)| l.contains("standby (hub-1 holds the lease)"))
+            .then_some(())
+    });
+    // SIGTERM, as systemd stops a service: the subscription is deleted, the lease given up.
+    let stopped = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &hub1.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut hub1 = hub1;
+    let exit = hub1.child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}: {}", hub1.errors());
+    assert!(
+        hub1.errors().contains("giving up the leases"),
+        "{}",
+        hub1.errors()
+    );
+    let took_over = wait_for("hub-2 to take over", Duration::from_secs(10), || {
+        hub2.lines()
+            .into_iter()
+            .find(|(_, l)| l.ends_with(": active"))
+            .map(|(t, _)| t)
+    });
+    let gap = took_over.saturating_duration_since(stopped);
+    eprintln!(
+        "hub-2 took over {} ms after hub-1 was told to stop",
+        gap.as_millis()
+    );
+    // Not a lease period: hub-1 gave the lease up, hub-2 saw it at its next look.
+    assert!(gap < Duration::from_secs(2), "{gap:?}");
+    wait_for("hub-2's subscription alone", long, || {
+        (team.demo().sim().active_subscriptions() == 1).then_some(())
+    });
+}
