@@ -276,12 +276,20 @@ impl Alerting {
         self.now = self.now.max(now);
         self.dirty = true;
         self.store.state.silences.apply(e, now);
+        let alert = self
+            .lifecycle
+            .alerts()
+            .find(|a| a.rule == e.rule && a.key == e.key);
         self.store.state.record(HistoryEntry {
             at: now,
             rule: e.rule.clone(),
             key: e.key.clone(),
-            what: format!("{:?}", e.action).to_lowercase(),
-            title: String::new(),
+            what: match (&e.by, e.action) {
+                (Some(by), crate::notify::Action::Acknowledge) => format!("acknowledged by {by}"),
+                _ => format!("{:?}", e.action).to_lowercase(),
+            },
+            title: alert.map(|a| a.title.clone()).unwrap_or_default(),
+            labels: alert.map(|a| a.labels.clone()).unwrap_or_default(),
         });
     }
 
@@ -300,6 +308,7 @@ impl Alerting {
                 }
                 .into(),
                 title: n.title.clone(),
+                labels: n.labels.clone(),
             });
         }
         self.policy
@@ -421,7 +430,7 @@ mod tests {
                 key: "x".into(),
                 digest: None,
                 action: Action::Acknowledge,
-                by: Some("ana".into()),
+                by: None,
             },
             5,
         );
@@ -505,6 +514,11 @@ mod tests {
             })
         );
         assert_eq!(y.alert.firing_since, Some(0));
+        let h = b.store.state.recent(1);
+        assert_eq!(
+            (h[0].what.as_str(), h[0].title.as_str()),
+            ("acknowledged by ana", "y!")
+        );
         // What resolves while it runs is told as resolved: nothing is lost.
         assert_eq!(told(b.evaluated(21, &found(&[("r", "y")]))), ["Resolved x"]);
 

@@ -22,6 +22,9 @@ pub struct HistoryEntry {
     /// `firing`, `resolved`, `acknowledged`, `snoozed`, …
     pub what: String,
     pub title: String,
+    /// The alert's labels (in team mode, its `team` decides who sees the entry).
+    #[serde(default, skip_serializing_if = "crate::Labels::is_empty")]
+    pub labels: crate::Labels,
 }
 
 /// The remembered state.
@@ -252,6 +255,7 @@ mod tests {
                 key: "k".into(),
                 what: "firing".into(),
                 title: "t".into(),
+                labels: Default::default(),
             });
         }
         s.save().unwrap();

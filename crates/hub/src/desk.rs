@@ -199,8 +199,21 @@ impl Desk {
                 .map(|s| s.rules.iter().map(wire::RuleWire::report).collect())
                 .unwrap_or_default(),
             paused_until: silences.paused_until,
-            history: self.store.state.recent(RECENT_HISTORY),
+            history: self.history(),
         }
+    }
+
+    /// The hub's history of every scope read, with this desk's own (its snoozes), newest first.
+    fn history(&self) -> Vec<HistoryEntry> {
+        let mut all: Vec<HistoryEntry> = self
+            .scopes
+            .values()
+            .flat_map(|s| s.history.iter().cloned())
+            .chain(self.store.state.recent(RECENT_HISTORY))
+            .collect();
+        all.sort_by_key(|h| std::cmp::Reverse(h.at));
+        all.truncate(RECENT_HISTORY);
+        all
     }
 
     fn unreachable_text(&self, after: Duration) -> String {
@@ -228,17 +241,6 @@ impl Desk {
             tracing::info!(rule = n.rule, key = n.key, "held: {q}");
             return;
         }
-        self.store.state.record(HistoryEntry {
-            at: now,
-            rule: n.rule.clone(),
-            key: n.key.clone(),
-            what: match n.state {
-                NotificationState::Firing => "firing",
-                NotificationState::Resolved => "resolved",
-            }
-            .into(),
-            title: n.title.clone(),
-        });
         let _ = out.send(n);
     }
 
@@ -267,6 +269,7 @@ impl Desk {
                 key: s.key.clone(),
                 what: "snoozed".into(),
                 title: String::new(),
+                labels: Default::default(),
             });
         }
     }
@@ -561,13 +564,7 @@ pub async fn run(
                     } else if subject == subjects.acked(&scope) {
                         match wire::read::<Acked>(&m.payload) {
                             Ok(a) => {
-                                desk.store.state.record(HistoryEntry {
-                                    at: a.at,
-                                    rule: a.rule.clone(),
-                                    key: a.key.clone(),
-                                    what: format!("acknowledged by {}", a.by),
-                                    title: String::new(),
-                                });
+                                // The hub's history says so too, with its next state.
                                 report(DeskNote::Acknowledged(a));
                                 changed = true;
                             }

@@ -521,6 +521,7 @@ pub fn split(
         alerts: Vec::new(),
         rules: state.rules.iter().map(RuleWire::of).collect(),
         data: state.snapshot.as_deref().map(DataPart::tenant_wide),
+        history: Vec::new(),
     }];
     for team in teams {
         out.push(ScopeState {
@@ -533,12 +534,19 @@ pub fn split(
             alerts: Vec::new(),
             rules: Vec::new(),
             data: state.snapshot.as_deref().map(|s| DataPart::team(s, team)),
+            history: Vec::new(),
         });
     }
     for a in &state.alerts {
         let scope = Scope::of(&a.alert.labels);
         if let Some(s) = out.iter_mut().find(|s| s.scope == scope) {
             s.alerts.push(a.clone());
+        }
+    }
+    for h in &state.history {
+        let scope = Scope::of(&h.labels);
+        if let Some(s) = out.iter_mut().find(|s| s.scope == scope) {
+            s.history.push(h.clone());
         }
     }
     out

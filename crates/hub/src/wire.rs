@@ -42,6 +42,9 @@ pub struct ScopeState {
     /// The scope's share of the latest data.
     #[serde(default)]
     pub data: Option<DataPart>,
+    /// The scope's recent history (what was told, who acknowledged), newest first.
+    #[serde(default)]
+    pub history: Vec<lookout_alerting::store::HistoryEntry>,
 }
 
 /// A rule report as it travels (the rule's file named, not the hub's folder).

@@ -175,6 +175,34 @@ async fn one_hub_serves_each_desk_its_scope_and_an_acknowledgement_reaches_every
         },
     )
     .await;
+    // The history shows it on every desk of the team, and no Front Line entry reaches the
+    // Specialists.
+    wait_for(
+        "bo's history to say who acknowledged",
+        Duration::from_secs(3),
+        || {
+            bo.state()
+                .history
+                .iter()
+                .any(|h| h.key == target.1 && h.what == "acknowledged by ana")
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(
+        cy.state()
+            .history
+            .iter()
+            .all(|h| h.labels.get(TEAM_LABEL).is_none_or(|t| t == SPECIALISTS)),
+        "{:?}",
+        cy.state().history
+    );
+    assert!(
+        cy.state()
+            .history
+            .iter()
+            .any(|h| h.labels.get(TEAM_LABEL).map(String::as_str) == Some(SPECIALISTS))
+    );
     eprintln!(
         "acknowledgement heard by another desk after {} ms",
         heard.as_millis()
