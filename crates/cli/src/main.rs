@@ -180,9 +180,10 @@ enum NotifyTo {
 
 #[derive(clap::Args)]
 struct WatchArgs {
-    /// Config file (default: the OS config dir's lookout/config.toml)
+    /// Config file (default: the OS config dir's lookout/config.toml); give several, or --hub
+    /// beside it, to watch several sources at once
     #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    config: Vec<PathBuf>,
     /// The rules folder (default: [rules] dir of the config, or `rules` beside it; the shipped
     /// rules are put there when it does not exist)
     #[arg(long, value_name = "DIR")]
@@ -482,16 +483,25 @@ async fn run_demo(a: DemoArgs) -> Result<()> {
 
 async fn run_watch(a: WatchArgs) -> Result<()> {
     let duration = parse_duration_arg(a.duration.as_deref())?;
-    if a.desk.hub.is_some() {
-        if a.config.is_some() || a.rules.is_some() {
-            bail!(
-                "--hub reads the hub's state: the config and the rules are the hub's (leave out --config and --rules)"
-            );
+    if a.config.len() + a.desk.hub.len() > 1 {
+        return team::watch_several(
+            &a.config,
+            a.rules.as_deref(),
+            &a.desk,
+            a.notify,
+            a.format,
+            duration,
+        )
+        .await;
+    }
+    if !a.desk.hub.is_empty() {
+        if a.rules.is_some() {
+            bail!("--hub reads the hub's state: the rules are the hub's (leave out --rules)");
         }
         let sound = lookout_keeper::config::NotificationsConfig::default().sound;
         return team::watch_desk(&a.desk, a.notify, sound, a.format, duration).await;
     }
-    let config_path = match &a.config {
+    let config_path = match a.config.first() {
         Some(p) => p.clone(),
         None => Config::default_path()?,
     };

@@ -45,9 +45,9 @@ pub struct HubArgs {
 #[derive(clap::Args, Clone, Default)]
 pub struct DeskArgs {
     /// Read a team hub at this broker instead of Bright Pattern: nats://HOST:PORT (no config
-    /// file needed)
+    /// file needed). `lookout watch` takes several, and --config files beside them
     #[arg(long, value_name = "URL", env = "LOOKOUT_HUB")]
-    pub hub: Option<String>,
+    pub hub: Vec<String>,
     /// Your user at the hub's broker; the password comes from LOOKOUT_NATS_PASSWORD or the
     /// keychain
     #[arg(long, env = "LOOKOUT_NATS_USER")]
@@ -251,16 +251,30 @@ pub async fn run_hub(a: HubArgs) -> Result<()> {
     Ok(())
 }
 
-/// The desk's options from the command line.
-async fn desk_options(a: &DeskArgs) -> Result<DeskOptions> {
-    let url = a
-        .hub
-        .clone()
-        .context("no hub: give --hub nats://HOST:PORT (or set LOOKOUT_HUB)")?;
+impl DeskArgs {
+    /// The one hub (for acknowledging and snoozing).
+    fn one_hub(&self, why: &str) -> Result<String> {
+        match self.hub.as_slice() {
+            [] => bail!("{why}: give --hub nats://HOST:PORT (or set LOOKOUT_HUB)"),
+            [one] => Ok(one.clone()),
+            _ => bail!("{why}: give one --hub"),
+        }
+    }
+}
+
+/// The desk's options from the command line, for the hub at `url`.
+async fn desk_options(a: &DeskArgs, url: &str) -> Result<DeskOptions> {
+    let url = url.to_string();
     let login = login(&url, a.user.as_deref()).await?;
+    // One memory per hub read (the first keeps the plain name).
+    let file = if a.hub.first() == Some(&url) {
+        "desk.json".to_string()
+    } else {
+        format!("desk-{}.json", lookout_hub::subjects::token(&url))
+    };
     let store_path = lookout_alerting::store::Store::default_path()
         .context("cannot tell where to keep Lookout's state on this system (no home directory)")?
-        .with_file_name("desk.json");
+        .with_file_name(file);
     Ok(DeskOptions {
         user: a
             .user
@@ -297,17 +311,38 @@ pub async fn watch_desk(
     format: Format,
     duration: Option<Duration>,
 ) -> Result<()> {
-    let mut options = desk_options(a).await?;
+    let url = a.one_hub("reading a hub")?;
+    let mut options = desk_options(a, &url).await?;
     let (action_tx, action_rx) = tokio::sync::mpsc::unbounded_channel();
     let notifier = pick_notifier(notify, format, sound, action_tx)?;
-    let (state_tx, mut state_rx) = lookout_pipeline::state::state_channel();
+    let (state_tx, state_rx) = lookout_pipeline::state::state_channel();
     options.state = Some(state_tx);
     // The tenant's connection as the hub tells it (or the hub's silence), as `lookout watch`
     // prints its own.
-    let statuses = tokio::spawn(async move {
+    let statuses = print_connection(state_rx, format);
+    let stop = until_stopped(duration, "stopping");
+    let result = desk::run(
+        options,
+        notifier,
+        Some(action_rx),
+        desk_report(format),
+        stop,
+    )
+    .await;
+    statuses.abort();
+    result?;
+    Ok(())
+}
+
+/// Print the connection of `rx`'s state whenever it changes state or problem.
+fn print_connection(
+    mut rx: lookout_pipeline::state::StateReceiver,
+    format: Format,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
         let mut last: Option<(&'static str, String)> = None;
-        while state_rx.changed().await.is_ok() {
-            let c = state_rx.borrow_and_update().connection.clone();
+        while rx.changed().await.is_ok() {
+            let c = rx.borrow_and_update().connection.clone();
             let now = (
                 c.state(),
                 c.problem().map(|p| p.message.clone()).unwrap_or_default(),
@@ -325,9 +360,12 @@ pub async fn watch_desk(
                 ),
             }
         }
-    });
-    let stop = until_stopped(duration, "stopping");
-    let report = move |n: DeskNote| match n {
+    })
+}
+
+/// What a desk says, on the terminal.
+fn desk_report(format: Format) -> impl FnMut(DeskNote) + Send {
+    move |n: DeskNote| match n {
         DeskNote::Acknowledged(a) => match format {
             Format::Json => println!("{}", acknowledged_json(&a)),
             Format::Text => println!(
@@ -356,11 +394,7 @@ pub async fn watch_desk(
         DeskNote::Unreachable(why) => eprintln!("lookout: warning: {}", terminal(&why)),
         DeskNote::Back => eprintln!("lookout: the hub speaks again"),
         DeskNote::Problem(p) => eprintln!("lookout: warning: {}", terminal(&p)),
-    };
-    let result = desk::run(options, notifier, Some(action_rx), report, stop).await;
-    statuses.abort();
-    result?;
-    Ok(())
+    }
 }
 
 /// Start a desk quietly, wait until the hub has shown an alert with `key`, act on it, and
@@ -372,7 +406,8 @@ async fn act_through_desk(
     act: impl FnOnce(&str, &str) -> Command,
     mut done: impl FnMut(&DeskNote) -> bool + Send + 'static,
 ) -> Result<(String, String)> {
-    let mut options = desk_options(a).await?;
+    let url = a.one_hub("acknowledging goes through the hub")?;
+    let mut options = desk_options(a, &url).await?;
     let (state_tx, mut state_rx) = lookout_pipeline::state::state_channel();
     let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
     options.state = Some(state_tx);
@@ -487,9 +522,7 @@ pub async fn run_snooze(a: SnoozeArgs) -> Result<()> {
         .context("snoozing reaches your own desks: give --user (or set LOOKOUT_NATS_USER)")?;
     let url = a
         .desk
-        .hub
-        .clone()
-        .context("snoozing reaches your desks through the hub: give --hub nats://HOST:PORT (or set LOOKOUT_HUB)")?;
+        .one_hub("snoozing reaches your desks through the hub")?;
     let login = login(&url, Some(&user)).await?;
     let client = lookout_hub::nats::connect(&login, "lookout snooze", None).await?;
     let until = lookout_keeper::unix_now() + d.as_secs() as i64;
@@ -689,4 +722,155 @@ pub async fn run_team_demo(duration: Option<Duration>) -> Result<()> {
         demo.stop().await;
     }
     Ok(())
+}
+
+/// Notifications of one of several sources: labelled with it, and its name before the title,
+/// so each says whose it is.
+struct FromSource {
+    source: String,
+    inner: Box<dyn lookout_alerting::notify::Notifier>,
+}
+
+impl lookout_alerting::notify::Notifier for FromSource {
+    fn notify(&mut self, n: &lookout_alerting::notify::Notification) -> Result<(), String> {
+        let mut n = n.clone();
+        n.labels.insert(
+            lookout_pipeline::sources::SOURCE_LABEL.into(),
+            self.source.clone(),
+        );
+        n.title = format!("{}: {}", self.source, n.title);
+        self.inner.notify(&n)
+    }
+}
+
+/// `lookout watch` with several sources (the tenants of config files, and hubs): each runs as
+/// it would alone, each notification says whose it is, and the connection printed is the worst
+/// of theirs. The first to stop on its own (a refused password, an unreadable rules folder)
+/// stops them all.
+pub async fn watch_several(
+    configs: &[PathBuf],
+    rules: Option<&std::path::Path>,
+    desk: &DeskArgs,
+    notify: Option<NotifyTo>,
+    format: Format,
+    duration: Option<Duration>,
+) -> Result<()> {
+    if rules.is_some() {
+        bail!(
+            "with several sources, each config names its rules folder ([rules] dir): leave out --rules"
+        );
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let mut sources = Vec::new();
+    let mut running: tokio::task::JoinSet<Result<()>> = tokio::task::JoinSet::new();
+    let state_file = lookout_alerting::store::Store::default_path()
+        .context("cannot tell where to keep Lookout's state on this system (no home directory)")?;
+    let mut add = |name: String,
+                   state: lookout_pipeline::state::StateReceiver,
+                   commands: tokio::sync::mpsc::UnboundedSender<Command>| {
+        if sources
+            .iter()
+            .any(|s: &lookout_pipeline::sources::Source| s.name == name)
+        {
+            bail!("{name} is given twice");
+        }
+        sources.push(lookout_pipeline::sources::Source {
+            name,
+            state,
+            commands,
+        });
+        Ok(())
+    };
+    for path in configs {
+        let config = Config::load(Some(path))?;
+        let name = config.tenant();
+        let rules_dir = config.rules_dir(path);
+        if !rules_dir.is_dir() {
+            bail!(
+                "the rules folder {} of {} does not exist",
+                rules_dir.display(),
+                path.display()
+            );
+        }
+        let client = secrets::connect(&config)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        // One memory per tenant.
+        let store = state_file.with_file_name(format!(
+            "state-{}.json",
+            lookout_hub::subjects::token(&name)
+        ));
+        let mut setup = Setup::from_config(&config, client, rules_dir, store);
+        let (state_tx, state_rx) = lookout_pipeline::state::state_channel();
+        let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
+        setup.state = Some(state_tx);
+        setup.commands = Some(cmd_rx);
+        let (action_tx, action_rx) = tokio::sync::mpsc::unbounded_channel();
+        let notifier = Box::new(FromSource {
+            source: name.clone(),
+            inner: pick_notifier(notify, format, config.notifications.sound, action_tx)?,
+        });
+        add(name.clone(), state_rx, cmd_tx)?;
+        let stop = stopped(stop_rx.clone());
+        running.spawn(async move {
+            let who = name.clone();
+            let report = move |r: Note| {
+                if let Note::Problem(p) = r {
+                    eprintln!("lookout: warning: {who}: {}", terminal(&p));
+                }
+            };
+            lookout_pipeline::run(setup, notifier, Some(action_rx), report, stop)
+                .await
+                .map(|_| ())
+                .map_err(|e| anyhow::anyhow!("{name}: {e}"))
+        });
+    }
+    for url in &desk.hub {
+        let mut options = desk_options(desk, url).await?;
+        let name = format!("hub {url}");
+        let (state_tx, state_rx) = lookout_pipeline::state::state_channel();
+        let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
+        options.state = Some(state_tx);
+        options.commands = Some(cmd_rx);
+        let (action_tx, action_rx) = tokio::sync::mpsc::unbounded_channel();
+        let sound = lookout_keeper::config::NotificationsConfig::default().sound;
+        let notifier = Box::new(FromSource {
+            source: name.clone(),
+            inner: pick_notifier(notify, format, sound, action_tx)?,
+        });
+        add(name.clone(), state_rx, cmd_tx)?;
+        let stop = stopped(stop_rx.clone());
+        running.spawn(async move {
+            desk::run(
+                options,
+                notifier,
+                Some(action_rx),
+                desk_report(format),
+                stop,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{name}: {e}"))
+        });
+    }
+    let (merged, _commands) = lookout_pipeline::sources::fan_in(sources);
+    let statuses = print_connection(merged, format);
+    let mut failed = None;
+    tokio::select! {
+        () = until_stopped(duration, "stopping: deleting the subscriptions and saving state") => {}
+        Some(r) = running.join_next() => failed = r.map_err(anyhow::Error::from).and_then(|r| r).err(),
+    }
+    let _ = stop_tx.send(true);
+    while let Some(r) = running.join_next().await {
+        if let Err(e) = r.map_err(anyhow::Error::from).and_then(|r| r) {
+            failed.get_or_insert(e);
+        }
+    }
+    statuses.abort();
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }

@@ -550,3 +550,72 @@ fn a_hub_stopped_by_its_service_manager_hands_over_at_once() {
         (team.demo().sim().active_subscriptions() == 1).then_some(())
     });
 }
+
+#[test]
+fn one_watch_reads_a_hub_and_a_tenant_of_its_own_and_names_the_source_of_each_alert() {
+    let team = Team::new();
+    let _hub = team.hub("hub-1");
+    // A second tenant, watched directly.
+    let own = team
+        .rt
+        .block_on(Demo::start(lookout_pipeline::demo::scenario().unwrap()))
+        .unwrap();
+    let mut config = own.config.clone();
+    config.server.poll_interval_secs = 1;
+    config.rules.dir = Some(own.rules_dir());
+    let own_config = team.home("own").join("own.toml");
+    std::fs::write(&own_config, config.to_toml()).unwrap();
+    let url = team.broker.url();
+    let desk = Proc::start(
+        &[
+            "watch",
+            "--hub",
+            &url,
+            "--user",
+            "ana",
+            "--config",
+            own_config.to_str().unwrap(),
+            "--format",
+            "json",
+            "--notify",
+            "stdout",
+        ],
+        &team.password("ana"),
+        &team.home("both"),
+    );
+    let hub_source = format!("hub {url}");
+    let sources = |d: &Proc| -> std::collections::BTreeSet<String> {
+        d.json("notification")
+            .iter()
+            .filter_map(|(_, v)| v["labels"]["source"].as_str().map(str::to_string))
+            .collect()
+    };
+    wait_for(
+        "notifications from both sources",
+        Duration::from_secs(40),
+        || {
+            let s = sources(&desk);
+            (s.contains(&hub_source) && s.contains(&config.tenant())).then_some(())
+        },
+    );
+    for (_, v) in desk.json("notification") {
+        let source = v["labels"]["source"].as_str().unwrap_or_default();
+        assert!(
+            v["title"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{source}: ")),
+            "{v}"
+        );
+    }
+    assert!(
+        desk.json("status")
+            .iter()
+            .any(|(_, v)| v["state"] == "live")
+    );
+    // Each tenant serves one subscription: the hub's, and this desk's own.
+    assert_eq!(team.demo().sim().active_subscriptions(), 1);
+    assert_eq!(own.sim().active_subscriptions(), 1);
+    drop(desk);
+    team.rt.block_on(own.stop());
+}

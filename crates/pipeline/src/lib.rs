@@ -13,6 +13,7 @@
 pub mod demo;
 pub mod run;
 pub mod secrets;
+pub mod sources;
 pub mod state;
 
 pub use run::{Note, RuleErrorLog, Setup, run};
