@@ -48,6 +48,7 @@ function renderAlerts(alerts, snoozeMinutes) {
     meta.dataset.since = String(a.since_unix);
     head.append(el("span", a.severity, "badge"), el("strong", a.title), meta);
     li.append(head);
+    if (a.source) li.append(el("p", `From ${a.source}`, "source"));
     if (a.body) li.append(el("p", a.body, "body"));
     if (a.quiet) li.append(el("p", `Quiet: ${a.quiet}`, "quiet"));
     const buttons = el("div", null, "buttons");

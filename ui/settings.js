@@ -24,17 +24,10 @@ const INPUTS = {
 /** @param {string} text */
 const list = (text) => text.split(",").map((s) => s.trim()).filter((s) => s !== "");
 
-/** Reading a hub? */
-function hubChosen() {
-  const source = document.querySelector("input[name=source]:checked");
-  return source instanceof HTMLInputElement && source.value === "hub";
-}
-
-/** Show the fields of what is read from: the hub's, or the tenant's. */
+/** Show the fields of what is read: the hub's, the tenant's, or both. */
 function showSource() {
-  const hub = hubChosen();
-  byId("hub-fields", HTMLDivElement).hidden = !hub;
-  byId("tenant-fields", HTMLDivElement).hidden = hub;
+  byId("hub-fields", HTMLDivElement).hidden = !input("read-hub").checked;
+  byId("tenant-fields", HTMLDivElement).hidden = !input("read-tenant").checked;
 }
 
 /** @param {string} id */
@@ -58,7 +51,8 @@ function form() {
     quiet_hours: input("quiet").value,
     start_at_login: input("login").checked,
     hub: {
-      enabled: hubChosen(),
+      enabled: input("read-hub").checked,
+      with_tenant: input("read-tenant").checked,
       url: input("hub-url").value,
       user: input("hub-user").value,
       password: input("hub-password").value,
@@ -115,15 +109,19 @@ async function load() {
   input("hub-url").value = f.hub.url;
   input("hub-user").value = f.hub.user;
   input("hub-teams").value = f.hub.teams.join(", ");
-  const source = document.querySelector(`input[name=source][value=${f.hub.enabled ? "hub" : "tenant"}]`);
-  if (source instanceof HTMLInputElement) source.checked = true;
+  input("read-hub").checked = f.hub.enabled;
+  input("read-tenant").checked = !f.hub.enabled || f.hub.with_tenant;
   showSource();
 }
 
-for (const radio of document.querySelectorAll("input[name=source]")) radio.addEventListener("change", showSource);
+for (const id of ["read-hub", "read-tenant"]) input(id).addEventListener("change", showSource);
 
 byId("settings", HTMLFormElement).addEventListener("submit", async (e) => {
   e.preventDefault();
+  if (!input("read-hub").checked && !input("read-tenant").checked) {
+    show(false, "Choose what to read: Bright Pattern, a team hub, or both.");
+    return;
+  }
   try {
     const saved = await call("settings_save", { form: form() });
     if (saved.keychain_unavailable) {

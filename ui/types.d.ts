@@ -47,7 +47,11 @@ quiet: string | null,
 /**
  * The connection's own "no data" alert.
  */
-no_data: boolean, };
+no_data: boolean, 
+/**
+ * Whose it is, when the app reads several sources (a tenant, a team hub).
+ */
+source: string | null, };
 
 export type AlertRef = { rule: string, key: string, };
 
@@ -117,7 +121,11 @@ password: string,
 /**
  * Only these teams (empty: all the broker allows).
  */
-teams: Array<string>, };
+teams: Array<string>, 
+/**
+ * Read Bright Pattern (`config.toml`) as well.
+ */
+with_tenant: boolean, };
 
 export type Field = "url" | "tenant" | "username" | "secret" | "poll_interval_secs" | "availability" | "quiet_hours" | "hub_url" | "hub_user" | "hub_password";
 

@@ -11,9 +11,10 @@ use lookout_hub::nats::Login;
 use lookout_keeper::Config;
 use lookout_keeper::config::DeskConfig;
 use lookout_pipeline::demo::Demo;
+use lookout_pipeline::sources::{FromSource, Source as Source_};
 use lookout_pipeline::state::{StateReceiver, state_channel};
 use lookout_pipeline::{Command, Note, Setup, secrets};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 /// What to watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,9 @@ pub enum Mode {
     Configured(PathBuf),
     /// A team hub, as `desk.toml` at this path says.
     Hub(PathBuf),
+    /// Several of these at once, as one (the worst state in the tray, every alert named with
+    /// its source).
+    Several(Vec<Mode>),
 }
 
 /// A running engine: the ends the windows and the tray use.
@@ -31,17 +35,17 @@ pub struct Running {
     pub tenant: String,
     pub commands: mpsc::UnboundedSender<Command>,
     pub state: StateReceiver,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tauri::async_runtime::JoinHandle<()>>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    tasks: Vec<tauri::async_runtime::JoinHandle<()>>,
 }
 
 impl Running {
     /// Stop: the subscription is deleted and the state saved before this returns.
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
+            let _ = tx.send(true);
         }
-        if let Some(t) = self.task.take() {
+        for t in std::mem::take(&mut self.tasks) {
             let _ = t.await;
         }
     }
@@ -77,6 +81,7 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
                 demo: Some(demo),
             })
         }
+        Mode::Several(_) => anyhow::bail!("several sources are started one by one"),
         Mode::Configured(path) => {
             let config = Config::load(Some(path))?;
             let client = secrets::connect(&config)
@@ -145,16 +150,23 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
     }
 }
 
-/// Start the engine in `mode`. Problems before the pipeline runs (no secret, a bad config) come
-/// back as an error for the window to show; a pipeline that stops on its own (a rules folder it
-/// cannot read) calls `on_stopped` with why. `on_open` runs when a notification's *Open* is
-/// chosen.
-pub async fn start(
-    mode: Mode,
+/// One source started: where its state comes, where its commands go, its task.
+struct Started {
+    name: String,
+    state: StateReceiver,
+    commands: mpsc::UnboundedSender<Command>,
+    task: tauri::async_runtime::JoinHandle<()>,
+}
+
+/// Start one prepared source. `labelled`: its notifications say whose they are (one of
+/// several). Stops when `stop` completes.
+fn start_one(
+    mut prepared: Prepared,
+    labelled: bool,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
     on_open: impl Fn() + Send + 'static,
     on_stopped: impl FnOnce(String) + Send + 'static,
-) -> anyhow::Result<Running> {
-    let mut prepared = prepare(&mode).await?;
+) -> Started {
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     // The notifier's actions pass through here: Open is the app's to handle (show the
     // overview), the rest go to the pipeline.
@@ -170,8 +182,7 @@ pub async fn start(
         }
     });
     let (state_tx, state_rx) = state_channel();
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let notifier: Box<dyn notify::Notifier> =
+    let mut notifier: Box<dyn notify::Notifier> =
         match notify::desktop::DesktopNotifier::connect(Some(clicked_tx)) {
             Ok(d) => Box::new(d.with_sound(prepared.sound)),
             Err(e) => {
@@ -179,10 +190,10 @@ pub async fn start(
                 Box::new(notify::NoNotifier)
             }
         };
+    if labelled {
+        notifier = Box::new(FromSource::new(&prepared.tenant, notifier));
+    }
     let demo = prepared.demo.take();
-    let stop = async {
-        let _ = stop_rx.await;
-    };
     let task = match prepared.source {
         Source::Pipeline(mut setup) => {
             setup.state = Some(state_tx);
@@ -217,11 +228,85 @@ pub async fn start(
             })
         }
     };
-    Ok(Running {
-        tenant: prepared.tenant,
-        commands: commands_tx,
+    Started {
+        name: prepared.tenant,
         state: state_rx,
+        commands: commands_tx,
+        task,
+    }
+}
+
+/// Start the engine in `mode`. Problems before the pipeline runs (no secret, a bad config) come
+/// back as an error for the window to show; a pipeline that stops on its own (a rules folder it
+/// cannot read) calls `on_stopped` with why. `on_open` runs when a notification's *Open* is
+/// chosen. Several sources run side by side, as one (`lookout_pipeline::sources`).
+pub async fn start(
+    mode: Mode,
+    on_open: impl Fn() + Send + Sync + 'static,
+    on_stopped: impl FnOnce(String) + Send + 'static,
+) -> anyhow::Result<Running> {
+    let modes = match mode {
+        Mode::Several(modes) => modes,
+        one => vec![one],
+    };
+    let mut prepared = Vec::new();
+    for m in &modes {
+        prepared.push(prepare(m).await?);
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let labelled = prepared.len() > 1;
+    let on_open = std::sync::Arc::new(on_open);
+    // The first source to stop on its own says why.
+    let on_stopped = std::sync::Arc::new(std::sync::Mutex::new(Some(on_stopped)));
+    let started: Vec<Started> = prepared
+        .into_iter()
+        .map(|p| {
+            let mut rx = stop_rx.clone();
+            let (open, stopped) = (on_open.clone(), on_stopped.clone());
+            start_one(
+                p,
+                labelled,
+                async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                },
+                move || open(),
+                move |why| {
+                    if let Some(f) = stopped.lock().ok().and_then(|mut f| f.take()) {
+                        f(why);
+                    }
+                },
+            )
+        })
+        .collect();
+    let name = started
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let (state, commands, tasks) = if started.len() == 1 {
+        let s = started.into_iter().next().expect("one");
+        (s.state, s.commands, vec![s.task])
+    } else {
+        let mut tasks = Vec::new();
+        let sources = started
+            .into_iter()
+            .map(|s| {
+                tasks.push(s.task);
+                Source_ {
+                    name: s.name,
+                    state: s.state,
+                    commands: s.commands,
+                }
+            })
+            .collect();
+        let (state, commands) = lookout_pipeline::sources::fan_in(sources);
+        (state, commands, tasks)
+    };
+    Ok(Running {
+        tenant: name,
+        commands,
+        state,
         stop: Some(stop_tx),
-        task: Some(task),
+        tasks,
     })
 }

@@ -26,6 +26,9 @@ pub struct HubForm {
     pub password: String,
     /// Only these teams (empty: all the broker allows).
     pub teams: Vec<String>,
+    /// Read Bright Pattern (`config.toml`) as well.
+    #[serde(default)]
+    pub with_tenant: bool,
 }
 
 impl std::fmt::Debug for HubForm {
@@ -43,15 +46,17 @@ impl std::fmt::Debug for HubForm {
                 },
             )
             .field("teams", &self.teams)
+            .field("with_tenant", &self.with_tenant)
             .finish()
     }
 }
 
-/// `desk.toml` beside the config at `config`, when it says to read a hub.
-pub fn chosen(config: &Path) -> Option<PathBuf> {
+/// `desk.toml` beside the config at `config`, when it says to read a hub, and whether the
+/// tenant of the config is read as well.
+pub fn chosen(config: &Path) -> Option<(PathBuf, bool)> {
     let path = DeskConfig::path_beside(config);
     match DeskConfig::load(&path) {
-        Ok(Some(d)) if d.enabled => Some(path),
+        Ok(Some(d)) if d.enabled => Some((path, d.with_tenant)),
         Ok(_) => None,
         Err(e) => {
             tracing::warn!("{e}");
@@ -69,6 +74,7 @@ pub fn load(config: &Path) -> HubForm {
             user: d.user.unwrap_or_default(),
             password: String::new(),
             teams: d.teams,
+            with_tenant: d.with_tenant,
         },
         _ => HubForm::default(),
     }
@@ -90,6 +96,7 @@ fn desk_of(config: &Path, f: &HubForm) -> Result<DeskConfig, FormError> {
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
             .collect(),
+        with_tenant: f.with_tenant,
         ..before
     };
     desk.check().map_err(|e| {

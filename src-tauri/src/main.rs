@@ -225,12 +225,7 @@ async fn switch_engine(app: &AppHandle, mode: engine::Mode) -> Result<(), String
             }
         };
     let shared = app.state::<Shared>();
-    let rules_dir = match &mode {
-        engine::Mode::Configured(path) => lookout_keeper::Config::load(Some(path))
-            .ok()
-            .map(|c| c.rules_dir(path)),
-        engine::Mode::Demo | engine::Mode::Hub(_) => None,
-    };
+    let rules_dir = rules_dir_of(&mode);
     if let Ok(mut s) = shared.senders.lock() {
         *s = Some(Senders {
             commands: running.commands.clone(),
@@ -240,6 +235,32 @@ async fn switch_engine(app: &AppHandle, mode: engine::Mode) -> Result<(), String
     forward(app.clone(), running.state.clone(), running.tenant.clone());
     *shared.engine.lock().await = Some(running);
     Ok(())
+}
+
+/// What the saved settings say to read: the tenant of the config file, a team hub, or both.
+fn configured_mode() -> Option<engine::Mode> {
+    let tenant = settings::config_path()
+        .ok()
+        .filter(|p| p.exists())
+        .map(engine::Mode::Configured);
+    match (settings::hub_chosen(), tenant) {
+        (Some((desk, true)), Some(tenant)) => {
+            Some(engine::Mode::Several(vec![tenant, engine::Mode::Hub(desk)]))
+        }
+        (Some((desk, _)), _) => Some(engine::Mode::Hub(desk)),
+        (None, tenant) => tenant,
+    }
+}
+
+/// The rules folder of the (first) tenant watched here, for *Open rules folder*.
+fn rules_dir_of(mode: &engine::Mode) -> Option<std::path::PathBuf> {
+    match mode {
+        engine::Mode::Configured(path) => lookout_keeper::Config::load(Some(path))
+            .ok()
+            .map(|c| c.rules_dir(path)),
+        engine::Mode::Demo | engine::Mode::Hub(_) => None,
+        engine::Mode::Several(modes) => modes.iter().find_map(rules_dir_of),
+    }
 }
 
 /// What the tray last showed (its state and menu), so it is redrawn only when they change.
@@ -414,10 +435,7 @@ async fn settings_save(
     let mut saved = tauri::async_runtime::spawn_blocking(move || settings::save(&form))
         .await
         .map_err(|e| e.to_string())??;
-    let mode = match settings::hub_chosen() {
-        Some(desk) => engine::Mode::Hub(desk),
-        None => engine::Mode::Configured(settings::config_path()?),
-    };
+    let mode = configured_mode().ok_or_else(|| "nothing to read is saved".to_string())?;
     let started = switch_engine(&app, mode).await;
     if saved.keychain_unavailable {
         // Not done yet: the person chooses how to keep the secret, then saves again.
@@ -439,10 +457,7 @@ async fn settings_keep_for_session(
     tauri::async_runtime::spawn_blocking(move || settings::keep_for_session(&form))
         .await
         .map_err(|e| e.to_string())??;
-    let mode = match settings::hub_chosen() {
-        Some(desk) => engine::Mode::Hub(desk),
-        None => engine::Mode::Configured(settings::config_path()?),
-    };
+    let mode = configured_mode().ok_or_else(|| "nothing to read is saved".to_string())?;
     switch_engine(&app, mode)
         .await
         .map_err(|e| format!("Kept for this session, but the connection cannot start: {e}"))?;
@@ -555,14 +570,12 @@ fn main() {
                 })
                 .build(app)?;
             let handle = app.handle().clone();
-            let configured = settings::config_path().ok().filter(|p| p.exists());
-            let hub = settings::hub_chosen();
+            let configured = configured_mode();
             tauri::async_runtime::spawn(async move {
-                let mode = match (&configured, demo, hub) {
-                    (_, true, _) => Some(engine::Mode::Demo),
-                    (_, false, Some(desk)) => Some(engine::Mode::Hub(desk)),
-                    (Some(path), false, None) => Some(engine::Mode::Configured(path.clone())),
-                    (None, false, None) => None,
+                let mode = if demo {
+                    Some(engine::Mode::Demo)
+                } else {
+                    configured
                 };
                 match mode {
                     Some(m) => {

@@ -187,8 +187,9 @@ pub fn load() -> Form {
     form
 }
 
-/// `desk.toml`, when the settings say to read a team hub.
-pub fn hub_chosen() -> Option<PathBuf> {
+/// `desk.toml`, when the settings say to read a team hub, and whether the tenant of the
+/// config is read as well.
+pub fn hub_chosen() -> Option<(PathBuf, bool)> {
     hub_form::chosen(&config_path().ok()?)
 }
 
@@ -440,12 +441,26 @@ pub struct Saved {
 /// Check and save: the file first (no secret in it), then the secret to the keychain.
 pub fn save(f: &Form) -> Result<Saved, FormError> {
     let path = config_path()?;
-    // Reading a hub, the tenant's settings are neither needed nor touched.
-    if f.hub.enabled {
-        return hub_form::save(&path, &f.hub);
+    match (f.hub.enabled, f.hub.with_tenant) {
+        // Reading a hub alone, the tenant's settings are neither needed nor touched.
+        (true, false) => hub_form::save(&path, &f.hub),
+        (true, true) => {
+            let hub = hub_form::save(&path, &f.hub)?;
+            let tenant = save_at(&path, f)?;
+            Ok(Saved {
+                message: [hub.message, tenant.message]
+                    .into_iter()
+                    .filter(|m| !m.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                keychain_unavailable: hub.keychain_unavailable || tenant.keychain_unavailable,
+            })
+        }
+        (false, _) => {
+            hub_form::save(&path, &f.hub)?;
+            save_at(&path, f)
+        }
     }
-    hub_form::save(&path, &f.hub)?;
-    save_at(&path, f)
 }
 
 fn save_at(path: &Path, f: &Form) -> Result<Saved, FormError> {
@@ -479,7 +494,10 @@ fn save_at(path: &Path, f: &Form) -> Result<Saved, FormError> {
 /// Keep the form's secret in memory for this session (no keychain to keep it in).
 pub fn keep_for_session(f: &Form) -> Result<(), FormError> {
     if f.hub.enabled {
-        return hub_form::keep_for_session(&f.hub);
+        hub_form::keep_for_session(&f.hub)?;
+        if !f.hub.with_tenant || f.secret.is_empty() {
+            return Ok(());
+        }
     }
     let config = to_config(f)?;
     if f.secret.is_empty() {
@@ -554,10 +572,22 @@ mod tests {
             user: "ana".into(),
             password: String::new(),
             teams: vec![" Front Line ".into(), String::new()],
+            with_tenant: false,
         };
         hub_form::save(&path, &hub).unwrap();
         let desk = lookout_keeper::config::DeskConfig::path_beside(&path);
-        assert_eq!(hub_form::chosen(&path), Some(desk.clone()));
+        assert_eq!(hub_form::chosen(&path), Some((desk.clone(), false)));
+        // Both: the hub and the tenant of config.toml, in one tray.
+        hub_form::save(
+            &path,
+            &HubForm {
+                with_tenant: true,
+                ..hub.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(hub_form::chosen(&path), Some((desk.clone(), true)));
+        hub_form::save(&path, &hub).unwrap();
         let back = hub_form::load(&path);
         assert_eq!(back.teams, ["Front Line"]);
         assert_eq!(

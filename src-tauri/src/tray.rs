@@ -301,6 +301,7 @@ mod tests {
             since_unix: 0,
             quiet: quiet.map(String::from),
             no_data: false,
+            source: None,
         }
     }
 

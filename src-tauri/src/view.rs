@@ -97,6 +97,8 @@ pub struct AlertView {
     pub quiet: Option<String>,
     /// The connection's own "no data" alert.
     pub no_data: bool,
+    /// Whose it is, when the app reads several sources (a tenant, a team hub).
+    pub source: Option<String>,
 }
 
 impl AlertView {
@@ -120,6 +122,11 @@ impl AlertView {
                 (q, _) => q.to_string(),
             }),
             no_data: a.is_no_data(),
+            source: a
+                .alert
+                .labels
+                .get(lookout_pipeline::sources::SOURCE_LABEL)
+                .cloned(),
         }
     }
 

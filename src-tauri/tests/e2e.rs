@@ -1258,8 +1258,9 @@ fn settings_connect_to_a_team_hub_and_the_overview_shows_what_the_hub_says() {
         "return document.getElementById('hub-url') !== null",
         Duration::from_secs(10),
     );
-    // Choosing the hub hides the tenant's fields.
-    d.click("input[name=source][value=hub]");
+    // Choosing the hub alone hides the tenant's fields.
+    d.click("#read-hub");
+    d.click("#read-tenant");
     assert_eq!(
         d.script("return document.getElementById('tenant-fields').hidden && !document.getElementById('hub-fields').hidden"),
         json!(true)
@@ -1316,4 +1317,103 @@ fn settings_connect_to_a_team_hub_and_the_overview_shows_what_the_hub_says() {
     if let Ok(demo) = std::sync::Arc::try_unwrap(demo) {
         rt.block_on(demo.stop());
     }
+}
+
+/// Two sources in one tray: the tenant of config.toml and a team hub, each alert saying whose
+/// it is.
+#[test]
+fn a_tenant_and_a_team_hub_in_one_overview_each_alert_naming_its_source() {
+    use lookout_hub::broker::{Broker, BrokerUser, Role};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let home = home("two");
+    // The tenant read directly: a simulated one with the demo scenario.
+    let own = rt
+        .block_on(lookout_pipeline::demo::Demo::start(
+            lookout_pipeline::demo::scenario().unwrap(),
+        ))
+        .unwrap();
+    let mut config = own.config.clone();
+    config.server.poll_interval_secs = 1;
+    config.rules.dir = Some(own.rules_dir());
+    let dir = home.join("config/lookout");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.toml"), config.to_toml()).unwrap();
+    // The hub, on a second simulated tenant.
+    let demo = std::sync::Arc::new(
+        rt.block_on(lookout_pipeline::demo::Demo::start(
+            lookout_pipeline::demo::scenario().unwrap(),
+        ))
+        .unwrap(),
+    );
+    let users = vec![
+        BrokerUser::new("hub", Role::Hub),
+        BrokerUser::new(
+            "ana",
+            Role::Desk {
+                tenant: demo.config.tenant(),
+                teams: vec![],
+            },
+        ),
+    ];
+    let broker = Broker::start(&users).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let hub = {
+        let demo = demo.clone();
+        let config = demo.config.clone();
+        rt.spawn(lookout_hub::hub::run(
+            lookout_hub::hub::HubOptions {
+                name: "hub-1".into(),
+                login: lookout_hub::nats::Login {
+                    url: broker.url(),
+                    user: Some("hub".into()),
+                    password: Some(users[0].password.clone()),
+                },
+                lease: lookout_hub::hub::DEFAULT_LEASE,
+            },
+            vec![lookout_hub::hub::Watched {
+                tenant: demo.config.tenant(),
+                make: Box::new(move || demo.setup(&config)),
+            }],
+            |_| {},
+            async move {
+                let _ = stopped.await;
+            },
+        ))
+    };
+    std::fs::write(
+        dir.join("desk.toml"),
+        format!(
+            "enabled = true\nwith_tenant = true\nhub = \"{}\"\nuser = \"ana\"\n",
+            broker.url()
+        ),
+    )
+    .unwrap();
+    let password = users[1].password.expose().to_string();
+    let env = [
+        ("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1")),
+        ("LOOKOUT_CLIENT_SECRET", std::ffi::OsStr::new("demo-secret")),
+        ("LOOKOUT_NATS_PASSWORD", std::ffi::OsStr::new(&password)),
+    ];
+    let Some(d) = Driver::start(&env, &home) else {
+        return;
+    };
+    d.window("Lookout");
+    let hub_source = format!("From the team hub at {}", broker.url());
+    d.wait_for(
+        "alerts from both sources",
+        &format!(
+            "const t = [...document.querySelectorAll('#alerts li')].map(li => li.innerText); return t.some(x => x.includes('From demo.lookout.test')) && t.some(x => x.includes({}))",
+            json!(hub_source)
+        ),
+        Duration::from_secs(40),
+    );
+    d.screenshot(&home.join("overview-two-sources.png"));
+    drop(d);
+    let _ = stop.send(());
+    let _ = rt.block_on(hub);
+    drop(broker);
+    if let Ok(demo) = std::sync::Arc::try_unwrap(demo) {
+        rt.block_on(demo.stop());
+    }
+    rt.block_on(own.stop());
 }

@@ -724,25 +724,6 @@ pub async fn run_team_demo(duration: Option<Duration>) -> Result<()> {
     Ok(())
 }
 
-/// Notifications of one of several sources: labelled with it, and its name before the title,
-/// so each says whose it is.
-struct FromSource {
-    source: String,
-    inner: Box<dyn lookout_alerting::notify::Notifier>,
-}
-
-impl lookout_alerting::notify::Notifier for FromSource {
-    fn notify(&mut self, n: &lookout_alerting::notify::Notification) -> Result<(), String> {
-        let mut n = n.clone();
-        n.labels.insert(
-            lookout_pipeline::sources::SOURCE_LABEL.into(),
-            self.source.clone(),
-        );
-        n.title = format!("{}: {}", self.source, n.title);
-        self.inner.notify(&n)
-    }
-}
-
 /// `lookout watch` with several sources (the tenants of config files, and hubs): each runs as
 /// it would alone, each notification says whose it is, and the connection printed is the worst
 /// of theirs. The first to stop on its own (a refused password, an unreadable rules folder)
@@ -809,10 +790,10 @@ pub async fn watch_several(
         setup.state = Some(state_tx);
         setup.commands = Some(cmd_rx);
         let (action_tx, action_rx) = tokio::sync::mpsc::unbounded_channel();
-        let notifier = Box::new(FromSource {
-            source: name.clone(),
-            inner: pick_notifier(notify, format, config.notifications.sound, action_tx)?,
-        });
+        let notifier = Box::new(lookout_pipeline::sources::FromSource::new(
+            &name,
+            pick_notifier(notify, format, config.notifications.sound, action_tx)?,
+        ));
         add(name.clone(), state_rx, cmd_tx)?;
         let stop = stopped(stop_rx.clone());
         running.spawn(async move {
@@ -837,10 +818,10 @@ pub async fn watch_several(
         options.commands = Some(cmd_rx);
         let (action_tx, action_rx) = tokio::sync::mpsc::unbounded_channel();
         let sound = lookout_keeper::config::NotificationsConfig::default().sound;
-        let notifier = Box::new(FromSource {
-            source: name.clone(),
-            inner: pick_notifier(notify, format, sound, action_tx)?,
-        });
+        let notifier = Box::new(lookout_pipeline::sources::FromSource::new(
+            &name,
+            pick_notifier(notify, format, sound, action_tx)?,
+        ));
         add(name.clone(), state_rx, cmd_tx)?;
         let stop = stopped(stop_rx.clone());
         running.spawn(async move {

@@ -633,6 +633,9 @@ pub struct DeskConfig {
     /// Read only these teams (empty: every team the broker allows).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub teams: Vec<String>,
+    /// Read the tenant of `config.toml` as well: two sources in one tray.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub with_tenant: bool,
 }
 
 impl DeskConfig {

@@ -22,6 +22,31 @@ pub struct Source {
     pub commands: UnboundedSender<Command>,
 }
 
+/// The notifier of one of several sources: each notification labelled with it, and its name
+/// before the title, so it says whose it is.
+pub struct FromSource {
+    source: String,
+    inner: Box<dyn lookout_alerting::notify::Notifier>,
+}
+
+impl FromSource {
+    pub fn new(source: &str, inner: Box<dyn lookout_alerting::notify::Notifier>) -> FromSource {
+        FromSource {
+            source: source.into(),
+            inner,
+        }
+    }
+}
+
+impl lookout_alerting::notify::Notifier for FromSource {
+    fn notify(&mut self, n: &lookout_alerting::notify::Notification) -> Result<(), String> {
+        let mut n = n.clone();
+        n.labels.insert(SOURCE_LABEL.into(), self.source.clone());
+        n.title = format!("{}: {}", self.source, n.title);
+        self.inner.notify(&n)
+    }
+}
+
 /// How bad a connection is: smaller is worse.
 fn rank(c: &ConnectionStatus) -> (u8, std::time::SystemTime) {
     let never = std::time::SystemTime::UNIX_EPOCH;
