@@ -1196,55 +1196,21 @@ fn a_rules_folder_that_cannot_be_read_says_nothing_is_watched() {
 /// tenant, and acknowledging there goes to the hub for every desk.
 #[test]
 fn settings_connect_to_a_team_hub_and_the_overview_shows_what_the_hub_says() {
-    use lookout_hub::broker::{Broker, BrokerUser, Role};
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    use lookout_hub::broker::{BrokerUser, Role};
     let home = home("hub");
-    let demo = std::sync::Arc::new(
-        rt.block_on(lookout_pipeline::demo::Demo::start(
-            lookout_pipeline::demo::scenario().unwrap(),
-        ))
-        .unwrap(),
-    );
-    let tenant = demo.config.tenant();
+    let tenant = lookout_sim::SimConfig::default().tenant;
     let users = vec![
         BrokerUser::new("hub", Role::Hub),
         BrokerUser::new(
             "ana",
             Role::Desk {
-                tenant: tenant.clone(),
+                tenant,
                 teams: vec!["Front Line".into()],
             },
         ),
     ];
-    let broker = Broker::start(&users).unwrap();
-    let login = |name: &str| {
-        let u = users.iter().find(|u| u.name == name).unwrap();
-        lookout_hub::nats::Login {
-            url: broker.url(),
-            user: Some(u.name.clone()),
-            password: Some(u.password.clone()),
-        }
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let hub = {
-        let demo = demo.clone();
-        let config = demo.config.clone();
-        rt.spawn(lookout_hub::hub::run(
-            lookout_hub::hub::HubOptions {
-                name: "hub-1".into(),
-                login: login("hub"),
-                lease: lookout_hub::hub::DEFAULT_LEASE,
-            },
-            vec![lookout_hub::hub::Watched {
-                tenant: tenant.clone(),
-                make: Box::new(move || demo.setup(&config)),
-            }],
-            |_| {},
-            async move {
-                let _ = stopped.await;
-            },
-        ))
-    };
+    let team = TeamHub::start(&users);
+    let broker = &team.broker;
     let env = [
         ("LOOKOUT_SHOW_SETTINGS", std::ffi::OsStr::new("1")),
         ("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1")),
@@ -1311,19 +1277,14 @@ fn settings_connect_to_a_team_hub_and_the_overview_shows_what_the_hub_says() {
         Duration::from_secs(10),
     );
     drop(d);
-    let _ = stop.send(());
-    let _ = rt.block_on(hub);
-    drop(broker);
-    if let Ok(demo) = std::sync::Arc::try_unwrap(demo) {
-        rt.block_on(demo.stop());
-    }
+    drop(team);
 }
 
 /// Two sources in one tray: the tenant of config.toml and a team hub, each alert saying whose
 /// it is.
 #[test]
 fn a_tenant_and_a_team_hub_in_one_overview_each_alert_naming_its_source() {
-    use lookout_hub::broker::{Broker, BrokerUser, Role};
+    use lookout_hub::broker::{BrokerUser, Role};
     let rt = tokio::runtime::Runtime::new().unwrap();
     let home = home("two");
     // The tenant read directly: a simulated one with the demo scenario.
@@ -1339,47 +1300,18 @@ fn a_tenant_and_a_team_hub_in_one_overview_each_alert_naming_its_source() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("config.toml"), config.to_toml()).unwrap();
     // The hub, on a second simulated tenant.
-    let demo = std::sync::Arc::new(
-        rt.block_on(lookout_pipeline::demo::Demo::start(
-            lookout_pipeline::demo::scenario().unwrap(),
-        ))
-        .unwrap(),
-    );
     let users = vec![
         BrokerUser::new("hub", Role::Hub),
         BrokerUser::new(
             "ana",
             Role::Desk {
-                tenant: demo.config.tenant(),
+                tenant: lookout_sim::SimConfig::default().tenant,
                 teams: vec![],
             },
         ),
     ];
-    let broker = Broker::start(&users).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let hub = {
-        let demo = demo.clone();
-        let config = demo.config.clone();
-        rt.spawn(lookout_hub::hub::run(
-            lookout_hub::hub::HubOptions {
-                name: "hub-1".into(),
-                login: lookout_hub::nats::Login {
-                    url: broker.url(),
-                    user: Some("hub".into()),
-                    password: Some(users[0].password.clone()),
-                },
-                lease: lookout_hub::hub::DEFAULT_LEASE,
-            },
-            vec![lookout_hub::hub::Watched {
-                tenant: demo.config.tenant(),
-                make: Box::new(move || demo.setup(&config)),
-            }],
-            |_| {},
-            async move {
-                let _ = stopped.await;
-            },
-        ))
-    };
+    let team = TeamHub::start(&users);
+    let broker = &team.broker;
     std::fs::write(
         dir.join("desk.toml"),
         format!(
@@ -1409,11 +1341,78 @@ fn a_tenant_and_a_team_hub_in_one_overview_each_alert_naming_its_source() {
     );
     d.screenshot(&home.join("overview-two-sources.png"));
     drop(d);
-    let _ = stop.send(());
-    let _ = rt.block_on(hub);
-    drop(broker);
-    if let Ok(demo) = std::sync::Arc::try_unwrap(demo) {
-        rt.block_on(demo.stop());
-    }
+    drop(team);
     rt.block_on(own.stop());
+}
+
+/// A team hub on loopback for the desktop tests: the simulated tenant with the demo scenario,
+/// a broker with `users` (the first the hub's), and the hub itself. Stopped when dropped.
+struct TeamHub {
+    rt: tokio::runtime::Runtime,
+    demo: Option<std::sync::Arc<lookout_pipeline::demo::Demo>>,
+    broker: lookout_hub::broker::Broker,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    hub: Option<tokio::task::JoinHandle<Result<(), lookout_hub::nats::ConnectFailure>>>,
+}
+
+impl TeamHub {
+    fn start(users: &[lookout_hub::broker::BrokerUser]) -> TeamHub {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let demo = std::sync::Arc::new(
+            rt.block_on(lookout_pipeline::demo::Demo::start(
+                lookout_pipeline::demo::scenario().unwrap(),
+            ))
+            .unwrap(),
+        );
+        let broker = lookout_hub::broker::Broker::start(users).unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let hub = {
+            let demo = demo.clone();
+            let config = demo.config.clone();
+            rt.spawn(lookout_hub::hub::run(
+                lookout_hub::hub::HubOptions {
+                    name: "hub-1".into(),
+                    login: lookout_hub::nats::Login {
+                        url: broker.url(),
+                        user: Some(users[0].name.clone()),
+                        password: Some(users[0].password.clone()),
+                    },
+                    lease: lookout_hub::hub::DEFAULT_LEASE,
+                },
+                vec![lookout_hub::hub::Watched {
+                    tenant: demo.config.tenant(),
+                    make: Box::new(move || demo.setup(&config)),
+                }],
+                |_| {},
+                async move {
+                    let _ = stopped.await;
+                },
+            ))
+        };
+        TeamHub {
+            rt,
+            demo: Some(demo),
+            broker,
+            stop: Some(stop),
+            hub: Some(hub),
+        }
+    }
+}
+
+impl Drop for TeamHub {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.hub.take() {
+            let _ = self.rt.block_on(h);
+        }
+        if let Some(demo) = self
+            .demo
+            .take()
+            .and_then(|d| std::sync::Arc::try_unwrap(d).ok())
+        {
+            self.rt.block_on(demo.stop());
+        }
+    }
 }

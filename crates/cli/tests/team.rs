@@ -204,6 +204,26 @@ impl Team {
         )
     }
 
+    /// hub-1 active (its tenant live), then hub-2 standing by.
+    fn two_hubs(&self) -> (Proc, Proc) {
+        let long = Duration::from_secs(40);
+        let hub1 = self.hub("hub-1");
+        wait_for("hub-1 to be live", long, || {
+            hub1.lines()
+                .iter()
+                .any(|(_, l)| l.contains(": connection: live"))
+                .then_some(())
+        });
+        let hub2 = self.hub("hub-2");
+        wait_for("hub-2 to stand by", long, || {
+            hub2.lines()
+                .iter()
+                .any(|(_, l)| l.contains("standby (hub-1 holds the lease)"))
+                .then_some(())
+        });
+        (hub1, hub2)
+    }
+
     fn desk(&self, user: &str) -> Proc {
         let url = self.broker.url();
         Proc::start(
@@ -389,20 +409,7 @@ fn a_standby_hub_takes_over_a_killed_one_and_nothing_is_told_twice_or_lost() {
     let start = Instant::now();
     let lease = Duration::from_secs(2);
     let long = Duration::from_secs(40);
-    let mut hub1 = team.hub("hub-1");
-    wait_for("hub-1 to be active", long, || {
-        hub1.lines()
-            .iter()
-            .any(|(_, l)| l.ends_with(": active"))
-            .then_some(())
-    });
-    let hub2 = team.hub("hub-2");
-    wait_for("hub-2 to stand by", long, || {
-        hub2.lines()
-            .iter()
-            .any(|(_, l)| l.contains("standby (hub-1 holds the lease)"))
-            .then_some(())
-    });
+    let (mut hub1, hub2) = team.two_hubs();
     let ana = team.desk("ana");
     let cy = team.desk("cy");
     // Mid-storm: Front Line's agents are being told of.
@@ -504,20 +511,7 @@ fn the_team_demo_shows_an_acknowledgement_reaching_the_other_desk() {
 fn a_hub_stopped_by_its_service_manager_hands_over_at_once() {
     let team = Team::new();
     let long = Duration::from_secs(40);
-    let hub1 = team.hub("hub-1");
-    wait_for("hub-1 to be live", long, || {
-        hub1.lines()
-            .iter()
-            .any(|(_, l)| l.contains(": connection: live"))
-            .then_some(())
-    });
-    let hub2 = team.hub("hub-2");
-    wait_for("hub-2 to stand by", long, || {
-        hub2.lines()
-            .iter()
-            .any(|(_, l)| l.contains("standby (hub-1 holds the lease)"))
-            .then_some(())
-    });
+    let (hub1, hub2) = team.two_hubs();
     // SIGTERM, as systemd stops a service: the subscription is deleted, the lease given up.
     let stopped = Instant::now();
     let status = Command::new("kill")
