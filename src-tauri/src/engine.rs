@@ -143,6 +143,7 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
                     stale_after: lookout_hub::desk::DEFAULT_STALE_AFTER,
                     state: None,
                     commands: None,
+                    rules: None,
                 })),
                 demo: None,
             })

@@ -185,7 +185,8 @@ struct WatchArgs {
     #[arg(long, value_name = "FILE")]
     config: Vec<PathBuf>,
     /// The rules folder (default: [rules] dir of the config, or `rules` beside it; the shipped
-    /// rules are put there when it does not exist)
+    /// rules are put there when it does not exist). With --hub: rules of your own, run over
+    /// what the hub publishes, beside the hub's
     #[arg(long, value_name = "DIR")]
     rules: Option<PathBuf>,
     /// Where notifications go (default: the desktop when a notification server is running,
@@ -495,11 +496,17 @@ async fn run_watch(a: WatchArgs) -> Result<()> {
         .await;
     }
     if !a.desk.hub.is_empty() {
-        if a.rules.is_some() {
-            bail!("--hub reads the hub's state: the rules are the hub's (leave out --rules)");
-        }
+        // Rules given here are this desk's own, over what the hub publishes.
         let sound = lookout_keeper::config::NotificationsConfig::default().sound;
-        return team::watch_desk(&a.desk, a.notify, sound, a.format, duration).await;
+        return team::watch_desk(
+            &a.desk,
+            a.rules.clone(),
+            a.notify,
+            sound,
+            a.format,
+            duration,
+        )
+        .await;
     }
     let config_path = match a.config.first() {
         Some(p) => p.clone(),

@@ -288,6 +288,7 @@ async fn desk_options(a: &DeskArgs, url: &str) -> Result<DeskOptions> {
         stale_after: desk::DEFAULT_STALE_AFTER,
         state: None,
         commands: None,
+        rules: None,
     })
 }
 
@@ -306,6 +307,7 @@ fn acknowledged_json(a: &lookout_hub::wire::Acked) -> String {
 /// `lookout watch --hub`: a desk in the terminal.
 pub async fn watch_desk(
     a: &DeskArgs,
+    rules: Option<PathBuf>,
     notify: Option<NotifyTo>,
     sound: bool,
     format: Format,
@@ -313,6 +315,7 @@ pub async fn watch_desk(
 ) -> Result<()> {
     let url = a.one_hub("reading a hub")?;
     let mut options = desk_options(a, &url).await?;
+    options.rules = rules;
     let (action_tx, action_rx) = tokio::sync::mpsc::unbounded_channel();
     let notifier = pick_notifier(notify, format, sound, action_tx)?;
     let (state_tx, state_rx) = lookout_pipeline::state::state_channel();
@@ -668,6 +671,7 @@ pub async fn run_team_demo(duration: Option<Duration>) -> Result<()> {
             stale_after: desk::DEFAULT_STALE_AFTER,
             state,
             commands,
+            rules: None,
         };
         desks.push(tokio::spawn(desk::run(
             options,

@@ -24,6 +24,7 @@ use lookout_pipeline::state::{RECENT_HISTORY, StateSender};
 use lookout_pipeline::{Command, PipelineState};
 
 use crate::nats::{ConnectFailure, Login, connect_retrying};
+use crate::personal::PersonalRules;
 use crate::subjects::{DIRECTORY, Scope, Subjects, personal_snooze};
 use crate::wire::{self, AckRequest, Acked, DataPart, Directory, ScopeState, SnoozeRequest, Told};
 
@@ -44,6 +45,8 @@ pub struct DeskOptions {
     pub state: Option<StateSender>,
     /// Requests from a window.
     pub commands: Option<tokio::sync::mpsc::UnboundedReceiver<Command>>,
+    /// Rules of this desk's own, run over what the hub publishes (`None`: only the hub's).
+    pub rules: Option<PathBuf>,
 }
 
 /// Why a desk stopped.
@@ -136,6 +139,8 @@ struct Desk {
     told: VecDeque<(String, String, NotificationState, i64)>,
     refused: Refused,
     started: i64,
+    /// This desk's own rules, when it has some.
+    personal: Option<PersonalRules>,
 }
 
 const TOLD_MEMORY: usize = 1024;
@@ -179,9 +184,29 @@ impl Desk {
                 alert: nd.clone(),
             });
         }
+        let mut rules: Vec<_> = all
+            .map(|s| s.rules.iter().map(wire::RuleWire::report).collect())
+            .unwrap_or_default();
+        if let Some(p) = &self.personal {
+            alerts.extend(p.alerts(now));
+            rules.extend(p.reports());
+        }
         alerts.sort_by_key(ActiveAlert::attention);
+        PipelineState {
+            at: now,
+            connection,
+            snapshot: self.snapshot(),
+            alerts,
+            rules,
+            paused_until: silences.paused_until,
+            history: self.history(),
+        }
+    }
+
+    /// The data of every scope read, put together.
+    fn snapshot(&self) -> Option<Arc<lookout_keeper::Snapshot>> {
         let mut parts: Vec<&DataPart> = Vec::new();
-        if let Some(d) = all.and_then(|s| s.data.as_ref()) {
+        if let Some(d) = self.scopes.get(&Scope::All).and_then(|s| s.data.as_ref()) {
             parts.push(d);
         }
         parts.extend(
@@ -190,17 +215,7 @@ impl Desk {
                 .filter(|(sc, _)| **sc != Scope::All)
                 .filter_map(|(_, s)| s.data.as_ref()),
         );
-        PipelineState {
-            at: now,
-            connection,
-            snapshot: DataPart::merge(parts),
-            alerts,
-            rules: all
-                .map(|s| s.rules.iter().map(wire::RuleWire::report).collect())
-                .unwrap_or_default(),
-            paused_until: silences.paused_until,
-            history: self.history(),
-        }
+        DataPart::merge(parts)
     }
 
     /// The hub's history of every scope read, with this desk's own (its snoozes), newest first.
@@ -379,7 +394,16 @@ pub async fn run(
         told: VecDeque::new(),
         refused: Refused::default(),
         started: unix_now(),
+        personal: None,
     };
+    if let Some(dir) = options.rules.take() {
+        let store = options.store_path.with_extension("rules.json");
+        let (personal, problems) = PersonalRules::start(&dir, &store).map_err(DeskError::Start)?;
+        for p in problems {
+            report(DeskNote::Problem(p));
+        }
+        desk.personal = Some(personal);
+    }
     // Told which tenant and teams, the desk needs no directory.
     let mut wanted: BTreeSet<Scope> = BTreeSet::new();
     if desk.tenant.is_some() {
@@ -549,6 +573,12 @@ pub async fn run(
                         }
                         desk.scopes.insert(scope, s);
                         changed = true;
+                        if let Some(snap) = desk.personal.is_some().then(|| desk.snapshot()).flatten()
+                            && let Some(p) = desk.personal.as_mut()
+                            && let Some(missing) = p.submit(snap)
+                        {
+                            report(DeskNote::Problem(missing));
+                        }
                     } else if subject == subjects.told(&scope) {
                         match wire::read::<Told>(&m.payload) {
                             Ok(t) if Scope::of(&t.notification.labels) == scope => {
@@ -573,6 +603,18 @@ pub async fn run(
                     }
                 }
             },
+            Some(ev) = async {
+                match desk.personal.as_mut() {
+                    Some(p) => p.event().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let told = desk.personal.as_mut().map(|p| p.on_event(ev)).unwrap_or_default();
+                for n in told {
+                    desk.tell(n, unix_now(), &notifier);
+                }
+                changed = true;
+            }
             Some(a) = async {
                 match actions.as_mut() {
                     Some(rx) => rx.recv().await,
@@ -644,6 +686,9 @@ pub async fn run(
         f.abort();
     }
     notifier.stop();
+    if let Some(p) = desk.personal.take() {
+        p.stop();
+    }
     if let Err(e) = desk.store.save() {
         report(DeskNote::Problem(format!(
             "cannot save {}: {e}",
@@ -672,6 +717,13 @@ fn notification_of(a: &Alert, state: NotificationState, now: i64) -> Notificatio
 /// A person's action: acknowledging goes to the hub (for everyone), snoozing stays here.
 async fn act(client: &Client, user: &str, desk: &mut Desk, a: &ActionEvent) {
     let now = unix_now();
+    // This desk's own rules' alerts are nobody else's.
+    if let Some(p) = desk.personal.as_mut()
+        && p.owns(&a.rule)
+    {
+        p.act(a, now);
+        return;
+    }
     match a.action {
         Action::Acknowledge => {
             let Some(subjects) = desk.subjects.clone() else {

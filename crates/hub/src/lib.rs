@@ -14,5 +14,6 @@ pub mod broker;
 pub mod desk;
 pub mod hub;
 pub mod nats;
+pub mod personal;
 pub mod subjects;
 pub mod wire;

@@ -427,3 +427,110 @@ async fn a_desk_waits_for_a_broker_that_is_down_and_shows_a_lost_one_as_no_data(
     ana.stop().await;
     hub.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_runs_rules_of_its_own_over_what_the_hub_publishes() {
+    let demo = demo_with_storm().await;
+    let users = users();
+    let broker = Broker::start(&users).unwrap();
+    let long = Duration::from_secs(30);
+    let hub = RunningHub::start(
+        "hub-1",
+        login(&broker, &users, "hub"),
+        demo.clone(),
+        Duration::from_secs(3),
+    );
+    // Ana's own rule: any call waiting on Billing. It also asks for a statistic the hub does
+    // not subscribe to.
+    let mine = tempfile::tempdir().unwrap();
+    std::fs::write(
+        mine.path().join("billing_waits.rhai"),
+        r#"const RULE = #{ name: "Billing waits", severity: "warning", needs: #{ services: ["name", "in_calls_waiting", "in_ewt"] } };
+for s in services.where("name", "Billing").where("in_calls_waiting", ">", 0) {
+    alert(`mine:${s.name}`, `${s.name}: ${s.in_calls_waiting} waiting`, "");
+}"#,
+    )
+    .unwrap();
+    let ana = RunningDesk::with_rules(
+        "ana",
+        login(&broker, &users, "ana"),
+        Some(mine.path().into()),
+    );
+    let bo = RunningDesk::start("bo", login(&broker, &users, "bo"));
+    // Told on Ana's desk, once, named as her own; shown with her rules' report.
+    wait_for("ana's own alert", long, || {
+        ana.told().iter().find(|n| n.key == "mine:Billing").cloned()
+    })
+    .await;
+    let shown = wait_for("ana's own alert in her window", long, || {
+        ana.state()
+            .alerts
+            .iter()
+            .find(|a| a.alert.key == "mine:Billing")
+            .cloned()
+    })
+    .await;
+    assert_eq!(
+        shown
+            .alert
+            .labels
+            .get(lookout_pipeline::sources::SOURCE_LABEL)
+            .map(String::as_str),
+        Some(lookout_hub::personal::YOUR_RULES)
+    );
+    assert!(
+        ana.state()
+            .rules
+            .iter()
+            .any(|r| r.name == "your rules: Billing waits")
+    );
+    assert!(
+        ana.notes().iter().any(|n| matches!(n, DeskNote::Problem(p) if p.contains("services.in_ewt") && p.contains("does not publish"))),
+        "{:?}",
+        ana.notes()
+    );
+    // Acknowledging it stays on her desk: the hub hears nothing, Bo never has it.
+    ana.commands
+        .send(Command::Act(ActionEvent {
+            rule: "billing_waits".into(),
+            key: "mine:Billing".into(),
+            digest: None,
+            action: Action::Acknowledge,
+            by: None,
+        }))
+        .unwrap();
+    wait_for(
+        "ana's own alert acknowledged",
+        Duration::from_secs(3),
+        || {
+            ana.state()
+                .alerts
+                .iter()
+                .find(|a| a.alert.key == "mine:Billing")
+                .filter(|a| a.quiet == Some(Quiet::Acknowledged))
+                .map(|_| ())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        !bo.notes()
+            .iter()
+            .any(|n| matches!(n, DeskNote::Acknowledged(_)))
+    );
+    assert!(
+        !bo.state()
+            .alerts
+            .iter()
+            .any(|a| a.alert.key == "mine:Billing")
+    );
+    let told = ana
+        .told()
+        .iter()
+        .filter(|n| n.key == "mine:Billing")
+        .count();
+    assert_eq!(told, 1);
+    ana.stop().await;
+    bo.stop().await;
+    hub.stop().await;
+}

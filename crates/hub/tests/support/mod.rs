@@ -158,6 +158,11 @@ pub struct RunningDesk {
 
 impl RunningDesk {
     pub fn start(user: &str, login: Login) -> RunningDesk {
+        RunningDesk::with_rules(user, login, None)
+    }
+
+    /// A desk with rules of its own.
+    pub fn with_rules(user: &str, login: Login, rules: Option<std::path::PathBuf>) -> RunningDesk {
         let capture = CaptureNotifier::default();
         let told = capture.seen.clone();
         let notes = Arc::new(Mutex::new(Vec::new()));
@@ -174,6 +179,7 @@ impl RunningDesk {
             stale_after: desk::DEFAULT_STALE_AFTER,
             state: Some(state_tx),
             commands: Some(commands_rx),
+            rules,
         };
         let n = notes.clone();
         let task = tokio::spawn(async move {
