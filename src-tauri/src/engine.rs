@@ -106,18 +106,9 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
             let desk = DeskConfig::load(path)?.ok_or_else(|| {
                 anyhow::anyhow!("no team hub is set up ({} is missing)", path.display())
             })?;
-            let password = match &desk.user {
-                None => None,
-                Some(user) => {
-                    let (url, user) = (desk.hub.clone(), user.clone());
-                    Some(
-                        tokio::task::spawn_blocking(move || {
-                            secrets::find_nats_password(&url, &user)
-                        })
-                        .await??,
-                    )
-                }
-            };
+            let login = Login::find(&desk.hub, desk.user.as_deref())
+                .await
+                .map_err(anyhow::Error::msg)?;
             let store_path = lookout_alerting::store::Store::default_path()
                 .ok_or_else(|| anyhow::anyhow!("no place for Lookout's state on this system"))?
                 .with_file_name("desk.json");
@@ -131,11 +122,7 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
                     .unwrap_or_else(|| format!("the team hub at {}", desk.hub)),
                 sound,
                 source: Source::Desk(Box::new(DeskOptions {
-                    login: Login {
-                        url: desk.hub.clone(),
-                        user: desk.user.clone(),
-                        password,
-                    },
+                    login,
                     user: desk.user.clone().unwrap_or_else(|| "someone".into()),
                     tenant: desk.tenant.clone(),
                     teams: (!desk.teams.is_empty()).then(|| desk.teams.clone()),

@@ -180,25 +180,16 @@ pub async fn test(config: &Path, f: &HubForm) -> Result<String, FormError> {
             ..f.clone()
         },
     )?;
-    let password = match (&desk.user, f.password.is_empty()) {
-        (None, _) => None,
-        (Some(_), false) => Some(Secret::new(&f.password)),
-        (Some(user), true) => {
-            let (url, user) = (desk.hub.clone(), user.clone());
-            Some(
-                tauri::async_runtime::spawn_blocking(move || {
-                    secrets::find_nats_password(&url, &user)
-                })
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| FormError::at(Field::HubPassword, e.to_string()))?,
-            )
+    let login = if f.password.is_empty() {
+        lookout_hub::nats::Login::find(&desk.hub, desk.user.as_deref())
+            .await
+            .map_err(|e| FormError::at(Field::HubPassword, e))?
+    } else {
+        lookout_hub::nats::Login {
+            url: desk.hub.clone(),
+            user: desk.user.clone(),
+            password: desk.user.as_ref().map(|_| Secret::new(&f.password)),
         }
-    };
-    let login = lookout_hub::nats::Login {
-        url: desk.hub.clone(),
-        user: desk.user.clone(),
-        password,
     };
     let client = lookout_hub::nats::connect(&login, "lookout settings", None)
         .await

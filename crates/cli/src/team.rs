@@ -104,22 +104,7 @@ pub struct NatsUserArgs {
 /// The user's password at the broker, when there is a user.
 async fn login(url: &str, user: Option<&str>) -> Result<Login> {
     lookout_hub::nats::check_url(url)?;
-    let password = match user {
-        None => None,
-        Some(u) => {
-            let (url, u) = (url.to_string(), u.to_string());
-            Some(
-                tokio::task::spawn_blocking(move || secrets::find_nats_password(&url, &u))
-                    .await
-                    .context("the keychain lookup failed")??,
-            )
-        }
-    };
-    Ok(Login {
-        url: url.to_string(),
-        user: user.map(str::to_string),
-        password,
-    })
+    Login::find(url, user).await.map_err(anyhow::Error::msg)
 }
 
 fn host_name() -> String {

@@ -244,6 +244,16 @@ impl Drop for Team {
     }
 }
 
+/// When `hub` said it became active (waiting up to 10 s for it).
+fn became_active(hub: &Proc) -> Instant {
+    wait_for("the hub to take over", Duration::from_secs(10), || {
+        hub.lines()
+            .into_iter()
+            .find(|(_, l)| l.ends_with(": active"))
+            .map(|(t, _)| t)
+    })
+}
+
 /// The team label of each notification a desk printed.
 fn teams_told(desk: &Proc) -> Vec<Option<String>> {
     desk.json("notification")
@@ -418,12 +428,7 @@ fn a_standby_hub_takes_over_a_killed_one_and_nothing_is_told_twice_or_lost() {
     });
     hub1.kill();
     let killed = Instant::now();
-    let took_over = wait_for("hub-2 to take over", Duration::from_secs(10), || {
-        hub2.lines()
-            .into_iter()
-            .find(|(_, l)| l.ends_with(": active"))
-            .map(|(t, _)| t)
-    });
+    let took_over = became_active(&hub2);
     let gap = took_over.saturating_duration_since(killed);
     eprintln!(
         "hub-2 took over {} ms after hub-1 was killed",
@@ -527,12 +532,7 @@ fn a_hub_stopped_by_its_service_manager_hands_over_at_once() {
         "{}",
         hub1.errors()
     );
-    let took_over = wait_for("hub-2 to take over", Duration::from_secs(10), || {
-        hub2.lines()
-            .into_iter()
-            .find(|(_, l)| l.ends_with(": active"))
-            .map(|(t, _)| t)
-    });
+    let took_over = became_active(&hub2);
     let gap = took_over.saturating_duration_since(stopped);
     eprintln!(
         "hub-2 took over {} ms after hub-1 was told to stop",

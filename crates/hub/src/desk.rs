@@ -141,6 +141,9 @@ struct Desk {
     started: i64,
     /// This desk's own rules, when it has some.
     personal: Option<PersonalRules>,
+    /// The data of every scope read, put together when a scope's data changes (not at every
+    /// publish: a window redraws its grids only for new data).
+    data: Option<Arc<lookout_keeper::Snapshot>>,
 }
 
 const TOLD_MEMORY: usize = 1024;
@@ -195,7 +198,7 @@ impl Desk {
         PipelineState {
             at: now,
             connection,
-            snapshot: self.snapshot(),
+            snapshot: self.data.clone(),
             alerts,
             rules,
             paused_until: silences.paused_until,
@@ -204,7 +207,7 @@ impl Desk {
     }
 
     /// The data of every scope read, put together.
-    fn snapshot(&self) -> Option<Arc<lookout_keeper::Snapshot>> {
+    fn merge_data(&self) -> Option<Arc<lookout_keeper::Snapshot>> {
         let mut parts: Vec<&DataPart> = Vec::new();
         if let Some(d) = self.scopes.get(&Scope::All).and_then(|s| s.data.as_ref()) {
             parts.push(d);
@@ -395,6 +398,7 @@ pub async fn run(
         refused: Refused::default(),
         started: unix_now(),
         personal: None,
+        data: None,
     };
     if let Some(dir) = options.rules.take() {
         let store = options.store_path.with_extension("rules.json");
@@ -571,13 +575,18 @@ pub async fn run(
                             }
                             desk.hub = Some(s.hub.clone());
                         }
+                        // The hub says the same data again each second: merged only when new.
+                        let taken = |st: &ScopeState| st.data.as_ref().map(|d| d.taken_at);
+                        let new_data = desk.scopes.get(&scope).map(taken) != Some(taken(&s));
                         desk.scopes.insert(scope, s);
                         changed = true;
-                        if let Some(snap) = desk.personal.is_some().then(|| desk.snapshot()).flatten()
-                            && let Some(p) = desk.personal.as_mut()
-                            && let Some(missing) = p.submit(snap)
-                        {
-                            report(DeskNote::Problem(missing));
+                        if new_data {
+                            desk.data = desk.merge_data();
+                            if let (Some(p), Some(snap)) = (desk.personal.as_mut(), desk.data.clone())
+                                && let Some(missing) = p.submit(snap)
+                            {
+                                report(DeskNote::Problem(missing));
+                            }
                         }
                     } else if subject == subjects.told(&scope) {
                         match wire::read::<Told>(&m.payload) {

@@ -26,6 +26,30 @@ impl std::fmt::Debug for Login {
     }
 }
 
+impl Login {
+    /// `user` at the broker at `url`, its password from the environment or the keychain (the
+    /// keychain may be a D-Bus call: looked up off the async runtime). No user: no password.
+    pub async fn find(url: &str, user: Option<&str>) -> Result<Login, String> {
+        let password = match user {
+            None => None,
+            Some(u) => {
+                let (u_url, u_user) = (url.to_string(), u.to_string());
+                let found = tokio::task::spawn_blocking(move || {
+                    lookout_pipeline::secrets::find_nats_password(&u_url, &u_user)
+                })
+                .await
+                .map_err(|e| format!("the keychain lookup failed: {e}"))?;
+                Some(found.map_err(|e| e.to_string())?)
+            }
+        };
+        Ok(Login {
+            url: url.to_string(),
+            user: user.map(str::to_string),
+            password,
+        })
+    }
+}
+
 /// Why connecting failed: retrying helps, or it does not.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectFailure {
@@ -52,26 +76,19 @@ impl ConnectFailure {
 /// Check a broker address: `nats://`, `tls://` (or a bare `host:port`), and no password in it:
 /// a password on a command line is visible to every local user.
 pub fn check_url(url: &str) -> Result<(), ConnectFailure> {
-    let rest = url
-        .strip_prefix("nats://")
-        .or_else(|| url.strip_prefix("tls://"))
-        .unwrap_or(url);
-    if url.contains("://") && !(url.starts_with("nats://") || url.starts_with("tls://")) {
-        return Err(ConnectFailure::BadUrl(format!(
+    use lookout_keeper::config::{NatsUrlProblem, check_nats_url};
+    match check_nats_url(url) {
+        Ok(_) => Ok(()),
+        Err(NatsUrlProblem::NotNats) => Err(ConnectFailure::BadUrl(format!(
             "`{url}` is not a NATS address: write nats://HOST:PORT (or tls://HOST:PORT)"
-        )));
-    }
-    if rest.contains('@') {
-        return Err(ConnectFailure::BadUrl(
+        ))),
+        Err(NatsUrlProblem::HoldsCredentials) => Err(ConnectFailure::BadUrl(
             "the hub's address holds a user or password: give the user with --user and the password in LOOKOUT_NATS_PASSWORD or the keychain, never in the address".into(),
-        ));
-    }
-    if rest.is_empty() {
-        return Err(ConnectFailure::BadUrl(
+        )),
+        Err(NatsUrlProblem::NoHost) => Err(ConnectFailure::BadUrl(
             "the hub's address is empty: write nats://HOST:PORT".into(),
-        ));
+        )),
     }
-    Ok(())
 }
 
 /// Connect once (no retries here: the caller decides, with [`ConnectFailure::transient`]).

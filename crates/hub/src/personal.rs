@@ -45,7 +45,8 @@ impl PersonalRules {
         let mut alerting = Alerting::new(
             AlertingConfig {
                 tenant: YOUR_RULES.into(),
-                // The hub's connection has its own "no data"; these rules have none.
+                // The hub's connection has its own "no data"; these rules have none (and no
+                // tick asks for it).
                 no_data_after: i64::MAX / 4,
                 grace: 0,
                 policy: Default::default(),
@@ -142,7 +143,6 @@ impl PersonalRules {
         self.alerting
             .current(now)
             .into_iter()
-            .filter(|a| !a.is_no_data())
             .map(|mut a| {
                 a.alert
                     .labels

@@ -529,24 +529,18 @@ impl Config {
             );
         }
         if let Some(url) = &self.hub.nats {
-            let rest = url
-                .strip_prefix("nats://")
-                .or_else(|| url.strip_prefix("tls://"));
-            match rest {
-                None => {
-                    return bad(
-                        HubNats,
-                        "is not a NATS address: write nats://HOST:PORT (or tls://HOST:PORT)".into(),
-                    );
+            let problem = match check_nats_url(url) {
+                Ok(NatsUrl { scheme: None }) | Err(NatsUrlProblem::NotNats) => {
+                    "is not a NATS address: write nats://HOST:PORT (or tls://HOST:PORT)"
                 }
-                Some(r) if r.contains('@') => {
-                    return bad(
-                        HubNats,
-                        "holds a user or password: give the user as [hub] user and the password in LOOKOUT_NATS_PASSWORD or the keychain".into(),
-                    );
+                Err(NatsUrlProblem::HoldsCredentials) => {
+                    "holds a user or password: give the user as [hub] user and the password in LOOKOUT_NATS_PASSWORD or the keychain"
                 }
-                Some("") => return bad(HubNats, "names no host".into()),
-                Some(_) => {}
+                Err(NatsUrlProblem::NoHost) => "names no host",
+                Ok(_) => "",
+            };
+            if !problem.is_empty() {
+                return bad(HubNats, problem.into());
             }
         }
         let every = self.availability.interval_secs;
@@ -612,6 +606,40 @@ impl Config {
     }
 }
 
+/// A broker's address as read: `nats://` or `tls://` (or none: a bare `HOST:PORT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NatsUrl {
+    pub scheme: Option<&'static str>,
+}
+
+/// What is wrong with a broker's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatsUrlProblem {
+    /// Another scheme (`http://…`).
+    NotNats,
+    /// A `user:password@` in it: a password on a command line or in a file is seen by others.
+    HoldsCredentials,
+    NoHost,
+}
+
+/// Read a broker's address (team mode): the one check of `[hub] nats`, `desk.toml` and
+/// `--hub`/`--nats`; each says what is wrong in its own words.
+pub fn check_nats_url(url: &str) -> Result<NatsUrl, NatsUrlProblem> {
+    let (scheme, rest) = match url.split_once("://") {
+        Some(("nats", rest)) => (Some("nats"), rest),
+        Some(("tls", rest)) => (Some("tls"), rest),
+        Some(_) => return Err(NatsUrlProblem::NotNats),
+        None => (None, url),
+    };
+    if rest.contains('@') {
+        return Err(NatsUrlProblem::HoldsCredentials);
+    }
+    if rest.is_empty() {
+        return Err(NatsUrlProblem::NoHost);
+    }
+    Ok(NatsUrl { scheme })
+}
+
 /// `desk.toml`, beside `config.toml`: read a team hub instead of Bright Pattern (team mode,
 /// docs/team.md). Switched off, it is kept, so switching back loses nothing; `config.toml` is
 /// left as it is either way.
@@ -675,18 +703,16 @@ impl DeskConfig {
 
     /// The checks of [`DeskConfig::parse`].
     pub fn check(&self) -> Result<(), String> {
-        let rest = self
-            .hub
-            .strip_prefix("nats://")
-            .or_else(|| self.hub.strip_prefix("tls://"));
-        match rest {
-            None => Err("hub: not a NATS address; write nats://HOST:PORT (or tls://HOST:PORT)".into()),
-            Some(r) if r.contains('@') => Err("hub: holds a user or password; give the user as `user` and keep the password in the keychain".into()),
-            Some("") => Err("hub: names no host".into()),
-            Some(_) if self.user.as_deref().is_some_and(|u| u.trim().is_empty()) => {
+        match check_nats_url(&self.hub) {
+            Ok(NatsUrl { scheme: None }) | Err(NatsUrlProblem::NotNats) => Err(
+                "hub: not a NATS address; write nats://HOST:PORT (or tls://HOST:PORT)".into(),
+            ),
+            Err(NatsUrlProblem::HoldsCredentials) => Err("hub: holds a user or password; give the user as `user` and keep the password in the keychain".into()),
+            Err(NatsUrlProblem::NoHost) => Err("hub: names no host".into()),
+            Ok(_) if self.user.as_deref().is_some_and(|u| u.trim().is_empty()) => {
                 Err("user: must not be empty (or leave it out for a broker without users)".into())
             }
-            Some(_) => Ok(()),
+            Ok(_) => Ok(()),
         }
     }
 
