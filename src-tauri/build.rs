@@ -5,6 +5,7 @@ fn main() {
         "overview",
         "acknowledge",
         "snooze",
+        "open_runbook",
         "settings_load",
         "settings_save",
         "settings_test",

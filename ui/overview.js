@@ -51,6 +51,7 @@ function renderAlerts(alerts, snoozeMinutes) {
     if (a.source) li.append(el("p", `From ${a.source}`, "source"));
     if (a.body) li.append(el("p", a.body, "body"));
     if (a.quiet) li.append(el("p", `Quiet: ${a.quiet}`, "quiet"));
+    if (a.runbook && !a.runbook_is_link) li.append(el("p", `Runbook: ${a.runbook}`, "runbook"));
     const buttons = el("div", null, "buttons");
     const alert = { rule: a.rule, key: a.key };
     const ack = el("button", "Acknowledge");
@@ -60,6 +61,13 @@ function renderAlerts(alerts, snoozeMinutes) {
     snooze.dataset.action = "snooze";
     snooze.addEventListener("click", () => call("snooze", { alert }));
     buttons.append(ack, snooze);
+    if (a.runbook && a.runbook_is_link) {
+      const runbook = el("button", "Open runbook");
+      runbook.dataset.action = "runbook";
+      runbook.title = a.runbook;
+      runbook.addEventListener("click", () => call("open_runbook", { alert }));
+      buttons.append(runbook);
+    }
     li.append(buttons);
     list.append(li);
     if (refocus && refocus.alert === id) {

@@ -51,7 +51,15 @@ no_data: boolean,
 /**
  * Whose it is, when the app reads several sources (a tenant, a team hub).
  */
-source: string | null, };
+source: string | null, 
+/**
+ * What to do about it, from its rule: text, or a link the app opens.
+ */
+runbook: string | null, 
+/**
+ * The runbook is a web link (an "Open runbook" button opens it).
+ */
+runbook_is_link: boolean, };
 
 export type AlertRef = { rule: string, key: string, };
 
@@ -143,6 +151,7 @@ export interface Commands {
   overview: { args: {  }; answer: Overview; error: never };
   acknowledge: { args: { alert: AlertRef }; answer: null; error: never };
   snooze: { args: { alert: AlertRef }; answer: null; error: never };
+  open_runbook: { args: { alert: AlertRef }; answer: null; error: string };
   settings_load: { args: {  }; answer: Form; error: never };
   settings_save: { args: { form: Form }; answer: Saved; error: FormError };
   settings_test: { args: { form: Form }; answer: string; error: FormError };

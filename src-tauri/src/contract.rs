@@ -50,6 +50,7 @@ fn commands() -> Vec<Command> {
         cmd("overview", vec![], Overview::name(&c), None),
         cmd("acknowledge", alert(), none(), None),
         cmd("snooze", alert(), none(), None),
+        cmd("open_runbook", alert(), none(), Some(text())),
         cmd("settings_load", vec![], Form::name(&c), None),
         cmd(
             "settings_save",

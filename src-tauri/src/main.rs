@@ -167,6 +167,11 @@ fn on_menu(app: &AppHandle, id: MenuId) {
 }
 
 fn open_folder(dir: &std::path::Path) {
+    open_with_system(dir.as_os_str());
+}
+
+/// Open a folder or a link with the system's opener.
+fn open_with_system(what: &std::ffi::OsStr) {
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else if cfg!(windows) {
@@ -180,8 +185,8 @@ fn open_folder(dir: &std::path::Path) {
     for name in lookout_pipeline::secrets::SECRET_ENV {
         cmd.env_remove(name);
     }
-    if let Err(e) = cmd.arg(dir).spawn() {
-        tracing::warn!("cannot open {}: {e}", dir.display());
+    if let Err(e) = cmd.arg(what).spawn() {
+        tracing::warn!("cannot open {}: {e}", what.to_string_lossy());
     }
 }
 
@@ -364,7 +369,10 @@ fn watch_the_watcher(app: AppHandle) {
                         body: format!("{reason}. Open Settings from the tray menu to fix it."),
                         digest: None,
                         labels: Default::default(),
+                        runbook: None,
                         at: unix_now(),
+                        group: None,
+                        also: Vec::new(),
                     },
                 )
             })
@@ -390,6 +398,7 @@ fn act(app: &AppHandle, alert: view::AlertRef, action: Action) {
             digest: None,
             action,
             by: None,
+            also: Vec::new(),
         }),
     );
 }
@@ -402,6 +411,26 @@ fn acknowledge(app: AppHandle, alert: view::AlertRef) {
 #[tauri::command]
 fn snooze(app: AppHandle, alert: view::AlertRef) {
     act(&app, alert, Action::Snooze);
+}
+
+/// Open the runbook link of an alert the engine shows now. The window names the alert, never
+/// the link, so a page cannot make the app open an address of its choosing.
+#[tauri::command]
+fn open_runbook(shared: State<'_, Shared>, alert: view::AlertRef) -> Result<(), String> {
+    let latest = shared
+        .latest
+        .lock()
+        .map(|o| o.clone())
+        .map_err(|_| "the overview is not available".to_string())?;
+    let link = latest
+        .alerts
+        .iter()
+        .find(|a| a.rule == alert.rule && a.key == alert.key)
+        .and_then(|a| a.runbook.as_deref())
+        .and_then(lookout_alerting::notify::desktop::runbook_link)
+        .ok_or("this alert has no runbook link")?;
+    open_with_system(std::ffi::OsStr::new(link));
+    Ok(())
 }
 
 #[tauri::command]
@@ -486,7 +515,10 @@ async fn test_notification() -> Result<String, String> {
             body: "Notifications from Lookout look like this.".into(),
             digest: None,
             labels: Default::default(),
+            runbook: None,
             at: unix_now(),
+            group: None,
+            also: Vec::new(),
         })?;
         Ok("Sent: a test notification should be on your screen.".to_string())
     })
@@ -541,6 +573,7 @@ fn main() {
             overview,
             acknowledge,
             snooze,
+            open_runbook,
             settings_load,
             settings_save,
             settings_test,

@@ -116,6 +116,8 @@ impl Field {
             Setting::NotificationsQuietHours => Some(Field::QuietHours),
             Setting::ServerMaxResponse
             | Setting::HubNats
+            | Setting::NotificationsGroupBy
+            | Setting::NotificationsGroupWait
             | Setting::AvailabilityInterval
             | Setting::AlertsNoData
             | Setting::AlertsMaxPerMinute => None,

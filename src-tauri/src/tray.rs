@@ -302,6 +302,8 @@ mod tests {
             quiet: quiet.map(String::from),
             no_data: false,
             source: None,
+            runbook: None,
+            runbook_is_link: false,
         }
     }
 

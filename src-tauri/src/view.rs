@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use lookout_alerting::lifecycle::State;
+use lookout_alerting::notify::desktop::runbook_link;
 use lookout_alerting::policy::{Acknowledgement, Quiet};
 use lookout_alerting::{ActiveAlert, Severity};
 use lookout_keeper::{ConnectionStatus, Snapshot};
@@ -99,6 +100,10 @@ pub struct AlertView {
     pub no_data: bool,
     /// Whose it is, when the app reads several sources (a tenant, a team hub).
     pub source: Option<String>,
+    /// What to do about it, from its rule: text, or a link the app opens.
+    pub runbook: Option<String>,
+    /// The runbook is a web link (an "Open runbook" button opens it).
+    pub runbook_is_link: bool,
 }
 
 impl AlertView {
@@ -127,6 +132,13 @@ impl AlertView {
                 .labels
                 .get(lookout_pipeline::sources::SOURCE_LABEL)
                 .cloned(),
+            runbook: a.alert.runbook.clone(),
+            runbook_is_link: a
+                .alert
+                .runbook
+                .as_deref()
+                .and_then(runbook_link)
+                .is_some(),
         }
     }
 

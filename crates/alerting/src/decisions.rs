@@ -3,15 +3,15 @@
 //! output is notifications to send, transitions held back (with why), and the alerts as they
 //! are now ([`ActiveAlert`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use lookout_keeper::ConnectionStatus;
 
 use crate::lifecycle::{Alert, Lifecycle, Notice, NoticeKind, State};
 use crate::notify::{ActionEvent, Notification};
-use crate::policy::{Acknowledgement, Held, Policy, PolicyConfig, Quiet};
+use crate::policy::{Acknowledgement, Held, Inhibited, Policy, PolicyConfig, Quiet};
 use crate::store::{HistoryEntry, SavedAlert, Store};
-use crate::{AlertRule, CONNECTION_RULE, Finding, Mode, NO_DATA_KEY, Severity};
+use crate::{AlertId, AlertRule, CONNECTION_RULE, Finding, Mode, NO_DATA_KEY, Severity};
 
 /// Settings of the alerting stage.
 #[derive(Debug, Clone)]
@@ -91,6 +91,8 @@ fn connection_rule() -> AlertRule {
         mode: Mode::State,
         repeat_secs: 0,
         notify_resolved: true,
+        inhibits: None,
+        runbook: None,
     }
 }
 
@@ -110,6 +112,11 @@ pub struct Alerting {
     dirty: bool,
     /// The latest time it was stepped with.
     now: i64,
+    /// The alerts held back by another now, and by which ([`crate::inhibit`]).
+    inhibited: Inhibited,
+    /// Firing alerts that were never told because another held them back: told when it lets
+    /// go while they still fire.
+    untold: BTreeSet<AlertId>,
 }
 
 /// A start within this long of the last save carries on with the alerts it saved (a restart,
@@ -149,6 +156,8 @@ impl Alerting {
             grace_until: 0,
             dirty: false,
             now,
+            inhibited: Inhibited::new(),
+            untold: BTreeSet::new(),
         };
         alerting.set_rules(BTreeMap::new());
         alerting
@@ -182,7 +191,7 @@ impl Alerting {
     /// The rules ran over a snapshot taken at `now`.
     pub fn evaluated(&mut self, now: i64, findings: &[Finding]) -> (Vec<Notification>, Vec<Held>) {
         let grace = now < self.grace_until;
-        let notices = self
+        let mut notices = self
             .lifecycle
             .step_where(now, &self.rules, findings, grace, |r| r != CONNECTION_RULE);
         self.store.state.seen_events = self
@@ -191,15 +200,46 @@ impl Alerting {
             .iter()
             .map(|((r, k), t)| (r.clone(), k.clone(), *t))
             .collect();
-        self.tell(now, notices)
+        let before = std::mem::replace(
+            &mut self.inhibited,
+            crate::inhibit::inhibitions(&self.rules, self.lifecycle.alerts()),
+        );
+        // Held back until the one that held them resolved, and still firing: told now.
+        for a in self.lifecycle.alerts() {
+            let id = (a.rule.clone(), a.key.clone());
+            if a.state == State::Firing
+                && !self.inhibited.contains_key(&id)
+                && self.untold.remove(&id)
+            {
+                notices.push(crate::lifecycle::notice(NoticeKind::Firing, a, now));
+            }
+        }
+        // What resolves while held back stays quiet to the end.
+        let mut holding = self.inhibited.clone();
+        for n in notices.iter().filter(|n| n.kind == NoticeKind::Resolved) {
+            let id = (n.rule.clone(), n.key.clone());
+            self.untold.remove(&id);
+            if let Some(by) = before.get(&id) {
+                holding.insert(id, by.clone());
+            }
+        }
+        let out = self.tell_holding(now, notices, &holding);
+        // What fires while held back is remembered as untold.
+        self.remember_untold(now, &out.1);
+        out
     }
 
     /// Once a second: raise "no data" when data has been missing too long. `status` says why,
     /// in the alert's body. Data rules are not stepped meanwhile, so they neither fire nor
     /// resolve while Lookout is blind.
     pub fn tick(&mut self, now: i64, status: &ConnectionStatus) -> (Vec<Notification>, Vec<Held>) {
+        // Groups whose wait is over are told now, whether or not data comes.
+        let (mut out, mut held) =
+            self.policy
+                .flush(now, &self.store.state.silences, &self.inhibited);
+        self.remember_untold(now, &held);
         if self.no_data.is_some() || now - self.last_data < self.config.no_data_after {
-            return (Vec::new(), Vec::new());
+            return (out, held);
         }
         self.no_data = Some(Finding {
             rule: CONNECTION_RULE.into(),
@@ -214,7 +254,23 @@ impl Alerting {
             labels: Default::default(),
         });
         let notices = self.step_connection(now);
-        self.tell(now, notices)
+        let (more, more_held) = self.tell(now, notices);
+        out.extend(more);
+        held.extend(more_held);
+        (out, held)
+    }
+
+    /// Firing alerts a group held back because another alert holds them: told if it lets go.
+    fn remember_untold(&mut self, now: i64, held: &[Held]) {
+        for h in held {
+            let id = (h.notice.rule.clone(), h.notice.key.clone());
+            if h.notice.kind == NoticeKind::Firing
+                && self.inhibited.contains_key(&id)
+                && self.store.state.silences.quiet(now, &id.0, &id.1).is_none()
+            {
+                self.untold.insert(id);
+            }
+        }
     }
 
     /// Step the connection's own alert with its finding (or none).
@@ -232,7 +288,10 @@ impl Alerting {
             .lifecycle
             .alerts()
             .map(|a| ActiveAlert {
-                quiet: silences.quiet(now, &a.rule, &a.key),
+                quiet: silences.quiet(now, &a.rule, &a.key).or_else(|| {
+                    let by = self.inhibited.get(&(a.rule.clone(), a.key.clone()))?;
+                    Some(Quiet::Inhibited { by: by.clone() })
+                }),
                 acknowledged: silences.acknowledgement(&a.rule, &a.key),
                 alert: a.clone(),
             })
@@ -294,6 +353,16 @@ impl Alerting {
     }
 
     fn tell(&mut self, now: i64, notices: Vec<Notice>) -> (Vec<Notification>, Vec<Held>) {
+        self.tell_holding(now, notices, &Inhibited::new())
+    }
+
+    /// Record and decide `notices`; those in `holding` are held back by another alert.
+    fn tell_holding(
+        &mut self,
+        now: i64,
+        notices: Vec<Notice>,
+        holding: &Inhibited,
+    ) -> (Vec<Notification>, Vec<Held>) {
         self.now = self.now.max(now);
         self.dirty |= !notices.is_empty();
         for n in &notices {
@@ -312,7 +381,7 @@ impl Alerting {
             });
         }
         self.policy
-            .decide(now, notices, &mut self.store.state.silences)
+            .decide_inhibited(now, notices, &mut self.store.state.silences, holding)
     }
 }
 #[cfg(test)]
@@ -431,6 +500,7 @@ mod tests {
                 digest: None,
                 action: Action::Acknowledge,
                 by: None,
+                also: Vec::new(),
             },
             5,
         );
@@ -485,6 +555,7 @@ mod tests {
                 digest: None,
                 action: Action::Acknowledge,
                 by: Some("ana".into()),
+                also: Vec::new(),
             },
             3,
         );
@@ -530,5 +601,64 @@ mod tests {
             told(c.evaluated(RESUME_SECS + 10, &found(&[("r", "x")]))),
             ["Firing x"]
         );
+    }
+
+    #[test]
+    fn one_cause_rings_one_bell_and_what_it_held_back_is_told_if_it_outlasts_it() {
+        let (st, _) = store("inhibit");
+        let mut a = Alerting::new(config(), st, 0);
+        let mut rules = rules(&[("unavailable", Mode::State), ("no_ready", Mode::State)]);
+        rules.get_mut("unavailable").unwrap().inhibits = Some(crate::Inhibits {
+            rules: vec!["no_ready".into()],
+            equal: vec!["service".into()],
+        });
+        a.set_rules(rules);
+        let f = |rule: &str, service: &str| Finding {
+            rule: rule.into(),
+            key: format!("{rule}:{service}"),
+            severity: Severity::Critical,
+            title: format!("{rule} on {service}"),
+            body: String::new(),
+            labels: [("service".to_string(), service.to_string())].into(),
+        };
+        // Both fire together: one bell; the other is shown, quiet, with the reason.
+        let (out, held) = a.evaluated(0, &[f("unavailable", "Billing"), f("no_ready", "Billing")]);
+        assert_eq!(told((out, held.clone())), ["Firing unavailable:Billing"]);
+        assert_eq!(held[0].reason, "inhibited by: unavailable on Billing");
+        let shown = a.current(0);
+        let nr = shown.iter().find(|x| x.alert.rule == "no_ready").unwrap();
+        assert_eq!(
+            nr.quiet,
+            Some(Quiet::Inhibited {
+                by: "unavailable on Billing".into()
+            })
+        );
+        assert!(!nr.loud());
+        // Another service is not held back.
+        assert_eq!(
+            told(a.evaluated(
+                1,
+                &[
+                    f("unavailable", "Billing"),
+                    f("no_ready", "Billing"),
+                    f("no_ready", "Sales")
+                ]
+            )),
+            ["Firing no_ready:Sales"]
+        );
+        // The cause resolves while the other still fires: now it is told, once.
+        assert_eq!(
+            told(a.evaluated(2, &[f("no_ready", "Billing"), f("no_ready", "Sales")])),
+            ["Resolved unavailable:Billing", "Firing no_ready:Billing"]
+        );
+        assert!(
+            told(a.evaluated(3, &[f("no_ready", "Billing"), f("no_ready", "Sales")])).is_empty()
+        );
+        // Held back to the end: its resolution is as quiet as its start.
+        a.evaluated(4, &[f("unavailable", "VIP"), f("no_ready", "VIP")]);
+        let (out, held) = a.evaluated(5, &[f("unavailable", "VIP")]);
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(held[0].reason, "inhibited by: unavailable on VIP");
+        assert!(a.untold.is_empty());
     }
 }

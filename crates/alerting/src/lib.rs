@@ -11,6 +11,7 @@
 //! Its input is the vocabulary below, which the rules produce.
 
 pub mod decisions;
+pub mod inhibit;
 pub mod lifecycle;
 pub mod notify;
 pub mod policy;
@@ -76,6 +77,22 @@ pub struct AlertRule {
     /// Notify again while firing, every this many seconds (0: never).
     pub repeat_secs: u64,
     pub notify_resolved: bool,
+    /// While an alert of this rule fires, the alerts it holds back.
+    pub inhibits: Option<Inhibits>,
+    /// What to do about an alert of this rule: text, or a link (`https://…`).
+    pub runbook: Option<String>,
+}
+
+/// What a firing alert holds back (inhibits): the alerts of `rules` whose `equal` labels have
+/// the same values as its own. A label missing on either side is never equal, so an alert
+/// about one service never holds back one about the whole center. With `equal` empty it holds
+/// back every alert of those rules. An alert never holds back itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Inhibits {
+    /// Rule ids (file names without `.rhai`).
+    pub rules: Vec<String>,
+    /// Label names.
+    pub equal: Vec<String>,
 }
 
 /// A condition a rule says is true now: the input of the alerting stage.

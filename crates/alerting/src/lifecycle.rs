@@ -28,6 +28,9 @@ pub struct Alert {
     pub body: String,
     #[serde(default, skip_serializing_if = "Labels::is_empty")]
     pub labels: Labels,
+    /// The rule's runbook: what to do about it (text or a link).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<String>,
     pub state: State,
     /// When it was first seen (pending) in this spell.
     pub since: i64,
@@ -51,6 +54,7 @@ impl Alert {
             title: finding.title,
             body: finding.body,
             labels: finding.labels,
+            runbook: None,
             state: State::Firing,
             since,
             firing_since: Some(since),
@@ -89,6 +93,7 @@ pub struct Notice {
     pub title: String,
     pub body: String,
     pub labels: Labels,
+    pub runbook: Option<String>,
     pub at: i64,
 }
 
@@ -164,6 +169,7 @@ impl Lifecycle {
                     alert.body = f.body.clone();
                     alert.labels = f.labels.clone();
                     alert.severity = f.severity;
+                    alert.runbook = meta.runbook.clone();
                     if meta.mode == Mode::Event {
                         self.seen.insert(id.clone(), now);
                         continue;
@@ -230,6 +236,7 @@ impl Lifecycle {
                 title: f.title.clone(),
                 body: f.body.clone(),
                 labels: f.labels.clone(),
+                runbook: meta.runbook.clone(),
                 state: State::Pending,
                 since: now,
                 firing_since: None,
@@ -261,7 +268,7 @@ impl Lifecycle {
     }
 
     /// Every alert, pending or firing.
-    pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
+    pub fn alerts(&self) -> impl Iterator<Item = &Alert> + Clone {
         self.alerts.values()
     }
 
@@ -286,7 +293,8 @@ impl Lifecycle {
     }
 }
 
-fn notice(kind: NoticeKind, a: &Alert, at: i64) -> Notice {
+/// The transition `kind` of `a` at `at`.
+pub fn notice(kind: NoticeKind, a: &Alert, at: i64) -> Notice {
     Notice {
         kind,
         notify: true,
@@ -297,6 +305,7 @@ fn notice(kind: NoticeKind, a: &Alert, at: i64) -> Notice {
         title: a.title.clone(),
         body: a.body.clone(),
         labels: a.labels.clone(),
+        runbook: a.runbook.clone(),
         at,
     }
 }
@@ -314,6 +323,8 @@ mod tests {
             mode,
             repeat_secs: repeat,
             notify_resolved: true,
+            inhibits: None,
+            runbook: None,
         }
     }
 

@@ -22,6 +22,8 @@ pub enum Quiet {
     RuleSnoozed { until: i64 },
     /// All notifications are paused until then (`i64::MAX`: until resumed).
     Paused { until: i64 },
+    /// A firing alert holds it back (its rule's `inhibits`); `by` is that alert's title.
+    Inhibited { by: String },
 }
 
 impl std::fmt::Display for Quiet {
@@ -38,9 +40,13 @@ impl std::fmt::Display for Quiet {
             Quiet::Snoozed { until } => write!(f, "snoozed {}", when(*until)),
             Quiet::RuleSnoozed { until } => write!(f, "rule snoozed {}", when(*until)),
             Quiet::Paused { until } => write!(f, "notifications paused {}", when(*until)),
+            Quiet::Inhibited { by } => write!(f, "inhibited by: {by}"),
         }
     }
 }
+
+/// The alerts another holds back: (rule, key) → the title of the firing alert that does.
+pub type Inhibited = BTreeMap<AlertId, String>;
 
 /// How long the Snooze action silences an alert.
 pub const SNOOZE_SECS: i64 = 15 * 60;
@@ -122,12 +128,7 @@ impl Silences {
     /// [`SNOOZE_SECS`]. A digest's action applies to every alert it stands for. Open changes
     /// nothing here (the app shows the overview).
     pub fn apply(&mut self, e: &crate::notify::ActionEvent, now: i64) {
-        let keys: Vec<String> = match &e.digest {
-            Some(keys) => keys.clone(),
-            None => vec![e.key.clone()],
-        };
-        for key in keys {
-            let id = (e.rule.clone(), key);
+        for id in e.alerts() {
             match e.action {
                 crate::notify::Action::Acknowledge => {
                     self.acknowledged_by.insert(
@@ -184,6 +185,11 @@ pub struct PolicyConfig {
     pub quiet_hours: Option<(u16, u16)>,
     /// The local minute of the day at a Unix time (the system's time zone; tests fix it).
     pub local_minute: fn(i64) -> u16,
+    /// Alerts with the same values of these labels, starting within `group_wait` seconds of
+    /// each other, are told as one notification ([`Policy`]'s grouping by cause).
+    pub group_by: Vec<String>,
+    /// Seconds the first alert of a new group waits for others (0: no grouping).
+    pub group_wait: i64,
 }
 
 impl Default for PolicyConfig {
@@ -194,6 +200,8 @@ impl Default for PolicyConfig {
             resolved: lookout_keeper::config::ResolvedNotices::Rule,
             quiet_hours: None,
             local_minute,
+            group_by: Vec::new(),
+            group_wait: 0,
         }
     }
 }
@@ -211,6 +219,8 @@ impl PolicyConfig {
                 .quiet_hours
                 .as_deref()
                 .and_then(|q| lookout_keeper::config::parse_quiet_hours(q).ok()),
+            group_by: notifications.group_by.clone(),
+            group_wait: notifications.group_wait_secs as i64,
             ..PolicyConfig::default()
         }
     }
@@ -249,6 +259,17 @@ pub struct Policy {
     pub config: PolicyConfig,
     sent: VecDeque<i64>,
     overflow_told_at: Option<i64>,
+    /// Groups by cause, by their key (`service=Billing`).
+    groups: BTreeMap<String, Group>,
+}
+
+/// Alerts told as one notification: they share the `group_by` labels and started within
+/// `group_wait` of the first.
+#[derive(Debug, Clone)]
+struct Group {
+    /// When it is told; `None`: told already, and a new member updates it in place.
+    due: Option<i64>,
+    members: Vec<Notice>,
 }
 
 impl Policy {
@@ -267,12 +288,32 @@ impl Policy {
         notices: Vec<Notice>,
         silences: &mut Silences,
     ) -> (Vec<Notification>, Vec<Held>) {
+        self.decide_inhibited(now, notices, silences, &Inhibited::new())
+    }
+
+    /// [`Policy::decide`], where the alerts in `inhibited` are held back by another (a person's
+    /// silence is the reason given first: it lasts longer).
+    pub fn decide_inhibited(
+        &mut self,
+        now: i64,
+        notices: Vec<Notice>,
+        silences: &mut Silences,
+        inhibited: &Inhibited,
+    ) -> (Vec<Notification>, Vec<Held>) {
         silences.expire(now);
         let mut held = Vec::new();
         let mut told: Vec<Notice> = Vec::new();
         for n in notices {
             let id = (n.rule.clone(), n.key.clone());
-            let quiet = silences.quiet(now, &n.rule, &n.key);
+            // Gone before its group was told: never told at all.
+            if n.kind == NoticeKind::Resolved && self.leave_group(&id) {
+                continue;
+            }
+            let quiet = silences.quiet(now, &n.rule, &n.key).or_else(|| {
+                inhibited
+                    .get(&id)
+                    .map(|by| Quiet::Inhibited { by: by.clone() })
+            });
             let mut n = n;
             if n.kind == NoticeKind::Resolved {
                 silences.acknowledged.remove(&id);
@@ -325,11 +366,147 @@ impl Policy {
         for (_, group) in firing_by_rule {
             if group.len() >= self.config.storm_threshold {
                 out.push(Notification::digest(&group, now));
-            } else {
-                out.extend(group.iter().map(Notification::from_notice));
+                continue;
+            }
+            for n in group {
+                match self.group_key(&n) {
+                    Some(key) => self.join(key, n, now, &mut out, silences, inhibited),
+                    None => out.push(Notification::from_notice(&n)),
+                }
             }
         }
-        // The cap per minute.
+        let (due, more_held) = self.due_groups(now, silences, inhibited);
+        out.extend(due);
+        held.extend(more_held);
+        self.cap(now, out, held)
+    }
+
+    /// Tell the groups whose `group_wait` is over (called every second): each member is
+    /// checked again, so one that a person silenced or another alert came to hold back
+    /// meanwhile is held, with the reason.
+    pub fn flush(
+        &mut self,
+        now: i64,
+        silences: &Silences,
+        inhibited: &Inhibited,
+    ) -> (Vec<Notification>, Vec<Held>) {
+        let (out, held) = self.due_groups(now, silences, inhibited);
+        if out.is_empty() && held.is_empty() {
+            return (out, held);
+        }
+        self.cap(now, out, held)
+    }
+
+    /// The group `n` belongs to: the values of the `group_by` labels (and its team, so a group
+    /// never mixes teams); `None` when grouping is off or `n` lacks one of them.
+    fn group_key(&self, n: &Notice) -> Option<String> {
+        if self.config.group_wait <= 0 || self.config.group_by.is_empty() {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if !self.config.group_by.iter().any(|l| l == TEAM_LABEL)
+            && let Some(team) = n.labels.get(TEAM_LABEL)
+        {
+            parts.push(format!("{TEAM_LABEL}={team}"));
+        }
+        for label in &self.config.group_by {
+            parts.push(format!("{label}={}", n.labels.get(label)?));
+        }
+        Some(parts.join(","))
+    }
+
+    /// `n` starts firing in group `key`: a new group waits `group_wait`; a waiting one takes
+    /// it; one already told is told again, in place, with it (and without the members that
+    /// are quiet now: silenced, or held back by another alert).
+    fn join(
+        &mut self,
+        key: String,
+        n: Notice,
+        now: i64,
+        out: &mut Vec<Notification>,
+        silences: &Silences,
+        inhibited: &Inhibited,
+    ) {
+        let group = self.groups.entry(key.clone()).or_insert_with(|| Group {
+            due: Some(now + self.config.group_wait),
+            members: Vec::new(),
+        });
+        group
+            .members
+            .retain(|m| (m.rule.as_str(), m.key.as_str()) != (n.rule.as_str(), n.key.as_str()));
+        group.members.push(n);
+        if group.due.is_none() {
+            group.members.retain(|m| {
+                let id = (m.rule.clone(), m.key.clone());
+                silences.quiet(now, &m.rule, &m.key).is_none() && !inhibited.contains_key(&id)
+            });
+            if !group.members.is_empty() {
+                out.push(Notification::group(&key, &group.members, now));
+            }
+        }
+        self.groups.retain(|_, g| !g.members.is_empty());
+    }
+
+    /// (rule, key) resolved: it leaves its group. True when that group was still waiting, so
+    /// the alert was never told.
+    fn leave_group(&mut self, id: &AlertId) -> bool {
+        let mut waiting = false;
+        for group in self.groups.values_mut() {
+            let before = group.members.len();
+            group
+                .members
+                .retain(|m| (&m.rule, &m.key) != (&id.0, &id.1));
+            if group.members.len() < before {
+                waiting = group.due.is_some();
+            }
+        }
+        self.groups.retain(|_, g| !g.members.is_empty());
+        waiting
+    }
+
+    fn due_groups(
+        &mut self,
+        now: i64,
+        silences: &Silences,
+        inhibited: &Inhibited,
+    ) -> (Vec<Notification>, Vec<Held>) {
+        let (mut out, mut held) = (Vec::new(), Vec::new());
+        for (key, group) in &mut self.groups {
+            if group.due.is_none_or(|d| now < d) {
+                continue;
+            }
+            group.due = None;
+            let mut loud = Vec::new();
+            for m in group.members.drain(..) {
+                let quiet = silences.quiet(now, &m.rule, &m.key).or_else(|| {
+                    inhibited
+                        .get(&(m.rule.clone(), m.key.clone()))
+                        .map(|by| Quiet::Inhibited { by: by.clone() })
+                });
+                match quiet {
+                    Some(q) => held.push(Held {
+                        notice: m,
+                        reason: q.to_string(),
+                    }),
+                    None => loud.push(m),
+                }
+            }
+            group.members = loud;
+            if !group.members.is_empty() {
+                out.push(Notification::group(key, &group.members, now));
+            }
+        }
+        self.groups.retain(|_, g| !g.members.is_empty());
+        (out, held)
+    }
+
+    /// The cap per minute over what is about to be told.
+    fn cap(
+        &mut self,
+        now: i64,
+        mut out: Vec<Notification>,
+        mut held: Vec<Held>,
+    ) -> (Vec<Notification>, Vec<Held>) {
         while self.sent.front().is_some_and(|t| now - t >= 60) {
             self.sent.pop_front();
         }
@@ -365,7 +542,7 @@ impl Policy {
 }
 
 impl NotificationState {
-    fn of(kind: NoticeKind) -> NotificationState {
+    pub(crate) fn of(kind: NoticeKind) -> NotificationState {
         match kind {
             NoticeKind::Firing | NoticeKind::Repeat => NotificationState::Firing,
             NoticeKind::Resolved => NotificationState::Resolved,
@@ -385,7 +562,10 @@ impl Notification {
             body: n.body.clone(),
             digest: None,
             labels: n.labels.clone(),
+            runbook: n.runbook.clone(),
             at: n.at,
+            group: None,
+            also: Vec::new(),
         }
     }
 
@@ -421,7 +601,51 @@ impl Notification {
             body: format!("{shown}{more}"),
             digest: Some(group.iter().map(|n| n.key.clone()).collect()),
             labels: shared_labels(group.iter().map(|n| &n.labels)),
+            runbook: first.runbook.clone(),
             at: now,
+            group: None,
+            also: Vec::new(),
+        }
+    }
+
+    /// The notification of a group by cause: the loudest member (the first of the loudest)
+    /// leads; the others are named under it.
+    fn group(key: &str, members: &[Notice], now: i64) -> Notification {
+        let lead = (0..members.len())
+            .max_by_key(|&i| (members[i].severity, std::cmp::Reverse(i)))
+            .unwrap_or(0);
+        let first = &members[lead];
+        let others: Vec<&Notice> = members
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != lead)
+            .map(|(_, m)| m)
+            .collect();
+        let mut body = first.body.clone();
+        if !others.is_empty() {
+            if !body.is_empty() {
+                body.push('\n');
+            }
+            let titles: Vec<&str> = others.iter().map(|m| m.title.as_str()).collect();
+            body.push_str(&format!("Also: {}", titles.join("; ")));
+        }
+        Notification {
+            rule: first.rule.clone(),
+            rule_name: first.rule_name.clone(),
+            key: first.key.clone(),
+            severity: first.severity,
+            state: NotificationState::Firing,
+            title: first.title.clone(),
+            body,
+            digest: None,
+            labels: shared_labels(members.iter().map(|n| &n.labels)),
+            runbook: first.runbook.clone(),
+            at: now,
+            group: Some(key.to_string()),
+            also: others
+                .iter()
+                .map(|m| (m.rule.clone(), m.key.clone()))
+                .collect(),
         }
     }
 
@@ -448,7 +672,10 @@ impl Notification {
                     .collect(),
             ),
             labels: shared_labels(over.iter().map(|n| &n.labels)),
+            runbook: None,
             at: now,
+            group: None,
+            also: Vec::new(),
         }
     }
 
@@ -466,6 +693,7 @@ impl Notification {
             title: self.title.clone(),
             body: self.body.clone(),
             labels: self.labels.clone(),
+            runbook: self.runbook.clone(),
             at: self.at,
         }
     }
@@ -498,6 +726,7 @@ mod tests {
             title: format!("{key} title"),
             body: String::new(),
             labels: Labels::new(),
+            runbook: None,
             at,
         }
     }
@@ -705,5 +934,119 @@ mod tests {
         s.paused_until = Some(i64::MAX);
         let (_, held) = p.decide(300, vec![n(Firing, "r", "f", Critical, 300)], &mut s);
         assert_eq!(held[0].reason, "notifications paused until resumed");
+    }
+
+    fn on(kind: NoticeKind, rule: &str, service: &str, sev: Severity, at: i64) -> Notice {
+        let mut x = n(kind, rule, &format!("{rule}:{service}"), sev, at);
+        x.title = format!("{rule} on {service}");
+        x.labels.insert("service".into(), service.into());
+        x
+    }
+
+    #[test]
+    fn alerts_of_one_cause_become_one_notification_updated_in_place() {
+        let mut p = Policy::new(PolicyConfig {
+            group_by: vec!["service".into()],
+            group_wait: 5,
+            ..PolicyConfig::default()
+        });
+        let mut s = Silences::default();
+        let none = Inhibited::new();
+        // Three rules on Billing within group_wait; one on Sales; one with no service label.
+        let (out, _) = p.decide(
+            100,
+            vec![
+                on(Firing, "wait", "Billing", Warning, 100),
+                on(Firing, "sales", "Sales", Warning, 100),
+                n(Firing, "chat", "chat:1", Critical, 100),
+            ],
+            &mut s,
+        );
+        assert_eq!(keys(&out), ["Firing chat:1"], "no label: told at once");
+        let (out, _) = p.decide(
+            102,
+            vec![on(Firing, "unavailable", "Billing", Critical, 102)],
+            &mut s,
+        );
+        assert!(out.is_empty(), "waiting for others: {out:?}");
+        let (out, _) = p.decide(
+            103,
+            vec![
+                on(Firing, "growth", "Billing", Warning, 103),
+                on(Firing, "gone", "Billing", Warning, 103),
+            ],
+            &mut s,
+        );
+        assert!(out.is_empty());
+        // One resolves before its group is told: never told at all.
+        let (out, _) = p.decide(
+            104,
+            vec![on(Resolved, "gone", "Billing", Warning, 104)],
+            &mut s,
+        );
+        assert!(out.is_empty(), "{out:?}");
+        let (out, _) = p.flush(104, &s, &none);
+        assert!(out.is_empty());
+        let (out, _) = p.flush(105, &s, &none);
+        let billing = out
+            .iter()
+            .find(|o| o.labels.get("service").map(String::as_str) == Some("Billing"))
+            .unwrap();
+        assert_eq!(out.len(), 2, "{out:#?}");
+        // The loudest leads; the others are named.
+        assert_eq!(billing.title, "unavailable on Billing");
+        assert_eq!(billing.severity, Critical);
+        assert_eq!(billing.body, "Also: wait on Billing; growth on Billing");
+        assert_eq!(billing.group.as_deref(), Some("service=Billing"));
+        assert_eq!(
+            billing.also,
+            [
+                ("wait".to_string(), "wait:Billing".to_string()),
+                ("growth".to_string(), "growth:Billing".to_string())
+            ]
+        );
+        // A fourth joins later: the same group's notification, told again in place.
+        let (out, _) = p.decide(
+            140,
+            vec![on(Firing, "noready", "Billing", Critical, 140)],
+            &mut s,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].group.as_deref(), Some("service=Billing"));
+        assert_eq!(out[0].title, "unavailable on Billing");
+        assert!(
+            out[0]
+                .body
+                .ends_with("growth on Billing; noready on Billing"),
+            "{}",
+            out[0].body
+        );
+        // An action on it applies to every alert it names.
+        s.apply(
+            &crate::notify::ActionEvent {
+                rule: out[0].rule.clone(),
+                key: out[0].key.clone(),
+                digest: None,
+                action: crate::notify::Action::Acknowledge,
+                by: None,
+                also: out[0].also.clone(),
+            },
+            141,
+        );
+        assert_eq!(s.acknowledged.len(), 4);
+        // Held back by another alert meanwhile: held at the flush, with the reason.
+        p.decide(
+            150,
+            vec![on(Firing, "noready", "VIP", Critical, 150)],
+            &mut s,
+        );
+        let inhibited: Inhibited = [(
+            ("noready".to_string(), "noready:VIP".to_string()),
+            "unavailable on VIP".to_string(),
+        )]
+        .into();
+        let (out, held) = p.flush(155, &s, &inhibited);
+        assert!(out.is_empty());
+        assert_eq!(held[0].reason, "inhibited by: unavailable on VIP");
     }
 }

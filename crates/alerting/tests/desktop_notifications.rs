@@ -30,7 +30,10 @@ fn note(severity: Severity, key: &str, title: &str, body: &str) -> Notification 
         body: body.into(),
         digest: None,
         labels: Default::default(),
+        runbook: None,
         at: 1_700_000_000,
+        group: None,
+        also: Vec::new(),
     }
 }
 
@@ -113,6 +116,7 @@ fn notifications_reach_the_server_escaped_with_urgency_and_actions_that_act() {
         title: "again".into(),
         body: String::new(),
         labels: Default::default(),
+        runbook: None,
         at: 1_700_000_100,
     };
     let (out, held) = Policy::default().decide(1_700_000_100, vec![repeat.clone()], &mut silences);
@@ -159,4 +163,147 @@ fn no_notification_server_is_a_clear_error_not_a_hang() {
         .expect("nobody owns the name");
     assert!(err.starts_with("no desktop notification server"), "{err}");
     assert!(start.elapsed() < Duration::from_secs(30));
+}
+
+/// Grouping by cause, end to end from findings to the notification server: three alerts on
+/// Billing within `group_wait` are one notification naming all three; a fourth that joins
+/// later replaces it in place (`replaces_id`), and acknowledging it acknowledges all four.
+#[test]
+fn one_cause_is_one_notification_replaced_in_place_when_another_alert_joins() {
+    use lookout_alerting::policy::PolicyConfig;
+    use lookout_alerting::store::Store;
+    use lookout_alerting::{AlertRule, Alerting, AlertingConfig, Finding, Mode};
+    let bus = private_bus();
+    let addr = bus.address.clone();
+    // SAFETY: as above, one test per process.
+    unsafe { std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &addr) };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let server = serve(&addr, seen.clone());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut notifier = DesktopNotifier::connect(Some(tx)).expect("a notification server");
+
+    let dir = std::env::temp_dir().join(format!("lookout-group-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (store, _) = Store::open(&dir.join("state.json"));
+    let config = AlertingConfig {
+        tenant: "demo".into(),
+        no_data_after: 600,
+        grace: 0,
+        policy: PolicyConfig {
+            group_by: vec!["service".into()],
+            group_wait: 5,
+            ..PolicyConfig::default()
+        },
+    };
+    let mut alerting = Alerting::new(config, store, 0);
+    let rule = |name: &str, runbook: Option<&str>| AlertRule {
+        name: name.into(),
+        severity: Severity::Critical,
+        for_secs: 0,
+        keep_firing_secs: 0,
+        mode: Mode::State,
+        repeat_secs: 0,
+        notify_resolved: false,
+        inhibits: None,
+        runbook: runbook.map(str::to_string),
+    };
+    alerting.set_rules(
+        [
+            (
+                "unavailable",
+                rule(
+                    "No agents available",
+                    Some("https://wiki.example.com/billing"),
+                ),
+            ),
+            ("growth", rule("Queue growing", None)),
+            ("wait", rule("Caller waiting too long", None)),
+            ("noready", rule("Nobody ready", None)),
+        ]
+        .into_iter()
+        .map(|(id, r)| (id.to_string(), r))
+        .collect(),
+    );
+    let found = |list: &[(&str, Severity, &str)]| -> Vec<Finding> {
+        list.iter()
+            .map(|(rule, severity, title)| Finding {
+                rule: rule.to_string(),
+                key: format!("{rule}:Billing"),
+                severity: *severity,
+                title: title.to_string(),
+                body: String::new(),
+                labels: [("service".to_string(), "Billing".to_string())].into(),
+            })
+            .collect()
+    };
+    let status = lookout_keeper::ConnectionStatus::Connecting;
+    let mut tell = |out: (Vec<Notification>, Vec<_>)| {
+        for n in &out.0 {
+            notifier.notify(n).unwrap();
+        }
+        out.0.len()
+    };
+    let three = [
+        ("growth", Severity::Warning, "Billing: 5 more calls waiting"),
+        (
+            "unavailable",
+            Severity::Critical,
+            "No agents available for Billing",
+        ),
+    ];
+    assert_eq!(tell(alerting.evaluated(0, &found(&three))), 0);
+    let mut with_wait = three.to_vec();
+    with_wait.push((
+        "wait",
+        Severity::Warning,
+        "Billing: a caller has waited 1m 35s",
+    ));
+    assert_eq!(tell(alerting.evaluated(2, &found(&with_wait))), 0);
+    assert_eq!(
+        tell(alerting.tick(4, &status)),
+        0,
+        "still within group_wait"
+    );
+    assert_eq!(tell(alerting.tick(5, &status)), 1);
+    let first = wait_until("the group's notification", || {
+        seen.lock().unwrap().first().cloned()
+    });
+    assert_eq!(first.summary, "No agents available for Billing");
+    assert_eq!(
+        first.body,
+        "Also: Billing: 5 more calls waiting; Billing: a caller has waited 1m 35s"
+    );
+    assert_eq!((first.replaces_id, first.urgency), (0, Some(2)));
+    assert!(
+        first.actions.contains(&"runbook".to_string()),
+        "{:?}",
+        first.actions
+    );
+
+    // A fourth alert on Billing, long after: the same notification, replaced in place.
+    let mut four = with_wait.clone();
+    four.push(("noready", Severity::Critical, "Nobody ready on Billing"));
+    assert_eq!(tell(alerting.evaluated(30, &found(&four))), 1);
+    let second = wait_until("the replacement", || seen.lock().unwrap().get(1).cloned());
+    assert_eq!(second.replaces_id, first.id, "replaced in place");
+    assert_eq!(second.id, first.id);
+    assert!(
+        second.body.ends_with("; Nobody ready on Billing"),
+        "{}",
+        second.body
+    );
+
+    // Acknowledge on it acknowledges all four.
+    let event = wait_until("the Acknowledge action", || {
+        choose(&server, first.id, "acknowledge");
+        std::thread::sleep(Duration::from_millis(50));
+        rx.try_recv().ok()
+    });
+    alerting.action(&event, 31);
+    let acknowledged = alerting
+        .current(31)
+        .iter()
+        .filter(|a| a.quiet.is_some())
+        .count();
+    assert_eq!(acknowledged, 4);
 }

@@ -481,6 +481,7 @@ pub async fn run_ack(a: AckArgs) -> Result<()> {
                 digest: None,
                 action: Action::Acknowledge,
                 by: None,
+                also: Vec::new(),
             })
         },
         move |n| matches!(n, DeskNote::Acknowledged(x) if x.key == key && (user.is_empty() || x.by == user)),
@@ -694,6 +695,7 @@ pub async fn run_team_demo(duration: Option<Duration>) -> Result<()> {
                     digest: None,
                     action: Action::Acknowledge,
                     by: None,
+                    also: Vec::new(),
                 }));
                 return;
             }

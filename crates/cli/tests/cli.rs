@@ -384,7 +384,8 @@ fn the_demo_makes_the_shipped_rules_fire_within_a_minute() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("connection: live"), "{stdout}");
-    // Every shipped rule but the service level (its 60 s `for` ends just after) has fired.
+    // Every shipped rule but the service level (its 60 s `for` ends just after) has fired
+    // (a group's line names the keys of all its alerts).
     for key in [
         "chat:1",
         "growth:Support",
@@ -392,7 +393,6 @@ fn the_demo_makes_the_shipped_rules_fire_within_a_minute() {
         "wait:all",
         "abandon:spike",
         "unavailable:Billing",
-        "noready:Billing",
         "acw:omar.berg",
     ] {
         assert!(
@@ -402,6 +402,24 @@ fn the_demo_makes_the_shipped_rules_fire_within_a_minute() {
             "{key} did not fire:\n{stdout}"
         );
     }
+    // Billing lost its agents: one bell. Nobody ready on Billing is held back by it, and said.
+    assert!(
+        stdout.lines().any(|l| l.contains("HELD")
+            && l.contains("noready:Billing")
+            && l.ends_with("inhibited by: No agents available for Billing")),
+        "{stdout}"
+    );
+    assert!(
+        !stdout
+            .lines()
+            .any(|l| l.contains("FIRING") && l.contains("noready:Billing")),
+        "{stdout}"
+    );
+    // The runbook is printed under its alert.
+    assert!(
+        stdout.contains("\n          runbook: Ask the team lead on shift"),
+        "{stdout}"
+    );
     // Chat markup is shown as it was written.
     assert!(stdout.contains("legal action <b>now</b>"), "{stdout}");
 }
@@ -753,4 +771,152 @@ fn the_demo_works_in_a_private_folder_of_its_own() {
     let status = wait_exit(&mut child, std::time::Duration::from_secs(20)).expect("exited");
     assert!(status.success());
     assert!(!place.exists(), "removed on exit");
+}
+
+#[path = "../../alerting/tests/support/fake_notifications.rs"]
+mod fake_notifications;
+#[path = "../../alerting/tests/support/private_bus.rs"]
+mod private_bus;
+
+/// Run `lookout watch` on `config` with the shipped rules in `dir/<name>`; its stdout lines
+/// arrive on the receiver.
+fn watch_lines(
+    dir: &Path,
+    name: &str,
+    config: &Path,
+    notify: &str,
+    bus: &str,
+) -> (Running, std::sync::mpsc::Receiver<String>) {
+    let mut child = Command::new(BIN)
+        .args(["watch", "--format", "json", "--notify", notify, "--config"])
+        .arg(config)
+        .arg("--rules")
+        .arg(dir.join(name).join("rules"))
+        .env("LOOKOUT_CLIENT_SECRET", "demo-secret")
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .env("XDG_DATA_HOME", dir.join(name).join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (Running(child), rx)
+}
+
+/// Billing loses every agent while calls wait: one critical notification for Billing (the
+/// cause), on the terminal and on the desktop; "nobody ready" and "long wait" on Billing are
+/// held back, each with the reason.
+#[test]
+fn a_service_that_loses_every_agent_rings_one_bell_and_the_rest_is_shown_as_inhibited() {
+    let dir = tempdir("inhibit");
+    // The agents leave with calls waiting; the oldest caller's wait passes both thresholds
+    // later, as waits do.
+    let (_sim, config) = scenario_sim(
+        &dir,
+        r#"
+[[event]]
+at = "1s"
+do = "agents"
+service = "Billing"
+state = "not_ready"
+reason = "Meeting"
+for = "5m"
+
+[[event]]
+at = "1s"
+do = "calls"
+service = "Billing"
+count = 5
+
+[[event]]
+at = "16s"
+do = "set"
+service = "Billing"
+stat = "in_max_wait_time"
+value = 200
+for = "5m"
+"#,
+        &[],
+    );
+    let bus = private_bus::private_bus();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let _server = fake_notifications::serve(&bus.address, seen.clone());
+    let (_desktop, _) = watch_lines(&dir, "desktop", &config, "desktop", &bus.address);
+    let (_terminal, lines) = watch_lines(
+        &dir,
+        "terminal",
+        &config,
+        "stdout",
+        "unix:path=/nonexistent",
+    );
+    let mut got: Vec<serde_json::Value> = Vec::new();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let held = |got: &[serde_json::Value], key: &str| {
+        got.iter().any(|v| v["type"] == "held" && v["key"] == key)
+    };
+    while std::time::Instant::now() < until
+        && !(held(&got, "noready:Billing") && held(&got, "wait:Billing"))
+    {
+        if let Ok(line) = lines.recv_timeout(std::time::Duration::from_millis(200)) {
+            got.push(serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}")));
+        }
+    }
+    // A moment for the desktop's watcher, which runs alongside.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    while let Ok(line) = lines.try_recv() {
+        got.push(serde_json::from_str(&line).unwrap());
+    }
+    let billing = |v: &&serde_json::Value| v["labels"]["service"] == "Billing";
+    // Exactly one critical notification for Billing (the queue's growth, a warning, may be
+    // told before it, in the same group).
+    let told: Vec<&serde_json::Value> = got
+        .iter()
+        .filter(|v| v["type"] == "notification" && v["severity"] == "critical")
+        .filter(billing)
+        .collect();
+    assert_eq!(
+        told.len(),
+        1,
+        "one critical notification for Billing: {got:#?}"
+    );
+    assert_eq!(told[0]["key"], "unavailable:Billing");
+    assert_eq!(told[0]["title"], "No agents available for Billing");
+    assert_eq!(told[0]["group"], "service=Billing");
+    assert!(told[0]["runbook"].as_str().unwrap().contains("team lead"));
+    assert!(
+        !got.iter().any(|v| v["type"] == "notification"
+            && (v["key"] == "noready:Billing" || v["key"] == "wait:Billing")),
+        "{got:#?}"
+    );
+    for key in ["noready:Billing", "wait:Billing"] {
+        let h = got
+            .iter()
+            .find(|v| v["type"] == "held" && v["key"] == key)
+            .unwrap_or_else(|| panic!("{key} not shown as held: {got:#?}"));
+        assert_eq!(h["severity"], "critical");
+        assert_eq!(h["reason"], "inhibited by: No agents available for Billing");
+        assert_eq!(h["labels"]["service"], "Billing");
+    }
+    // The desktop: one notification about Billing on screen (each showing replaces the one
+    // before), critical once, led by the cause.
+    let desktop = seen.lock().unwrap().clone();
+    let about_billing: Vec<_> = desktop
+        .iter()
+        .filter(|c| c.summary.contains("Billing") || c.body.contains("Billing"))
+        .collect();
+    let ids: std::collections::BTreeSet<u32> = about_billing.iter().map(|c| c.id).collect();
+    assert_eq!(ids.len(), 1, "{desktop:#?}");
+    let critical: Vec<_> = about_billing
+        .iter()
+        .filter(|c| c.urgency == Some(2))
+        .collect();
+    assert_eq!(critical.len(), 1, "{desktop:#?}");
+    assert_eq!(critical[0].summary, "No agents available for Billing");
+    assert!(!critical[0].body.contains("Nobody ready"), "{desktop:#?}");
 }

@@ -87,6 +87,7 @@ fn killed_at_random_it_restarts_from_its_state_and_tells_nothing_twice() {
             digest: None,
             action: UserAction::Acknowledge,
             by: None,
+            also: Vec::new(),
         },
         lookout_keeper::unix_now(),
     );

@@ -719,7 +719,10 @@ fn notification_of(a: &Alert, state: NotificationState, now: i64) -> Notificatio
         body: a.body.clone(),
         digest: None,
         labels: a.labels.clone(),
+        runbook: a.runbook.clone(),
         at: now,
+        group: None,
+        also: Vec::new(),
     }
 }
 
@@ -738,12 +741,11 @@ async fn act(client: &Client, user: &str, desk: &mut Desk, a: &ActionEvent) {
             let Some(subjects) = desk.subjects.clone() else {
                 return;
             };
-            let keys = a.digest.clone().unwrap_or_else(|| vec![a.key.clone()]);
-            for key in keys {
-                let scope = desk.scope_of(&a.rule, &key).unwrap_or(Scope::All);
+            for (rule, key) in a.alerts() {
+                let scope = desk.scope_of(&rule, &key).unwrap_or(Scope::All);
                 let req = AckRequest {
                     v: wire::VERSION,
-                    rule: Some(a.rule.clone()),
+                    rule: Some(rule),
                     key,
                 };
                 if let Ok(body) = serde_json::to_vec(&req)

@@ -290,7 +290,7 @@ enum Ended {
 /// before the notification it allows is published.
 enum Out {
     Store(Bytes),
-    Told(Notification),
+    Told(Box<Notification>),
 }
 
 /// The pipeline's notifier on a hub: every notification goes to the outbox.
@@ -299,7 +299,7 @@ struct Outbox(tokio::sync::mpsc::UnboundedSender<Out>);
 impl Notifier for Outbox {
     fn notify(&mut self, n: &Notification) -> Result<(), String> {
         self.0
-            .send(Out::Told(n.clone()))
+            .send(Out::Told(Box::new(n.clone())))
             .map_err(|_| "the hub's outbox is closed".to_string())
     }
 }
@@ -482,7 +482,7 @@ async fn write_out(
                     tenant: tenant.clone(),
                     hub: hub.clone(),
                     sent_ms: wire::unix_ms(),
-                    notification: n,
+                    notification: *n,
                 };
                 publish(&client, subjects.told(&scope), &told).await;
             }
@@ -665,6 +665,7 @@ async fn take_acks(
                 digest: None,
                 action: Action::Acknowledge,
                 by: Some(user.clone()),
+                also: Vec::new(),
             }));
             let acked = Acked {
                 v: wire::VERSION,

@@ -147,6 +147,7 @@ async fn one_hub_serves_each_desk_its_scope_and_an_acknowledgement_reaches_every
             digest: None,
             action: Action::Acknowledge,
             by: None,
+            also: Vec::new(),
         }))
         .unwrap();
     wait_for(
@@ -497,6 +498,7 @@ for s in services.where("name", "Billing").where("in_calls_waiting", ">", 0) {
             digest: None,
             action: Action::Acknowledge,
             by: None,
+            also: Vec::new(),
         }))
         .unwrap();
     wait_for(

@@ -187,11 +187,29 @@ pub struct NotificationsConfig {
     /// `HH:MM-HH:MM` in local time: only critical alerts are notified then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quiet_hours: Option<String>,
+    /// Alerts that carry these labels with the same values and start within `group_wait_secs`
+    /// of each other are told as one notification, updated in place as others join.
+    #[serde(default = "default_group_by")]
+    pub group_by: Vec<String>,
+    /// How long the first alert of a new group waits for others (0: no grouping).
+    #[serde(default = "default_group_wait")]
+    pub group_wait_secs: u64,
 }
 
 fn yes() -> bool {
     true
 }
+
+fn default_group_by() -> Vec<String> {
+    vec!["service".into()]
+}
+
+fn default_group_wait() -> u64 {
+    5
+}
+
+/// The longest `group_wait_secs`: a wait longer than this is a delay, not a grouping.
+pub const MAX_GROUP_WAIT_SECS: u64 = 120;
 
 impl Default for NotificationsConfig {
     fn default() -> Self {
@@ -199,6 +217,8 @@ impl Default for NotificationsConfig {
             sound: true,
             resolved: ResolvedNotices::Rule,
             quiet_hours: None,
+            group_by: default_group_by(),
+            group_wait_secs: default_group_wait(),
         }
     }
 }
@@ -280,6 +300,8 @@ pub enum Setting {
     AlertsNoData,
     AlertsMaxPerMinute,
     NotificationsQuietHours,
+    NotificationsGroupBy,
+    NotificationsGroupWait,
     HubNats,
 }
 
@@ -297,6 +319,8 @@ impl Setting {
             Setting::AlertsNoData => "[alerts] no_data_secs",
             Setting::AlertsMaxPerMinute => "[alerts] max_per_minute",
             Setting::NotificationsQuietHours => "[notifications] quiet_hours",
+            Setting::NotificationsGroupBy => "[notifications] group_by",
+            Setting::NotificationsGroupWait => "[notifications] group_wait_secs",
             Setting::HubNats => "[hub] nats",
         }
     }
@@ -563,6 +587,28 @@ impl Config {
             && let Err(e) = parse_quiet_hours(q)
         {
             return bad(NotificationsQuietHours, e);
+        }
+        if self.notifications.group_wait_secs > MAX_GROUP_WAIT_SECS {
+            return bad(
+                NotificationsGroupWait,
+                format!(
+                    "{} is too long; use 0 (no grouping) to {MAX_GROUP_WAIT_SECS} seconds",
+                    self.notifications.group_wait_secs
+                ),
+            );
+        }
+        if let Some(bad_label) = self
+            .notifications
+            .group_by
+            .iter()
+            .find(|l| l.trim().is_empty() || l.chars().any(char::is_whitespace))
+        {
+            return bad(
+                NotificationsGroupBy,
+                format!(
+                    "`{bad_label}` is not a label name; use names rules give labels, like [\"service\"] (or [] for no grouping)"
+                ),
+            );
         }
         if self.alerts.max_per_minute == 0 {
             return bad(AlertsMaxPerMinute, "must be at least 1".into());

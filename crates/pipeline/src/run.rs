@@ -277,6 +277,7 @@ pub async fn run(
                 "held: {}",
                 h.reason
             );
+            notifier.send_held(h);
         }
         for n in out.0 {
             if !notifier.send(n) {

@@ -304,6 +304,7 @@ mod tests {
             digest: None,
             action: Action::Acknowledge,
             by: None,
+            also: Vec::new(),
         });
         commands.send(ack.clone()).unwrap();
         commands.send(Command::Resume).unwrap();

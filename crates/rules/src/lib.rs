@@ -507,6 +507,9 @@ impl RuleSet {
         }
         match engine.compile(path, &source) {
             Ok(rule) => {
+                if let Some(d) = self.check_inhibits(&rule) {
+                    return Some(self.broken(id, path, source, st, d));
+                }
                 let warnings = engine.lint(&rule);
                 let existed = self.files.contains_key(&id);
                 self.files.insert(
@@ -528,6 +531,35 @@ impl RuleSet {
             }
             Err(d) => Some(self.broken(id, path, source, st, d)),
         }
+    }
+
+    /// A rule whose `inhibits` names a rule this folder does not have: an error at
+    /// `inhibits`, with the names it has.
+    fn check_inhibits(&self, rule: &Rule) -> Option<Diagnostic> {
+        let inhibits = rule.meta.alert.inhibits.as_ref()?;
+        let ids: Vec<String> = rule_paths(&self.dir)
+            .ok()?
+            .iter()
+            .map(|p| rule_id(p))
+            .collect();
+        let missing = inhibits.rules.iter().find(|r| !ids.contains(r))?;
+        let hint = lookout_keeper::suggest::closest(missing, ids.iter().map(String::as_str))
+            .map(|c| format!("did you mean `{c}`? "))
+            .unwrap_or_default();
+        let line = rule
+            .source
+            .lines()
+            .position(|l| l.contains("inhibits"))
+            .map_or(1, |i| i + 1);
+        Some(Diagnostic::error(
+            &rule.path,
+            line,
+            1,
+            format!(
+                "RULE.inhibits.rules: no rule `{missing}` in this folder; {hint}name rules by their file name without .rhai ({})",
+                ids.join(", ")
+            ),
+        ))
     }
 
     fn broken(

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use rhai::{AST, Dynamic, Map};
 
-pub use lookout_alerting::{AlertRule, Mode, Severity};
+pub use lookout_alerting::{AlertRule, Inhibits, Mode, Severity};
 
 /// The statistics a rule reads, per section. The subscription is built from every rule's
 /// `needs`.
@@ -26,7 +26,7 @@ pub struct RuleMeta {
 }
 
 /// The keys `const RULE` may have.
-pub const KEYS: [&str; 8] = [
+pub const KEYS: [&str; 10] = [
     "name",
     "severity",
     "for_secs",
@@ -35,7 +35,12 @@ pub const KEYS: [&str; 8] = [
     "repeat_secs",
     "notify_resolved",
     "needs",
+    "inhibits",
+    "runbook",
 ];
+
+/// The longest runbook kept (a rule file is someone else's text).
+pub const MAX_RUNBOOK: usize = 2000;
 
 /// Read and check `const RULE`. Errors say which key is wrong and what it should be.
 pub fn read(ast: &AST) -> Result<RuleMeta, String> {
@@ -114,9 +119,78 @@ pub fn read(ast: &AST) -> Result<RuleMeta, String> {
             mode,
             repeat_secs: secs(map.get("repeat_secs"), "repeat_secs")?,
             notify_resolved,
+            inhibits: map.get("inhibits").map(read_inhibits).transpose()?,
+            runbook: map.get("runbook").map(read_runbook).transpose()?,
         },
         needs,
     })
+}
+
+/// `inhibits: #{ rules: ["no_ready", "long_wait"], equal: ["service"] }`.
+fn read_inhibits(v: &Dynamic) -> Result<Inhibits, String> {
+    const EXAMPLE: &str = "e.g. inhibits: #{ rules: [\"no_ready\"], equal: [\"service\"] }";
+    let Some(map) = v.clone().try_cast::<Map>() else {
+        return Err(format!("RULE.inhibits: must be a map, {EXAMPLE}"));
+    };
+    for key in map.keys() {
+        if !["rules", "equal"].contains(&key.as_str()) {
+            return Err(format!(
+                "RULE.inhibits.{key}: unknown key; inhibits takes rules and equal, {EXAMPLE}"
+            ));
+        }
+    }
+    let names = |key: &str, what: &str| -> Result<Vec<String>, String> {
+        let Some(v) = map.get(key) else {
+            return Err(format!(
+                "RULE.inhibits.{key}: missing; name the {what}, {EXAMPLE}{}",
+                if key == "equal" {
+                    " (or equal: [] to hold back every alert of those rules)"
+                } else {
+                    ""
+                }
+            ));
+        };
+        let list = v
+            .clone()
+            .into_array()
+            .map_err(|t| format!("RULE.inhibits.{key}: must be a list of {what}, not {t}"))?;
+        list.into_iter()
+            .map(|x| {
+                let s = x.into_string().map_err(|t| {
+                    format!("RULE.inhibits.{key}: every entry must be a string, not {t}")
+                })?;
+                if s.trim().is_empty() {
+                    return Err(format!("RULE.inhibits.{key}: an entry is empty"));
+                }
+                Ok(s)
+            })
+            .collect()
+    };
+    let rules = names("rules", "rules (file names without .rhai) it holds back")?;
+    if rules.is_empty() {
+        return Err(format!(
+            "RULE.inhibits.rules: empty; name the rules it holds back, {EXAMPLE}"
+        ));
+    }
+    Ok(Inhibits {
+        rules,
+        equal: names("equal", "labels both alerts must share")?,
+    })
+}
+
+/// `runbook: "https://wiki.example.com/billing"` or a line of text.
+fn read_runbook(v: &Dynamic) -> Result<String, String> {
+    let s = string(v, "runbook")?;
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("RULE.runbook: empty; give a link or a line of what to do".into());
+    }
+    if s.chars().count() > MAX_RUNBOOK {
+        return Err(format!(
+            "RULE.runbook: longer than {MAX_RUNBOOK} characters; link to a page instead"
+        ));
+    }
+    Ok(s.to_string())
 }
 
 fn declares_rule(ast: &AST) -> bool {

@@ -25,6 +25,7 @@
 //! at = "20s"
 //! firing = ["noready:Billing"]
 //! notified = ["firing noready:Billing"]
+//! labels = { "noready:Billing" = { service = "Billing" } }
 //! ```
 //!
 //! Values: `_` is no value; `a+bxn` is `a, a+b, …, a+n·b`; `axn` is `a` n+1 times; words are
@@ -116,6 +117,9 @@ struct RawExpect {
     /// key → text the alert's body contains.
     #[serde(default)]
     body_contains: BTreeMap<String, String>,
+    /// key → the alert's labels, exactly.
+    #[serde(default)]
+    labels: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// Which row a series feeds.
@@ -547,6 +551,19 @@ impl TestFile {
                         None => report
                             .failures
                             .push(format!("at {at}s {key} has no alert, so no title")),
+                    }
+                }
+                for (key, want) in &e.labels {
+                    report.checks += 1;
+                    match lifecycle.alerts().find(|a| &a.key == key) {
+                        Some(a) if &a.labels == want => {}
+                        Some(a) => report.failures.push(format!(
+                            "at {at}s the labels of {key}:\n    expected {want:?}\n         got {:?}",
+                            a.labels
+                        )),
+                        None => report
+                            .failures
+                            .push(format!("at {at}s {key} has no alert, so no labels")),
                     }
                 }
                 for (key, part) in &e.body_contains {

@@ -305,6 +305,26 @@ fn bad_metadata_is_refused_with_the_key_at_fault() {
             r#"let n = 5; const RULE = #{ name: "x", for_secs: n, needs: #{} };"#,
             "must be a literal map",
         ),
+        (
+            r#"const RULE = #{ name: "x", needs: #{}, inhibits: ["no_ready"] };"#,
+            "RULE.inhibits: must be a map, e.g. inhibits: #{ rules: [\"no_ready\"], equal: [\"service\"] }",
+        ),
+        (
+            r#"const RULE = #{ name: "x", needs: #{}, inhibits: #{ rules: ["no_ready"] } };"#,
+            "RULE.inhibits.equal: missing; name the labels both alerts must share",
+        ),
+        (
+            r#"const RULE = #{ name: "x", needs: #{}, inhibits: #{ rule: ["a"], equal: [] } };"#,
+            "RULE.inhibits.rule: unknown key",
+        ),
+        (
+            r#"const RULE = #{ name: "x", needs: #{}, inhibits: #{ rules: [], equal: [] } };"#,
+            "RULE.inhibits.rules: empty",
+        ),
+        (
+            r#"const RULE = #{ name: "x", needs: #{}, runbook: 5 };"#,
+            "RULE.runbook: must be a string",
+        ),
     ];
     let engine = RuleEngine::default();
     for (src, want) in cases {
@@ -946,4 +966,49 @@ async fn fraction_percentages_reach_the_shipped_rules() {
     assert_eq!(sl, ["Support: service level 70% (target 80%)"]);
     keeper.shutdown().await;
     sim.stop().await;
+}
+
+#[test]
+fn an_inhibition_that_names_no_rule_is_refused_and_the_last_good_version_keeps_running() {
+    let dir = tempdir("inhibits");
+    let rule = |target: &str| {
+        format!(
+            "const RULE = #{{ name: \"Outage\", needs: #{{}},\n    inhibits: #{{ rules: [\"{target}\"], equal: [\"service\"] }} }};\nalert(\"k\", \"t\", \"\");\n"
+        )
+    };
+    write(
+        &dir,
+        "no_ready.rhai",
+        "const RULE = #{ name: \"Nobody ready\", needs: #{} };\n",
+    );
+    let path = write(&dir, "outage.rhai", &rule("no_redy"));
+    let engine = RuleEngine::default();
+    let mut set = RuleSet::load(&engine, &dir).unwrap();
+    let errors: Vec<String> = set.diagnostics().iter().map(|d| d.to_string()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("outage.rhai:2:1: RULE.inhibits.rules: no rule `no_redy` in this folder; did you mean `no_ready`?"),
+        "{errors:?}"
+    );
+    assert!(set.rules().all(|r| r.id != "outage"), "refused");
+    // Fixed, it runs; broken again, its last good version keeps running.
+    std::fs::write(&path, rule("no_ready")).unwrap();
+    set.reload(&engine).unwrap();
+    let good = set
+        .rules()
+        .find(|r| r.id == "outage")
+        .expect("runs")
+        .clone();
+    assert_eq!(
+        good.meta.alert.inhibits.as_ref().unwrap().rules,
+        ["no_ready"]
+    );
+    std::fs::write(&path, rule("nobody")).unwrap();
+    let changes = set.reload(&engine).unwrap();
+    assert!(
+        matches!(&changes[..], [Change::Broken(id, d)] if id == "outage" && d.message.contains("no rule `nobody`")),
+        "{changes:?}"
+    );
+    let kept = set.rules().find(|r| r.id == "outage").unwrap();
+    assert!(Arc::ptr_eq(kept, &good));
 }

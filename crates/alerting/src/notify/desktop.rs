@@ -18,6 +18,44 @@ pub const MAX_BODY: usize = 400;
 pub const OPEN: &str = "default";
 pub const ACKNOWLEDGE: &str = "acknowledge";
 pub const SNOOZE: &str = "snooze";
+pub const RUNBOOK: &str = "runbook";
+
+/// A runbook that is a web link: `http(s)://…`, one token of printable characters. Anything
+/// else is text, shown in the overview.
+pub fn runbook_link(runbook: &str) -> Option<&str> {
+    let r = runbook.trim();
+    let ok = (r.starts_with("https://") || r.starts_with("http://"))
+        && r.len() > "https://".len()
+        && !r.chars().any(|c| c.is_whitespace() || c.is_control());
+    ok.then_some(r)
+}
+
+/// Open a link in the person's browser. The secrets were taken out of the environment at
+/// start, so the browser inherits none; the link is one argument, never a shell's text.
+fn open_link(url: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    match std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        // Reaped on a thread of its own, so no opener is left a zombie.
+        Ok(mut child) => {
+            let _ = std::thread::Builder::new()
+                .name("lookout-open".into())
+                .spawn(move || child.wait());
+        }
+        Err(e) => tracing::warn!("cannot open the runbook with {opener}: {e}"),
+    }
+}
 
 /// Escape what notification servers read as markup.
 pub fn escape_markup(s: &str) -> String {
@@ -77,7 +115,15 @@ pub struct DesktopNotifier {
     caps: Capabilities,
     actions: Option<tokio::sync::mpsc::UnboundedSender<ActionEvent>>,
     sound: bool,
+    /// The server's id of each group's notification, so the next one replaces it in place.
+    groups: std::collections::HashMap<String, u32>,
+    /// Which showing of each notification id answers its actions: a replaced one's waiting
+    /// thread stands down for the newer one, which names every alert.
+    showings: Showings,
 }
+
+/// Notification id → the number of its latest showing (ids are reused by replacement).
+type Showings = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<u32, u64>>>;
 
 impl DesktopNotifier {
     /// Ask the notification server what it supports. Fails when there is none (no session bus,
@@ -90,6 +136,8 @@ impl DesktopNotifier {
             caps,
             actions,
             sound: true,
+            groups: std::collections::HashMap::new(),
+            showings: Showings::default(),
         })
     }
 
@@ -167,12 +215,27 @@ impl Notifier for DesktopNotifier {
             note.action(OPEN, "Open")
                 .action(ACKNOWLEDGE, "Acknowledge")
                 .action(SNOOZE, "Snooze 15 min");
+            if n.runbook.is_some() {
+                note.action(RUNBOOK, "Runbook");
+            }
+        }
+        if let Some(id) = n.group.as_ref().and_then(|g| self.groups.get(g)) {
+            note.id(*id);
         }
         let handle = note
             .show()
             .map_err(|e| format!("the desktop notification failed: {e}"))?;
+        if let Some(g) = &n.group {
+            self.groups.insert(g.clone(), handle.id());
+        }
         if offers_actions && let Some(tx) = self.actions.clone() {
-            wait_for_action(handle, tx, n);
+            let showing = {
+                let mut all = self.showings.lock().map_err(|_| "notifier lock poisoned")?;
+                let next = all.get(&handle.id()).map_or(0, |s| s + 1);
+                all.insert(handle.id(), next);
+                next
+            };
+            wait_for_action(handle, tx, n, (self.showings.clone(), showing));
         }
         Ok(())
     }
@@ -183,8 +246,16 @@ fn wait_for_action(
     handle: notify_rust::NotificationHandle,
     tx: tokio::sync::mpsc::UnboundedSender<ActionEvent>,
     n: &Notification,
+    (showings, showing): (Showings, u64),
 ) {
+    let id = handle.id();
     let (rule, key, digest) = (n.rule.clone(), n.key.clone(), n.digest.clone());
+    let also = n.also.clone();
+    let link = n
+        .runbook
+        .as_deref()
+        .and_then(runbook_link)
+        .map(str::to_string);
     // The handle blocks until the person acts or the notification closes.
     // One small thread per notification that offers actions; it ends when the notification
     // is acted on or closed.
@@ -193,8 +264,30 @@ fn wait_for_action(
         .stack_size(256 * 1024)
         .spawn(move || {
             handle.wait_for_action(|picked| {
+                // Replaced since: the newer showing's thread answers; this one only leaves.
+                let latest = {
+                    let Ok(mut all) = showings.lock() else {
+                        return;
+                    };
+                    let latest = all.get(&id) == Some(&showing);
+                    if latest {
+                        all.remove(&id);
+                    }
+                    latest
+                };
+                if !latest {
+                    return;
+                }
                 let action = match picked {
                     OPEN => Some(Action::Open),
+                    // A link opens in the browser; a runbook of text is in the overview.
+                    RUNBOOK => match &link {
+                        Some(url) => {
+                            open_link(url);
+                            None
+                        }
+                        None => Some(Action::Open),
+                    },
                     ACKNOWLEDGE => Some(Action::Acknowledge),
                     SNOOZE => Some(Action::Snooze),
                     _ => None,
@@ -206,6 +299,7 @@ fn wait_for_action(
                         digest,
                         action,
                         by: None,
+                        also,
                     });
                 }
             });
@@ -220,6 +314,7 @@ fn wait_for_action(
     _handle: notify_rust::NotificationHandle,
     _tx: tokio::sync::mpsc::UnboundedSender<ActionEvent>,
     _n: &Notification,
+    _showing: (Showings, u64),
 ) {
 }
 

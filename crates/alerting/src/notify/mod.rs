@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use crate::Severity;
+use crate::policy::Held;
 
 /// Firing (or still firing: a repeat) or resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -37,7 +38,17 @@ pub struct Notification {
     /// The alert's labels (a digest's: those its alerts share).
     #[serde(default)]
     pub labels: crate::Labels,
+    /// The rule's runbook (text or a link), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<String>,
     pub at: i64,
+    /// A group by cause (`service=Billing`): a later notification of the same group replaces
+    /// this one in place where the notification server can.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The other alerts a group's notification names; an action on it applies to them too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<crate::AlertId>,
 }
 
 /// What a person did with a notification.
@@ -59,28 +70,60 @@ pub struct ActionEvent {
     pub action: Action,
     /// Who did it, when more than one person watches (team mode).
     pub by: Option<String>,
+    /// The other alerts of a group's notification: the action applies to them too.
+    pub also: Vec<crate::AlertId>,
+}
+
+impl ActionEvent {
+    /// Every alert the action is about: (rule, key), a digest's keys, a group's others.
+    pub fn alerts(&self) -> Vec<crate::AlertId> {
+        let keys = match &self.digest {
+            Some(keys) => keys.clone(),
+            None => vec![self.key.clone()],
+        };
+        keys.into_iter()
+            .map(|k| (self.rule.clone(), k))
+            .chain(self.also.iter().cloned())
+            .collect()
+    }
 }
 
 /// Somewhere notifications go.
 pub trait Notifier: Send {
     fn notify(&mut self, n: &Notification) -> Result<(), String>;
+
+    /// A transition that was not told, and why (inhibited, snoozed, quiet hours, …). Only a
+    /// terminal shows these; the desktop stays quiet, which is the point.
+    fn held(&mut self, _h: &Held) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// What goes to a notifier's thread.
+enum Told {
+    Notification(Notification),
+    Held(Held),
 }
 
 /// A notifier on a thread of its own, so a slow notification server never holds up the caller.
 pub struct NotifierThread {
-    tx: Option<std::sync::mpsc::Sender<Notification>>,
+    tx: Option<std::sync::mpsc::Sender<Told>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl NotifierThread {
     pub fn start(notifier: Box<dyn Notifier>) -> Result<NotifierThread, String> {
-        let (tx, rx) = std::sync::mpsc::channel::<Notification>();
+        let (tx, rx) = std::sync::mpsc::channel::<Told>();
         let thread = std::thread::Builder::new()
             .name("lookout-notifier".into())
             .spawn(move || {
                 let mut notifier = notifier;
-                for n in rx {
-                    if let Err(e) = notifier.notify(&n) {
+                for t in rx {
+                    let done = match &t {
+                        Told::Notification(n) => notifier.notify(n),
+                        Told::Held(h) => notifier.held(h),
+                    };
+                    if let Err(e) = done {
                         tracing::warn!("{e}");
                     }
                 }
@@ -94,7 +137,16 @@ impl NotifierThread {
 
     /// Hand `n` to the thread; false when it has stopped.
     pub fn send(&self, n: Notification) -> bool {
-        self.tx.as_ref().is_some_and(|tx| tx.send(n).is_ok())
+        self.tx
+            .as_ref()
+            .is_some_and(|tx| tx.send(Told::Notification(n)).is_ok())
+    }
+
+    /// Hand a transition that was held back to the thread (a terminal shows it).
+    pub fn send_held(&self, h: Held) -> bool {
+        self.tx
+            .as_ref()
+            .is_some_and(|tx| tx.send(Told::Held(h)).is_ok())
     }
 
     /// Tell what is queued, then stop.
@@ -127,6 +179,16 @@ struct JsonLine<'a> {
     digest: Option<&'a Vec<String>>,
     #[serde(skip_serializing_if = "crate::Labels::is_empty")]
     labels: &'a crate::Labels,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runbook: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a String>,
+    /// The keys of the other alerts a group's notification names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    also: Vec<&'a str>,
+    /// Why it was not told (a `held` line only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
 }
 
 /// The JSON line of a notification: `{"type":"notification","rule":"<rule name>",…}`.
@@ -141,8 +203,47 @@ pub fn json_line(n: &Notification) -> String {
         body: &n.body,
         digest: n.digest.as_ref(),
         labels: &n.labels,
+        runbook: n.runbook.as_ref(),
+        group: n.group.as_ref(),
+        also: n.also.iter().map(|(_, k)| k.as_str()).collect(),
+        reason: None,
     })
     .unwrap_or_default()
+}
+
+/// The JSON line of a transition held back: `{"type":"held",…,"reason":"inhibited by: …"}`.
+pub fn held_json_line(h: &Held) -> String {
+    let n = &h.notice;
+    serde_json::to_string(&JsonLine {
+        kind: "held",
+        rule: &n.rule_name,
+        key: &n.key,
+        severity: n.severity,
+        state: NotificationState::of(n.kind),
+        title: &n.title,
+        body: &n.body,
+        digest: None,
+        labels: &n.labels,
+        runbook: None,
+        group: None,
+        also: Vec::new(),
+        reason: Some(&h.reason),
+    })
+    .unwrap_or_default()
+}
+
+/// One line of plain text for a transition held back, with why.
+pub fn held_text_line(h: &Held) -> String {
+    use lookout_statsapi::printable;
+    let n = &h.notice;
+    format!(
+        "{}  HELD      {:<8}  {}  {} — {}",
+        lookout_keeper::clock(n.at),
+        n.severity.as_str(),
+        printable(&n.key, 300),
+        printable(&n.title, 300),
+        printable(&h.reason, 300)
+    )
 }
 
 /// One line of plain text for a notification. Titles and bodies hold what agents typed: control
@@ -158,11 +259,26 @@ pub fn text_line(n: &Notification) -> String {
     } else {
         format!(" — {}", printable(&n.body.replace('\n', "; "), 2000))
     };
+    let runbook = match (&n.runbook, n.state) {
+        (Some(r), NotificationState::Firing) => {
+            format!(
+                "\n          runbook: {}",
+                printable(&r.replace('\n', "; "), 2000)
+            )
+        }
+        _ => String::new(),
+    };
+    // A group's notification names the keys of the others too.
+    let mut keys = n.key.clone();
+    for (_, k) in &n.also {
+        keys.push_str(" +");
+        keys.push_str(k);
+    }
     format!(
-        "{}  {state}  {:<8}  {}  {}{body}",
+        "{}  {state}  {:<8}  {}  {}{body}{runbook}",
         lookout_keeper::clock(n.at),
         n.severity.as_str(),
-        printable(&n.key, 300),
+        printable(&keys, 600),
         printable(&n.title, 300)
     )
 }
@@ -177,6 +293,17 @@ impl Notifier for StdoutNotifier {
         let line = match self.format {
             Format::Json => json_line(n),
             Format::Text => text_line(n),
+        };
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}")
+            .and_then(|()| out.flush())
+            .map_err(|e| format!("cannot write to stdout: {e}"))
+    }
+
+    fn held(&mut self, h: &Held) -> Result<(), String> {
+        let line = match self.format {
+            Format::Json => held_json_line(h),
+            Format::Text => held_text_line(h),
         };
         let mut out = std::io::stdout().lock();
         writeln!(out, "{line}")

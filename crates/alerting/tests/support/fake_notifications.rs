@@ -17,6 +17,10 @@ pub struct Captured {
     pub actions: Vec<String>,
     pub urgency: Option<u8>,
     pub sound: Option<String>,
+    /// The notification this one replaces in place (0: none), as the client asked.
+    pub replaces_id: u32,
+    /// The id the server answered: the replaced one's, or a new one.
+    pub id: u32,
 }
 
 pub struct FakeServer {
@@ -43,7 +47,7 @@ impl FakeServer {
     fn notify(
         &self,
         app_name: String,
-        _replaces_id: u32,
+        replaces_id: u32,
         _app_icon: String,
         summary: String,
         body: String,
@@ -56,6 +60,12 @@ impl FakeServer {
             .get("sound-name")
             .and_then(|v| String::try_from(v.try_clone().ok()?).ok());
         let mut seen = self.seen.lock().unwrap();
+        // As the specification says: a replacement keeps the id it replaces.
+        let id = if replaces_id != 0 {
+            replaces_id
+        } else {
+            seen.iter().map(|c| c.id).max().unwrap_or(0) + 1
+        };
         seen.push(Captured {
             app: app_name,
             summary,
@@ -63,8 +73,10 @@ impl FakeServer {
             actions,
             urgency,
             sound,
+            replaces_id,
+            id,
         });
-        seen.len() as u32
+        id
     }
 
     fn close_notification(&self, _id: u32) {}
@@ -97,7 +109,8 @@ pub fn serve(address: &str, seen: Arc<Mutex<Vec<Captured>>>) -> zbus::Connection
     .expect("the fake notification server owns its name")
 }
 
-/// The person chose `action` on notification `id` (ids count from 1 in arrival order).
+/// The person chose `action` on notification `id` (ids count from 1 in arrival order; a
+/// replacement keeps the id it replaces).
 #[allow(dead_code)]
 pub fn choose(server: &zbus::Connection, id: u32, action: &str) {
     zbus::block_on(async {
