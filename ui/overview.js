@@ -165,7 +165,10 @@ function renderRules(rules) {
   list.replaceChildren();
   for (const r of rules) {
     const li = el("li", null, r.error ? "rule broken" : "rule");
-    li.append(el("strong", r.name), el("span", ` ${r.alerts} alert(s) · ${(r.elapsed_us / 1000).toFixed(2)} ms`, "meta"));
+    const meta = r.inactive
+      ? ` not evaluated: outside its schedule ${r.inactive}`
+      : ` ${r.alerts} alert(s) · ${(r.elapsed_us / 1000).toFixed(2)} ms`;
+    li.append(el("strong", r.name), el("span", meta, "meta"));
     if (r.error) li.append(el("p", r.error, "error"));
     list.append(li);
   }

@@ -73,7 +73,11 @@ export type RuleView = { id: string, name: string,
 /**
  * The error of the latest run, with file:line:col.
  */
-error: string | null, elapsed_us: number, alerts: number, };
+error: string | null, elapsed_us: number, alerts: number, 
+/**
+ * The schedule the rule is outside of now (`RULE.active`): not evaluated.
+ */
+inactive: string | null, };
 
 export type ChatView = { login_id: string, first_name: string, last_name: string, send_time_unix: number | null, content: string, };
 

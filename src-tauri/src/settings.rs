@@ -118,6 +118,7 @@ impl Field {
             | Setting::HubNats
             | Setting::NotificationsGroupBy
             | Setting::NotificationsGroupWait
+            | Setting::NotificationsMute
             | Setting::AvailabilityInterval
             | Setting::AlertsNoData
             | Setting::AlertsMaxPerMinute => None,

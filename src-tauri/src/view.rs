@@ -133,12 +133,7 @@ impl AlertView {
                 .get(lookout_pipeline::sources::SOURCE_LABEL)
                 .cloned(),
             runbook: a.alert.runbook.clone(),
-            runbook_is_link: a
-                .alert
-                .runbook
-                .as_deref()
-                .and_then(runbook_link)
-                .is_some(),
+            runbook_is_link: a.alert.runbook.as_deref().and_then(runbook_link).is_some(),
         }
     }
 
@@ -158,6 +153,8 @@ pub struct RuleView {
     pub error: Option<String>,
     pub elapsed_us: u64,
     pub alerts: usize,
+    /// The schedule the rule is outside of now (`RULE.active`): not evaluated.
+    pub inactive: Option<String>,
 }
 
 /// An urgent chat message.
@@ -326,6 +323,7 @@ impl ViewModel {
                     error: r.error.as_ref().map(|d| d.to_string()),
                     elapsed_us: r.elapsed.as_micros() as u64,
                     alerts: r.alerts,
+                    inactive: r.inactive.clone(),
                 })
                 .collect(),
             paused_until_unix: state.paused_until,

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use lookout_keeper::ConnectionStatus;
+use lookout_keeper::schedule::Schedule;
 
 use crate::lifecycle::{Alert, Lifecycle, Notice, NoticeKind, State};
 use crate::notify::{ActionEvent, Notification};
@@ -21,20 +22,31 @@ pub struct AlertingConfig {
     pub no_data_after: i64,
     pub grace: i64,
     pub policy: PolicyConfig,
+    /// The config's named schedules: a rule whose `active` names one is evaluated only
+    /// during it.
+    pub schedules: BTreeMap<String, Schedule>,
 }
 
 impl AlertingConfig {
-    /// The settings a configuration asks for, for `tenant`.
+    /// The settings a configuration asks for, for `tenant`. `schedules` are its
+    /// `[schedules]` (checked when the configuration was read; one that does not parse is
+    /// left out).
     pub fn from_config(
         tenant: String,
         alerts: &lookout_keeper::config::AlertsConfig,
         notifications: &lookout_keeper::config::NotificationsConfig,
+        schedules: &BTreeMap<String, lookout_keeper::schedule::ScheduleConfig>,
     ) -> AlertingConfig {
+        let schedules: BTreeMap<String, Schedule> = schedules
+            .iter()
+            .filter_map(|(name, c)| Some((name.clone(), Schedule::parse(name, c).ok()?)))
+            .collect();
         AlertingConfig {
             tenant,
             no_data_after: alerts.no_data_secs as i64,
             grace: alerts.grace_secs as i64,
-            policy: PolicyConfig::from_config(alerts, notifications),
+            policy: PolicyConfig::from_config(alerts, notifications, &schedules),
+            schedules,
         }
     }
 }
@@ -93,6 +105,7 @@ fn connection_rule() -> AlertRule {
         notify_resolved: true,
         inhibits: None,
         runbook: None,
+        active: None,
     }
 }
 
@@ -191,6 +204,18 @@ impl Alerting {
     /// The rules ran over a snapshot taken at `now`.
     pub fn evaluated(&mut self, now: i64, findings: &[Finding]) -> (Vec<Notification>, Vec<Held>) {
         let grace = now < self.grace_until;
+        let asleep = self.retire_outside_schedules(now);
+        let awake: Vec<Finding>;
+        let findings = if asleep.is_empty() {
+            findings
+        } else {
+            awake = findings
+                .iter()
+                .filter(|f| !asleep.contains(&f.rule))
+                .cloned()
+                .collect();
+            &awake
+        };
         let mut notices = self
             .lifecycle
             .step_where(now, &self.rules, findings, grace, |r| r != CONNECTION_RULE);
@@ -258,6 +283,41 @@ impl Alerting {
         out.extend(more);
         held.extend(more_held);
         (out, held)
+    }
+
+    /// The alerts of rules outside their schedule (`RULE.active`) end quietly: not told, and
+    /// said in the history. Returns those rules.
+    fn retire_outside_schedules(&mut self, now: i64) -> BTreeSet<String> {
+        let asleep: Vec<(String, String)> = self
+            .rules
+            .iter()
+            .filter_map(|(id, r)| {
+                let name = r.active.as_ref()?;
+                let s = self.config.schedules.get(name)?;
+                (!s.contains(now)).then(|| (id.clone(), name.clone()))
+            })
+            .collect();
+        let mut out = BTreeSet::new();
+        for (rule, schedule) in asleep {
+            for a in self.lifecycle.retire(&rule) {
+                let id = (a.rule.clone(), a.key.clone());
+                self.untold.remove(&id);
+                let silences = &mut self.store.state.silences;
+                silences.acknowledged.remove(&id);
+                silences.acknowledged_by.remove(&id);
+                self.dirty = true;
+                self.store.state.record(HistoryEntry {
+                    at: now,
+                    rule: a.rule,
+                    key: a.key,
+                    what: format!("ended: outside its schedule {schedule}"),
+                    title: a.title,
+                    labels: a.labels,
+                });
+            }
+            out.insert(rule);
+        }
+        out
     }
 
     /// Firing alerts a group held back because another alert holds them: told if it lets go.
@@ -404,6 +464,7 @@ mod tests {
             no_data_after: 60,
             grace: 10,
             policy: PolicyConfig::default(),
+            schedules: BTreeMap::new(),
         }
     }
 
@@ -660,5 +721,48 @@ mod tests {
         assert!(out.is_empty(), "{out:?}");
         assert_eq!(held[0].reason, "inhibited by: unavailable on VIP");
         assert!(a.untold.is_empty());
+    }
+
+    #[test]
+    fn a_rule_outside_its_schedule_neither_fires_nor_resolves_noisily() {
+        let (st, _) = store("schedule");
+        let mut cfg = config();
+        let business = lookout_keeper::schedule::ScheduleConfig {
+            time_zone: Some("UTC".into()),
+            when: vec!["mon-fri 08:00-18:00".into()],
+            dates_off: vec![],
+        };
+        cfg.schedules = [(
+            "business".to_string(),
+            Schedule::parse("business", &business).unwrap(),
+        )]
+        .into();
+        // Friday 2026-12-04, 17:59:00 UTC.
+        let friday = 1_796_407_140;
+        let mut a = Alerting::new(cfg, st, friday);
+        let mut rules = rules(&[("sl", Mode::State)]);
+        rules.get_mut("sl").unwrap().active = Some("business".into());
+        a.set_rules(rules);
+        assert_eq!(
+            told(a.evaluated(friday, &found(&[("sl", "sl:Sales")]))),
+            ["Firing sl:Sales"]
+        );
+        // 18:00: the rule is not evaluated (no findings) and its alert ends without a word.
+        let out = a.evaluated(friday + 60, &[]);
+        assert!(out.0.is_empty() && out.1.is_empty(), "{out:?}");
+        assert!(a.current(friday + 60).is_empty());
+        let h = a.store.state.recent(1);
+        assert_eq!(h[0].what, "ended: outside its schedule business");
+        // Even if findings came (a rule thread that does not know the schedule), nothing
+        // starts outside it.
+        let out = a.evaluated(friday + 120, &found(&[("sl", "sl:Sales")]));
+        assert!(out.0.is_empty(), "{out:?}");
+        assert!(a.current(friday + 120).is_empty());
+        // Monday 08:00: it fires again, and is told.
+        let monday = friday + 60 + 2 * 86_400 + 14 * 3600;
+        assert_eq!(
+            told(a.evaluated(monday, &found(&[("sl", "sl:Sales")]))),
+            ["Firing sl:Sales"]
+        );
     }
 }

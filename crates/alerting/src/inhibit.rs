@@ -80,6 +80,7 @@ mod tests {
             notify_resolved: true,
             inhibits,
             runbook: None,
+            active: None,
         }
     }
 

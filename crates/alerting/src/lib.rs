@@ -81,6 +81,9 @@ pub struct AlertRule {
     pub inhibits: Option<Inhibits>,
     /// What to do about an alert of this rule: text, or a link (`https://…`).
     pub runbook: Option<String>,
+    /// The schedule (a name in the config's `[schedules]`) outside which the rule is not
+    /// evaluated and its alerts end quietly; `None`: always.
+    pub active: Option<String>,
 }
 
 /// What a firing alert holds back (inhibits): the alerts of `rules` whose `equal` labels have

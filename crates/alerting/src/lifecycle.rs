@@ -267,6 +267,18 @@ impl Lifecycle {
         notices
     }
 
+    /// End every alert of `rule` at once, untold (its rule is outside its schedule): they are
+    /// returned, and no transition is made of them.
+    pub fn retire(&mut self, rule: &str) -> Vec<Alert> {
+        let ids: Vec<(String, String)> = self
+            .alerts
+            .keys()
+            .filter(|(r, _)| r == rule)
+            .cloned()
+            .collect();
+        ids.iter().filter_map(|id| self.alerts.remove(id)).collect()
+    }
+
     /// Every alert, pending or firing.
     pub fn alerts(&self) -> impl Iterator<Item = &Alert> + Clone {
         self.alerts.values()
@@ -325,6 +337,7 @@ mod tests {
             notify_resolved: true,
             inhibits: None,
             runbook: None,
+            active: None,
         }
     }
 

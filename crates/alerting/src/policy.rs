@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::lifecycle::{Notice, NoticeKind};
 use crate::notify::{Notification, NotificationState};
 use crate::{Labels, Severity, TEAM_LABEL};
+use lookout_keeper::schedule::Schedule;
 
 /// Why an alert is quiet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,10 +182,8 @@ pub struct PolicyConfig {
     pub max_per_minute: usize,
     /// Which resolutions are notified.
     pub resolved: lookout_keeper::config::ResolvedNotices,
-    /// Minutes of the local day (start, end) when only critical alerts are notified.
-    pub quiet_hours: Option<(u16, u16)>,
-    /// The local minute of the day at a Unix time (the system's time zone; tests fix it).
-    pub local_minute: fn(i64) -> u16,
+    /// Schedules during which alerts are shown but not told (the old quiet hours are one).
+    pub mutes: Vec<Mute>,
     /// Alerts with the same values of these labels, starting within `group_wait` seconds of
     /// each other, are told as one notification ([`Policy`]'s grouping by cause).
     pub group_by: Vec<String>,
@@ -198,8 +197,7 @@ impl Default for PolicyConfig {
             storm_threshold: 3,
             max_per_minute: 20,
             resolved: lookout_keeper::config::ResolvedNotices::Rule,
-            quiet_hours: None,
-            local_minute,
+            mutes: Vec::new(),
             group_by: Vec::new(),
             group_wait: 0,
         }
@@ -207,43 +205,64 @@ impl Default for PolicyConfig {
 }
 
 impl PolicyConfig {
-    /// The policy a configuration asks for.
+    /// The policy a configuration asks for: `schedules` are its `[schedules]`, parsed.
     pub fn from_config(
         alerts: &lookout_keeper::config::AlertsConfig,
         notifications: &lookout_keeper::config::NotificationsConfig,
+        schedules: &BTreeMap<String, Schedule>,
     ) -> PolicyConfig {
+        let mut mutes: Vec<Mute> = notifications
+            .mute
+            .iter()
+            .filter_map(|name| schedules.get(name))
+            .map(|s| Mute {
+                schedule: s.clone(),
+                criticals: notifications.mute_criticals,
+                reason: format!("muted ({})", s.name),
+            })
+            .collect();
+        // The older `quiet_hours`: a daily schedule in the system's zone; criticals still told.
+        if let Some((start, end)) = notifications
+            .quiet_hours
+            .as_deref()
+            .and_then(|q| lookout_keeper::config::parse_quiet_hours(q).ok())
+        {
+            mutes.push(Mute {
+                schedule: Schedule::daily("quiet hours", start, end),
+                criticals: false,
+                reason: "quiet hours".into(),
+            });
+        }
         PolicyConfig {
             max_per_minute: alerts.max_per_minute,
             resolved: notifications.resolved,
-            quiet_hours: notifications
-                .quiet_hours
-                .as_deref()
-                .and_then(|q| lookout_keeper::config::parse_quiet_hours(q).ok()),
+            mutes,
             group_by: notifications.group_by.clone(),
             group_wait: notifications.group_wait_secs as i64,
             ..PolicyConfig::default()
         }
     }
 
-    /// The end of the quiet hours `now` falls in, if it does.
-    fn quiet_until(&self, now: i64) -> Option<String> {
-        let (start, end) = self.quiet_hours?;
-        let m = (self.local_minute)(now);
-        let inside = if start < end {
-            (start..end).contains(&m)
-        } else {
-            m >= start || m < end
-        };
-        inside.then(|| format!("{:02}:{:02}", end / 60, end % 60))
+    /// Why telling `severity` is muted at `now`, if it is: "quiet hours until 07:00".
+    fn muted(&self, now: i64, severity: Severity) -> Option<String> {
+        let m = self.mutes.iter().find(|m| {
+            (m.criticals || severity != Severity::Critical) && m.schedule.contains(now)
+        })?;
+        Some(match m.schedule.next_change(now) {
+            Some(t) => format!("{} until {}", m.reason, m.schedule.local_time(t)),
+            None => m.reason.clone(),
+        })
     }
 }
 
-/// The minute of the local day at a Unix time, in the system's time zone.
-pub fn local_minute(unix: i64) -> u16 {
-    use chrono::Timelike;
-    chrono::DateTime::from_timestamp(unix, 0)
-        .map(|t| t.with_timezone(&chrono::Local))
-        .map_or(0, |t| (t.hour() * 60 + t.minute()) as u16)
+/// A schedule during which telling is muted: alerts are evaluated and shown, not told.
+#[derive(Debug, Clone)]
+pub struct Mute {
+    pub schedule: Schedule,
+    /// Critical alerts are muted too (by default they are told).
+    pub criticals: bool,
+    /// How a held notice says why: "quiet hours", "muted (night)".
+    pub reason: String,
 }
 
 /// A transition that was not told, and why.
@@ -337,13 +356,8 @@ impl Policy {
             if n.kind == NoticeKind::Repeat && n.severity != Severity::Critical {
                 continue;
             }
-            if n.severity != Severity::Critical
-                && let Some(until) = self.config.quiet_until(now)
-            {
-                held.push(Held {
-                    notice: n,
-                    reason: format!("quiet hours until {until}"),
-                });
+            if let Some(reason) = self.config.muted(now, n.severity) {
+                held.push(Held { notice: n, reason });
                 continue;
             }
             told.push(n);
@@ -815,15 +829,16 @@ mod tests {
         assert!(d.body.starts_with("Sales title\nSupport title"));
     }
 
-    fn utc_minute(unix: i64) -> u16 {
-        (unix.rem_euclid(86_400) / 60) as u16
-    }
-
     #[test]
     fn quiet_hours_hold_all_but_critical_and_resolutions_follow_the_preference() {
         let mut p = Policy::new(PolicyConfig {
-            quiet_hours: Some((22 * 60, 7 * 60)),
-            local_minute: utc_minute,
+            mutes: vec![Mute {
+                schedule: Schedule::daily("quiet hours", 22 * 60, 7 * 60)
+                    .in_zone("UTC")
+                    .unwrap(),
+                criticals: false,
+                reason: "quiet hours".into(),
+            }],
             ..PolicyConfig::default()
         });
         let mut s = Silences::default();
@@ -1048,5 +1063,61 @@ mod tests {
         let (out, held) = p.flush(155, &s, &inhibited);
         assert!(out.is_empty());
         assert_eq!(held[0].reason, "inhibited by: unavailable on VIP");
+    }
+
+    #[test]
+    fn a_mute_schedule_holds_telling_and_the_old_quiet_hours_key_is_one() {
+        let night = Schedule::parse(
+            "night",
+            &lookout_keeper::schedule::ScheduleConfig {
+                time_zone: Some("UTC".into()),
+                when: vec!["daily 22:00-06:00".into()],
+                dates_off: vec![],
+            },
+        )
+        .unwrap();
+        let schedules = BTreeMap::from([("night".to_string(), night)]);
+        let mut notifications = lookout_keeper::config::NotificationsConfig {
+            mute: vec!["night".into()],
+            ..Default::default()
+        };
+        let at = 23 * 3600;
+        let mut p = Policy::new(PolicyConfig::from_config(
+            &Default::default(),
+            &notifications,
+            &schedules,
+        ));
+        let mut s = Silences::default();
+        let (out, held) = p.decide(
+            at,
+            vec![
+                n(Firing, "r", "w", Warning, at),
+                n(Firing, "c", "x", Critical, at),
+            ],
+            &mut s,
+        );
+        assert_eq!(keys(&out), ["Firing x"], "criticals are told by default");
+        assert_eq!(held[0].reason, "muted (night) until 06:00");
+        notifications.mute_criticals = true;
+        let mut p = Policy::new(PolicyConfig::from_config(
+            &Default::default(),
+            &notifications,
+            &schedules,
+        ));
+        let (out, held) = p.decide(at, vec![n(Firing, "c", "y", Critical, at)], &mut s);
+        assert!(out.is_empty());
+        assert_eq!(held[0].reason, "muted (night) until 06:00");
+        // The older `quiet_hours` is read as a daily mute (in the system's zone).
+        let old = PolicyConfig::from_config(
+            &Default::default(),
+            &lookout_keeper::config::NotificationsConfig {
+                quiet_hours: Some("22:00-07:00".into()),
+                ..Default::default()
+            },
+            &BTreeMap::new(),
+        );
+        assert_eq!(old.mutes.len(), 1);
+        assert_eq!(old.mutes[0].reason, "quiet hours");
+        assert!(!old.mutes[0].criticals);
     }
 }

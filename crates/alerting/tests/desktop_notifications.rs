@@ -194,6 +194,7 @@ fn one_cause_is_one_notification_replaced_in_place_when_another_alert_joins() {
             group_wait: 5,
             ..PolicyConfig::default()
         },
+        schedules: Default::default(),
     };
     let mut alerting = Alerting::new(config, store, 0);
     let rule = |name: &str, runbook: Option<&str>| AlertRule {
@@ -206,6 +207,7 @@ fn one_cause_is_one_notification_replaced_in_place_when_another_alert_joins() {
         notify_resolved: false,
         inhibits: None,
         runbook: runbook.map(str::to_string),
+        active: None,
     };
     alerting.set_rules(
         [

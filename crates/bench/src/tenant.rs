@@ -192,6 +192,7 @@ pub async fn latency(quick: bool) -> anyhow::Result<Vec<Figure>> {
                 ..Default::default()
             },
             &Default::default(),
+            &Default::default(),
         ),
         state: None,
         commands: None,

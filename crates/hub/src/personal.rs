@@ -50,6 +50,7 @@ impl PersonalRules {
                 no_data_after: i64::MAX / 4,
                 grace: 0,
                 policy: Default::default(),
+                schedules: Default::default(),
             },
             store,
             lookout_keeper::unix_now(),

@@ -55,6 +55,9 @@ pub struct RuleWire {
     pub error: Option<DiagnosticWire>,
     pub elapsed_us: u64,
     pub alerts: usize,
+    /// The schedule the rule is outside of now (not evaluated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactive: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,6 +89,7 @@ impl RuleWire {
             }),
             elapsed_us: r.elapsed.as_micros().min(u64::MAX as u128) as u64,
             alerts: r.alerts,
+            inactive: r.inactive.clone(),
         }
     }
 
@@ -103,6 +107,7 @@ impl RuleWire {
             }),
             elapsed: Duration::from_micros(self.elapsed_us),
             alerts: self.alerts,
+            inactive: self.inactive.clone(),
         }
     }
 }

@@ -141,6 +141,9 @@ pub struct Config {
     /// Team mode: the broker a `lookout hub` publishes on.
     #[serde(default, skip_serializing_if = "HubConfig::is_unset")]
     pub hub: HubConfig,
+    /// Named schedules (`[schedules.business]`): when a rule is active, when telling is muted.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub schedules: std::collections::BTreeMap<String, crate::schedule::ScheduleConfig>,
 }
 
 /// `[hub]`: where a hub publishes (team mode, docs/team.md).
@@ -194,6 +197,12 @@ pub struct NotificationsConfig {
     /// How long the first alert of a new group waits for others (0: no grouping).
     #[serde(default = "default_group_wait")]
     pub group_wait_secs: u64,
+    /// Schedules (names in `[schedules]`) during which alerts are shown but not told.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mute: Vec<String>,
+    /// Mute critical alerts too (by default they are told whatever the schedule).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mute_criticals: bool,
 }
 
 fn yes() -> bool {
@@ -219,6 +228,8 @@ impl Default for NotificationsConfig {
             quiet_hours: None,
             group_by: default_group_by(),
             group_wait_secs: default_group_wait(),
+            mute: Vec::new(),
+            mute_criticals: false,
         }
     }
 }
@@ -302,6 +313,7 @@ pub enum Setting {
     NotificationsQuietHours,
     NotificationsGroupBy,
     NotificationsGroupWait,
+    NotificationsMute,
     HubNats,
 }
 
@@ -321,6 +333,7 @@ impl Setting {
             Setting::NotificationsQuietHours => "[notifications] quiet_hours",
             Setting::NotificationsGroupBy => "[notifications] group_by",
             Setting::NotificationsGroupWait => "[notifications] group_wait_secs",
+            Setting::NotificationsMute => "[notifications] mute",
             Setting::HubNats => "[hub] nats",
         }
     }
@@ -610,6 +623,40 @@ impl Config {
                 ),
             );
         }
+        for (name, schedule) in &self.schedules {
+            if name.trim().is_empty() || name.chars().any(|c| c.is_whitespace() || c == '.') {
+                return Err(Invalid {
+                    setting: None,
+                    message: format!(
+                        "[schedules.{name}]: a schedule's name is one word, like [schedules.business]"
+                    ),
+                });
+            }
+            if let Err(e) = crate::schedule::Schedule::parse(name, schedule) {
+                return Err(Invalid {
+                    setting: None,
+                    message: format!("[schedules.{name}] {}: {}", e.key, e.message),
+                });
+            }
+        }
+        for name in &self.notifications.mute {
+            if !self.schedules.contains_key(name) {
+                let hint = crate::suggest::closest(name, self.schedules.keys().map(String::as_str))
+                    .map(|c| format!("did you mean `{c}`? "))
+                    .unwrap_or_default();
+                return bad(
+                    NotificationsMute,
+                    format!(
+                        "`{name}` is no schedule; {hint}name one of [schedules] ({}), or add [schedules.{name}]",
+                        self.schedules
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+        }
         if self.alerts.max_per_minute == 0 {
             return bad(AlertsMaxPerMinute, "must be at least 1".into());
         }
@@ -830,6 +877,26 @@ services = ["Sales"]
             (
                 format!("{GOOD}\n[notifications]\nquiet_hours = \"25:00-07:00\"\n"),
                 "[notifications] quiet_hours: `25:00-07:00` is not a span like 22:00-07:00",
+            ),
+            (
+                format!("{GOOD}\n[schedules.business]\nwhen = [\"mon-fri 8-18\"]\n"),
+                "[schedules.business] when: `mon-fri 8-18`: `8` is not a time like 08:00",
+            ),
+            (
+                format!(
+                    "{GOOD}\n[schedules.business]\ntime_zone = \"Mars/Olympus\"\nwhen = [\"daily 08:00-18:00\"]\n"
+                ),
+                "[schedules.business] time_zone: `Mars/Olympus` is not a time zone; use an IANA name",
+            ),
+            (
+                format!(
+                    "{GOOD}\n[notifications]\nmute = [\"nigth\"]\n[schedules.night]\nwhen = [\"daily 22:00-06:00\"]\n"
+                ),
+                "[notifications] mute: `nigth` is no schedule; did you mean `night`?",
+            ),
+            (
+                format!("{GOOD}\n[notifications]\ngroup_wait_secs = 600\n"),
+                "[notifications] group_wait_secs: 600 is too long",
             ),
         ];
         for (text, want) in cases {

@@ -12,6 +12,7 @@ pub mod catalogue;
 pub mod config;
 pub mod files;
 pub mod recording;
+pub mod schedule;
 pub mod session;
 pub mod snapshot;
 pub mod suggest;

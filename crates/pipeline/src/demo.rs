@@ -57,6 +57,7 @@ pub fn sim_config(url: &str, tenant: &str, user: &str, profile: &Profile) -> Con
         alerts: Default::default(),
         notifications: Default::default(),
         hub: Default::default(),
+        schedules: Default::default(),
     }
 }
 

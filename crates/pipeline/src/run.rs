@@ -68,6 +68,7 @@ impl Setup {
                 config.tenant(),
                 &config.alerts,
                 &config.notifications,
+                &config.schedules,
             ),
             state: None,
             commands: None,
@@ -241,9 +242,17 @@ pub async fn run(
         state: PipelineState::default(),
     };
     let mut commands = setup.commands;
+    let evaluator = lookout_rules::Evaluator::with_schedules(setup.alerting.schedules.clone());
+    let schedules: Vec<String> = setup.alerting.schedules.keys().cloned().collect();
     let mut alerting = Alerting::new(setup.alerting, store, unix_now());
     let mut running: Vec<Arc<Rule>> = rules.rules().cloned().collect();
     alerting.set_rules(lookout_rules::alert_rules(&running));
+    let check_schedules = |running: &[Arc<Rule>], report: &mut dyn FnMut(Note)| {
+        for d in lookout_rules::check_schedules(running.iter().map(|r| &**r), &schedules) {
+            report(Note::Problem(d.to_string()));
+        }
+    };
+    check_schedules(&running, &mut report);
     let mut plan = rules.plan();
     let mut keeper = session::spawn(setup.client, plan.clone(), setup.keeper);
     let mut changes = keeper
@@ -254,7 +263,7 @@ pub async fn run(
     let status = keeper.status();
 
     let (rule_tx, mut rule_rx) = tokio::sync::mpsc::unbounded_channel();
-    let worker = RuleWorker::start(engine, rules, move |ev| {
+    let worker = RuleWorker::start_with(engine, rules, evaluator, move |ev| {
         let _ = rule_tx.send(ev);
     })
     .map_err(|e| format!("cannot start the rule thread: {e}"))?;
@@ -331,6 +340,7 @@ pub async fn run(
                     }
                     running = now_running;
                     alerting.set_rules(lookout_rules::alert_rules(&running));
+                    check_schedules(&running, &mut report);
                     if let Some(list) = dispositions.borrow().clone() {
                         check_dispositions(&running, &list, &mut report);
                     }
@@ -413,6 +423,7 @@ mod tests {
             error: error.map(|m| lookout_rules::Diagnostic::error(Path::new("r.rhai"), 2, 9, m)),
             elapsed: Duration::ZERO,
             alerts: 0,
+            inactive: None,
         };
         let mut log = RuleErrorLog::default();
         let mut lines = Vec::new();

@@ -333,6 +333,41 @@ pub fn check_dispositions<'a>(
     out
 }
 
+/// Check the schedules rules name in `RULE.active` against the config's `[schedules]`: one
+/// error per unknown name, at the rule's `active`. Such a rule runs at all times.
+pub fn check_schedules<'a>(
+    rules: impl Iterator<Item = &'a Rule>,
+    schedules: &[String],
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for rule in rules {
+        let Some(name) = &rule.meta.alert.active else {
+            continue;
+        };
+        if schedules.contains(name) {
+            continue;
+        }
+        let hint = lookout_keeper::suggest::closest(name, schedules.iter().map(String::as_str))
+            .map(|c| format!("did you mean `{c}`? "))
+            .unwrap_or_default();
+        let line = rule
+            .source
+            .lines()
+            .position(|l| l.contains("active"))
+            .map_or(1, |i| i + 1);
+        out.push(Diagnostic::error(
+            &rule.path,
+            line,
+            1,
+            format!(
+                "RULE.active: no schedule `{name}` in the config's [schedules]; {hint}add [schedules.{name}] (docs/config.md) or name one it has ({}); until then the rule runs at all times",
+                if schedules.is_empty() { "none".to_string() } else { schedules.join(", ") }
+            ),
+        ));
+    }
+    out
+}
+
 /// Where the script first reads the host variable `name`, if it does.
 fn variable_use(ast: &AST, name: &str) -> Option<rhai::Position> {
     let mut found = None;
@@ -643,6 +678,8 @@ pub struct RuleReport {
     #[serde(serialize_with = "micros")]
     pub elapsed: Duration,
     pub alerts: usize,
+    /// The schedule (`RULE.active`) the rule is outside of now: it was not evaluated.
+    pub inactive: Option<String>,
 }
 
 fn display<S: serde::Serializer>(d: &Option<Diagnostic>, s: S) -> Result<S::Ok, S::Error> {
@@ -669,9 +706,22 @@ pub struct Evaluation {
 pub struct Evaluator {
     last_good: HashMap<String, Vec<Finding>>,
     prev: Option<Arc<Snapshot>>,
+    /// The config's schedules: a rule whose `active` names one runs only inside it.
+    schedules: BTreeMap<String, lookout_keeper::schedule::Schedule>,
 }
 
 impl Evaluator {
+    /// An evaluator that runs a rule whose `RULE.active` names one of `schedules` only while
+    /// the poll's time is inside it (a schedule it does not know never stops a rule).
+    pub fn with_schedules(
+        schedules: BTreeMap<String, lookout_keeper::schedule::Schedule>,
+    ) -> Evaluator {
+        Evaluator {
+            schedules,
+            ..Evaluator::default()
+        }
+    }
+
     /// Run every rule over `snap`. A rule that fails (or is skipped because the poll's budget
     /// is spent) keeps its last good alerts: an error never looks like "resolved". A rule no
     /// longer in the set has no alerts.
@@ -690,6 +740,21 @@ impl Evaluator {
         self.last_good
             .retain(|id, _| rules.files.get(id).is_some_and(|f| f.rule.is_some()));
         for rule in rules.rules() {
+            if let Some(name) = &rule.meta.alert.active
+                && self.schedules.get(name).is_some_and(|s| !s.contains(now))
+            {
+                // Outside its schedule: not run, and nothing of it holds.
+                self.last_good.remove(&rule.id);
+                reports.push(RuleReport {
+                    id: rule.id.clone(),
+                    name: rule.meta.alert.name.clone(),
+                    error: None,
+                    elapsed: Duration::ZERO,
+                    alerts: 0,
+                    inactive: Some(name.clone()),
+                });
+                continue;
+            }
             let start = Instant::now();
             let (result, elapsed) = if start >= poll_end {
                 (
@@ -723,6 +788,7 @@ impl Evaluator {
                 error,
                 elapsed,
                 alerts: mine.len(),
+                inactive: None,
             });
             findings.extend(mine);
         }

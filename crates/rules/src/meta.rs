@@ -26,7 +26,7 @@ pub struct RuleMeta {
 }
 
 /// The keys `const RULE` may have.
-pub const KEYS: [&str; 10] = [
+pub const KEYS: [&str; 11] = [
     "name",
     "severity",
     "for_secs",
@@ -37,6 +37,7 @@ pub const KEYS: [&str; 10] = [
     "needs",
     "inhibits",
     "runbook",
+    "active",
 ];
 
 /// The longest runbook kept (a rule file is someone else's text).
@@ -121,6 +122,18 @@ pub fn read(ast: &AST) -> Result<RuleMeta, String> {
             notify_resolved,
             inhibits: map.get("inhibits").map(read_inhibits).transpose()?,
             runbook: map.get("runbook").map(read_runbook).transpose()?,
+            active: match map.get("active") {
+                None => None,
+                Some(v) => {
+                    let name = string(v, "active")?;
+                    if name.trim().is_empty() {
+                        return Err(
+                            "RULE.active: empty; name a schedule of the config's [schedules], e.g. active: \"business\"".into(),
+                        );
+                    }
+                    Some(name)
+                }
+            },
         },
         needs,
     })

@@ -52,13 +52,23 @@ impl RuleWorker {
     pub fn start(
         engine: RuleEngine,
         rules: RuleSet,
+        report: impl FnMut(Event) + Send + 'static,
+    ) -> std::io::Result<RuleWorker> {
+        RuleWorker::start_with(engine, rules, Evaluator::default(), report)
+    }
+
+    /// [`RuleWorker::start`] with an evaluator of the caller's ([`Evaluator::with_schedules`]).
+    pub fn start_with(
+        engine: RuleEngine,
+        rules: RuleSet,
+        evaluator: Evaluator,
         mut report: impl FnMut(Event) + Send + 'static,
     ) -> std::io::Result<RuleWorker> {
         let slot: Arc<(Mutex<Slot>, Condvar)> = Arc::default();
         let theirs = slot.clone();
         let thread = super::rule_thread().spawn(move || {
             let mut rules = rules;
-            let mut evaluator = Evaluator::default();
+            let mut evaluator = evaluator;
             let mut last_look = Instant::now();
             let (m, cv) = &*theirs;
             loop {

@@ -1012,3 +1012,42 @@ fn an_inhibition_that_names_no_rule_is_refused_and_the_last_good_version_keeps_r
     let kept = set.rules().find(|r| r.id == "outage").unwrap();
     assert!(Arc::ptr_eq(kept, &good));
 }
+
+#[test]
+fn a_rule_runs_only_inside_its_schedule_and_an_unknown_schedule_is_said() {
+    let dir = tempdir("active");
+    write(
+        &dir,
+        "sl.rhai",
+        "const RULE = #{ name: \"Service level\", needs: #{}, active: \"business\" };\nalert(\"k\", \"t\", \"\");\n",
+    );
+    let engine = RuleEngine::default();
+    let set = RuleSet::load(&engine, &dir).unwrap();
+    let business = lookout_keeper::schedule::Schedule::parse(
+        "business",
+        &lookout_keeper::schedule::ScheduleConfig {
+            time_zone: Some("UTC".into()),
+            when: vec!["daily 08:00-18:00".into()],
+            dates_off: vec![],
+        },
+    )
+    .unwrap();
+    let mut ev = Evaluator::with_schedules([("business".to_string(), business)].into());
+    // 1_700_000_000 is 22:13 UTC: outside. Not run, no findings, said in its report.
+    let e = ev.evaluate(&engine, &set, Arc::new(snapshot(0)), 1_700_000_000);
+    assert!(e.findings.is_empty());
+    assert_eq!(e.reports[0].inactive.as_deref(), Some("business"));
+    assert_eq!(e.reports[0].elapsed, Duration::ZERO);
+    // Ten hours later (08:13 UTC): inside.
+    let e = ev.evaluate(&engine, &set, Arc::new(snapshot(0)), 1_700_036_000);
+    assert_eq!(e.findings.len(), 1);
+    assert_eq!(e.reports[0].inactive, None);
+    // A schedule the config does not have: said, with the names it has.
+    let d = lookout_rules::check_schedules(set.rules().map(|r| &**r), &["busines".to_string()]);
+    assert_eq!(d.len(), 1);
+    assert!(
+        d[0].to_string().contains("sl.rhai:1:1: RULE.active: no schedule `business` in the config's [schedules]; did you mean `busines`?"),
+        "{}",
+        d[0]
+    );
+}
