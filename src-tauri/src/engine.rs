@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use lookout_alerting::notify::sound::Sounds;
 use lookout_alerting::notify::{self, ActionEvent};
 use lookout_hub::desk::{DeskNote, DeskOptions};
 use lookout_hub::nats::Login;
@@ -55,7 +56,7 @@ impl Running {
 struct Prepared {
     source: Source,
     tenant: String,
-    sound: bool,
+    sounds: Sounds,
     /// The demo (its simulated tenant and private folder), stopped after the pipeline.
     demo: Option<Demo>,
 }
@@ -77,7 +78,7 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
                     demo.setup(&demo.config).map_err(anyhow::Error::msg)?,
                 )),
                 tenant: demo.config.tenant(),
-                sound: true,
+                sounds: Sounds::default(),
                 demo: Some(demo),
             })
         }
@@ -95,7 +96,7 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
                 .ok_or_else(|| anyhow::anyhow!("no place for Lookout's state on this system"))?;
             Ok(Prepared {
                 tenant: config.tenant(),
-                sound: config.notifications.sound,
+                sounds: Sounds::from_config(config.notifications.sound, &config.sounds),
                 source: Source::Pipeline(Box::new(Setup::from_config(
                     &config, client, rules_dir, store_path,
                 ))),
@@ -112,15 +113,15 @@ async fn prepare(mode: &Mode) -> anyhow::Result<Prepared> {
             let store_path = lookout_alerting::store::Store::default_path()
                 .ok_or_else(|| anyhow::anyhow!("no place for Lookout's state on this system"))?
                 .with_file_name("desk.json");
-            let sound = Config::load(Some(&path.with_file_name("config.toml")))
-                .map(|c| c.notifications.sound)
-                .unwrap_or(true);
+            let sounds = Config::load(Some(&path.with_file_name("config.toml")))
+                .map(|c| Sounds::from_config(c.notifications.sound, &c.sounds))
+                .unwrap_or_default();
             Ok(Prepared {
                 tenant: desk
                     .tenant
                     .clone()
                     .unwrap_or_else(|| format!("the team hub at {}", desk.hub)),
-                sound,
+                sounds,
                 source: Source::Desk(Box::new(DeskOptions {
                     login,
                     user: desk.user.clone().unwrap_or_else(|| "someone".into()),
@@ -146,16 +147,38 @@ struct Started {
     task: tauri::async_runtime::JoinHandle<()>,
 }
 
+/// Tells through `inner`; an escalation step that says `raise` also brings the overview to
+/// the front.
+struct Raising {
+    inner: Box<dyn notify::Notifier>,
+    raise: Box<dyn Fn() + Send>,
+}
+
+impl notify::Notifier for Raising {
+    fn notify(&mut self, n: &notify::Notification) -> Result<(), String> {
+        if n.escalation.as_ref().is_some_and(|e| e.raise) {
+            (self.raise)();
+        }
+        self.inner.notify(n)
+    }
+
+    fn held(&mut self, h: &lookout_alerting::policy::Held) -> Result<(), String> {
+        self.inner.held(h)
+    }
+}
+
 /// Start one prepared source. `labelled`: its notifications say whose they are (one of
 /// several). Stops when `stop` completes.
 fn start_one(
     mut prepared: Prepared,
     labelled: bool,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
-    on_open: impl Fn() + Send + 'static,
+    on_open: impl Fn() + Send + Sync + 'static,
     on_stopped: impl FnOnce(String) + Send + 'static,
 ) -> Started {
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+    let on_open = std::sync::Arc::new(on_open);
+    let raise = on_open.clone();
     // The notifier's actions pass through here: Open is the app's to handle (show the
     // overview), the rest go to the pipeline.
     let (clicked_tx, mut clicked_rx) = mpsc::unbounded_channel::<ActionEvent>();
@@ -172,7 +195,7 @@ fn start_one(
     let (state_tx, state_rx) = state_channel();
     let mut notifier: Box<dyn notify::Notifier> =
         match notify::desktop::DesktopNotifier::connect(Some(clicked_tx)) {
-            Ok(d) => Box::new(d.with_sound(prepared.sound)),
+            Ok(d) => Box::new(d.with_sounds(prepared.sounds.clone())),
             Err(e) => {
                 tracing::warn!("{e}; notifications are shown only in the overview");
                 Box::new(notify::NoNotifier)
@@ -181,6 +204,10 @@ fn start_one(
     if labelled {
         notifier = Box::new(FromSource::new(&prepared.tenant, notifier));
     }
+    notifier = Box::new(Raising {
+        inner: notifier,
+        raise: Box::new(move || raise()),
+    });
     let demo = prepared.demo.take();
     let task = match prepared.source {
         Source::Pipeline(mut setup) => {

@@ -373,6 +373,7 @@ fn watch_the_watcher(app: AppHandle) {
                         at: unix_now(),
                         group: None,
                         also: Vec::new(),
+                        escalation: None,
                     },
                 )
             })
@@ -519,6 +520,7 @@ async fn test_notification() -> Result<String, String> {
             at: unix_now(),
             group: None,
             also: Vec::new(),
+            escalation: None,
         })?;
         Ok("Sent: a test notification should be on your screen.".to_string())
     })

@@ -119,6 +119,8 @@ impl Field {
             | Setting::NotificationsGroupBy
             | Setting::NotificationsGroupWait
             | Setting::NotificationsMute
+            | Setting::Escalation
+            | Setting::Sounds
             | Setting::AvailabilityInterval
             | Setting::AlertsNoData
             | Setting::AlertsMaxPerMinute => None,

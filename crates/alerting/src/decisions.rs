@@ -25,28 +25,32 @@ pub struct AlertingConfig {
     /// The config's named schedules: a rule whose `active` names one is evaluated only
     /// during it.
     pub schedules: BTreeMap<String, Schedule>,
+    /// The escalation ladder for critical alerts nobody acknowledges.
+    pub escalation: Vec<lookout_keeper::config::EscalationStep>,
+    /// Ring a critical alert again this often until someone acknowledges it (`None`: once).
+    pub ring_every: Option<i64>,
 }
 
 impl AlertingConfig {
     /// The settings a configuration asks for, for `tenant`. `schedules` are its
-    /// `[schedules]` (checked when the configuration was read; one that does not parse is
-    /// left out).
-    pub fn from_config(
-        tenant: String,
-        alerts: &lookout_keeper::config::AlertsConfig,
-        notifications: &lookout_keeper::config::NotificationsConfig,
-        schedules: &BTreeMap<String, lookout_keeper::schedule::ScheduleConfig>,
-    ) -> AlertingConfig {
-        let schedules: BTreeMap<String, Schedule> = schedules
+    /// `[schedules]`, `[[escalation]]` and `[sounds]` (checked when the configuration was
+    /// read; a schedule that does not parse is left out).
+    pub fn from_config(tenant: String, config: &lookout_keeper::Config) -> AlertingConfig {
+        let schedules: BTreeMap<String, Schedule> = config
+            .schedules
             .iter()
             .filter_map(|(name, c)| Some((name.clone(), Schedule::parse(name, c).ok()?)))
             .collect();
+        let alerts = &config.alerts;
         AlertingConfig {
             tenant,
             no_data_after: alerts.no_data_secs as i64,
             grace: alerts.grace_secs as i64,
-            policy: PolicyConfig::from_config(alerts, notifications, &schedules),
+            policy: PolicyConfig::from_config(alerts, &config.notifications, &schedules),
             schedules,
+            escalation: config.escalation.clone(),
+            ring_every: (config.notifications.sound && config.sounds.repeat_until_acknowledged)
+                .then_some(config.sounds.repeat_secs as i64),
         }
     }
 }
@@ -130,6 +134,10 @@ pub struct Alerting {
     /// Firing alerts that were never told because another held them back: told when it lets
     /// go while they still fire.
     untold: BTreeSet<AlertId>,
+    /// Escalation steps climbed, per firing critical alert (kept in the store).
+    escalated: BTreeMap<AlertId, usize>,
+    /// When each firing critical alert last rang (`ring_every`).
+    rung: BTreeMap<AlertId, i64>,
 }
 
 /// A start within this long of the last save carries on with the alerts it saved (a restart,
@@ -171,7 +179,16 @@ impl Alerting {
             now,
             inhibited: Inhibited::new(),
             untold: BTreeSet::new(),
+            escalated: BTreeMap::new(),
+            rung: BTreeMap::new(),
         };
+        alerting.escalated = alerting
+            .store
+            .state
+            .escalated
+            .iter()
+            .map(|(r, k, n)| ((r.clone(), k.clone()), *n))
+            .collect();
         alerting.set_rules(BTreeMap::new());
         alerting
     }
@@ -263,6 +280,7 @@ impl Alerting {
             self.policy
                 .flush(now, &self.store.state.silences, &self.inhibited);
         self.remember_untold(now, &held);
+        out.extend(self.escalate(now));
         if self.no_data.is_some() || now - self.last_data < self.config.no_data_after {
             return (out, held);
         }
@@ -283,6 +301,113 @@ impl Alerting {
         out.extend(more);
         held.extend(more_held);
         (out, held)
+    }
+
+    /// Critical alerts that fire, were told, and that nobody acknowledged, snoozed or paused
+    /// (and that no other alert holds back, and no mute covers) climb the escalation ladder:
+    /// one step at a time, each when its `after_secs` since firing has passed, so a restart in
+    /// the middle (the steps climbed are in the store) neither starts again nor skips one.
+    /// With `ring_every`, they ring again in between.
+    fn escalate(&mut self, now: i64) -> Vec<Notification> {
+        let steps = &self.config.escalation;
+        let mut out = Vec::new();
+        let mut climbed = Vec::new();
+        for a in self.lifecycle.alerts() {
+            if a.state != State::Firing || a.severity != Severity::Critical {
+                continue;
+            }
+            let Some(told) = a.last_notified() else {
+                continue;
+            };
+            let id = (a.rule.clone(), a.key.clone());
+            let quiet = self
+                .store
+                .state
+                .silences
+                .quiet(now, &a.rule, &a.key)
+                .is_some()
+                || self.inhibited.contains_key(&id)
+                || self.policy.config.muted(now, Severity::Critical).is_some();
+            if quiet {
+                continue;
+            }
+            let since = a.firing_since.unwrap_or(a.since);
+            let done = self.escalated.get(&id).copied().unwrap_or(0);
+            let note = |escalation: crate::notify::Escalation, body: String| {
+                let mut n = Notification::from_notice(&crate::lifecycle::notice(
+                    NoticeKind::Repeat,
+                    a,
+                    now,
+                ));
+                n.body = body;
+                n.escalation = Some(escalation);
+                n
+            };
+            if let Some(step) = steps.get(done)
+                && now - since >= step.after_secs as i64
+            {
+                let body = format!(
+                    "Not acknowledged for {}.{}{}",
+                    lookout_keeper::fmt_dur(now - since),
+                    if a.body.is_empty() { "" } else { "\n" },
+                    a.body
+                );
+                out.push(note(
+                    crate::notify::Escalation {
+                        step: done + 1,
+                        of: steps.len(),
+                        persistent: step.persistent,
+                        raise: step.raise,
+                        sound: step.sound.clone(),
+                        ring_only: false,
+                    },
+                    body,
+                ));
+                climbed.push((id, done + 1, a.title.clone(), a.labels.clone()));
+                continue;
+            }
+            if let Some(every) = self.config.ring_every
+                && now - self.rung.get(&id).copied().unwrap_or(told) >= every
+            {
+                let last = done.checked_sub(1).and_then(|i| steps.get(i));
+                out.push(note(
+                    crate::notify::Escalation {
+                        step: done,
+                        of: steps.len(),
+                        persistent: last.is_some_and(|s| s.persistent),
+                        raise: false,
+                        sound: last.and_then(|s| s.sound.clone()),
+                        ring_only: true,
+                    },
+                    a.body.clone(),
+                ));
+                self.rung.insert(id, now);
+            }
+        }
+        for (id, step, title, labels) in climbed {
+            self.rung.insert(id.clone(), now);
+            self.store.state.record(HistoryEntry {
+                at: now,
+                rule: id.0.clone(),
+                key: id.1.clone(),
+                what: format!("escalated: step {step} of {}", steps.len()),
+                title,
+                labels,
+            });
+            self.escalated.insert(id, step);
+            self.dirty = true;
+        }
+        // Forget what no longer fires.
+        let alive = |id: &AlertId| {
+            self.lifecycle
+                .alerts()
+                .any(|a| a.state == State::Firing && a.rule == id.0 && a.key == id.1)
+        };
+        let before = self.escalated.len();
+        self.escalated.retain(|id, _| alive(id));
+        self.dirty |= self.escalated.len() != before;
+        self.rung.retain(|id, _| alive(id));
+        out
     }
 
     /// The alerts of rules outside their schedule (`RULE.active`) end quietly: not told, and
@@ -371,6 +496,11 @@ impl Alerting {
             return Ok(());
         }
         self.store.state.saved_at = self.now;
+        self.store.state.escalated = self
+            .escalated
+            .iter()
+            .map(|((r, k), n)| (r.clone(), k.clone(), *n))
+            .collect();
         self.store.state.active = self
             .lifecycle
             .alerts()
@@ -465,6 +595,8 @@ mod tests {
             grace: 10,
             policy: PolicyConfig::default(),
             schedules: BTreeMap::new(),
+            escalation: Vec::new(),
+            ring_every: None,
         }
     }
 
@@ -764,5 +896,153 @@ mod tests {
             told(a.evaluated(monday, &found(&[("sl", "sl:Sales")]))),
             ["Firing sl:Sales"]
         );
+    }
+
+    fn ladder() -> Vec<lookout_keeper::config::EscalationStep> {
+        let step = |after_secs, sound: Option<&str>, persistent, raise| {
+            lookout_keeper::config::EscalationStep {
+                after_secs,
+                sound: sound.map(str::to_string),
+                persistent,
+                raise,
+            }
+        };
+        vec![
+            step(120, Some("siren"), false, false),
+            step(300, None, true, true),
+            step(600, None, true, true),
+        ]
+    }
+
+    fn steps(out: (Vec<Notification>, Vec<Held>)) -> Vec<String> {
+        out.0
+            .iter()
+            .map(|n| {
+                let e = n.escalation.as_ref().expect("an escalation");
+                format!("{} step {}/{}", n.key, e.step, e.of)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_unacknowledged_critical_climbs_the_ladder_and_acknowledging_stops_it() {
+        let (st, path) = store("ladder");
+        let mut cfg = config();
+        cfg.no_data_after = 100_000;
+        cfg.escalation = ladder();
+        let mut a = Alerting::new(cfg.clone(), st, 0);
+        a.set_rules(rules(RULES));
+        let status = ConnectionStatus::Connecting;
+        assert_eq!(
+            told(a.evaluated(0, &found(&[("r", "x"), ("r", "y")]))),
+            ["Firing x", "Firing y"]
+        );
+        assert!(steps(a.tick(119, &status)).is_empty());
+        let out = a.tick(120, &status);
+        assert_eq!(steps(out.clone()), ["x step 1/3", "y step 1/3"]);
+        let e = out.0[0].escalation.clone().unwrap();
+        assert_eq!(
+            (e.sound.as_deref(), e.persistent, e.raise),
+            (Some("siren"), false, false)
+        );
+        assert!(
+            out.0[0].body.starts_with("Not acknowledged for 2m 00s."),
+            "{}",
+            out.0[0].body
+        );
+        assert!(steps(a.tick(121, &status)).is_empty(), "one step once");
+        // Someone acknowledges y at step 1: its ladder stops at once.
+        a.action(
+            &ActionEvent {
+                rule: "r".into(),
+                key: "y".into(),
+                digest: None,
+                action: Action::Acknowledge,
+                by: None,
+                also: Vec::new(),
+            },
+            200,
+        );
+        let out = a.tick(300, &status);
+        assert_eq!(steps(out.clone()), ["x step 2/3"]);
+        let e = out.0[0].escalation.clone().unwrap();
+        assert!(e.persistent && e.raise);
+        a.save_if_dirty().unwrap();
+
+        // A restart in the middle: step 3 is next, not step 1 again, and none is skipped.
+        let (st, _) = Store::open(&path);
+        let mut b = Alerting::new(cfg.clone(), st, 320);
+        b.set_rules(rules(RULES));
+        b.evaluated(320, &found(&[("r", "x"), ("r", "y")]));
+        assert!(
+            steps(b.tick(321, &status)).is_empty(),
+            "not again from step 1"
+        );
+        assert_eq!(steps(b.tick(600, &status)), ["x step 3/3"]);
+        assert!(steps(b.tick(900, &status)).is_empty(), "the ladder ends");
+        assert!(
+            b.store
+                .state
+                .history
+                .iter()
+                .any(|h| h.what == "escalated: step 3 of 3")
+        );
+    }
+
+    #[test]
+    fn a_start_that_finds_several_steps_overdue_climbs_them_one_at_a_time() {
+        let (st, path) = store("ladder-late");
+        let mut cfg = config();
+        cfg.no_data_after = 100_000;
+        cfg.escalation = ladder();
+        let mut a = Alerting::new(cfg.clone(), st, 0);
+        a.set_rules(rules(RULES));
+        let status = ConnectionStatus::Connecting;
+        a.evaluated(0, &found(&[("r", "x")]));
+        assert_eq!(steps(a.tick(120, &status)), ["x step 1/3"]);
+        a.save_if_dirty().unwrap();
+        // Down from 130 s to 290 s (within RESUME_SECS): steps 2 and 3 are both due at 700 s.
+        let (st, _) = Store::open(&path);
+        let mut b = Alerting::new(cfg, st, 290);
+        b.set_rules(rules(RULES));
+        b.evaluated(290, &found(&[("r", "x")]));
+        assert_eq!(steps(b.tick(700, &status)), ["x step 2/3"]);
+        assert_eq!(steps(b.tick(701, &status)), ["x step 3/3"]);
+        // Pausing stops what is left too; a resolved alert forgets its ladder.
+        b.pause(Some(i64::MAX));
+        assert!(steps(b.tick(2000, &status)).is_empty());
+        b.evaluated(2001, &found(&[]));
+        b.tick(2002, &status);
+        assert!(b.escalated.is_empty());
+    }
+
+    #[test]
+    fn ringing_until_acknowledged_rings_again_in_between() {
+        let (st, _) = store("ring");
+        let mut cfg = config();
+        cfg.no_data_after = 100_000;
+        cfg.ring_every = Some(30);
+        let mut a = Alerting::new(cfg, st, 0);
+        a.set_rules(rules(RULES));
+        let status = ConnectionStatus::Connecting;
+        a.evaluated(0, &found(&[("r", "x")]));
+        assert!(a.tick(29, &status).0.is_empty());
+        let out = a.tick(30, &status);
+        assert_eq!(out.0.len(), 1);
+        assert!(out.0[0].escalation.as_ref().unwrap().ring_only);
+        assert!(a.tick(59, &status).0.is_empty());
+        assert_eq!(a.tick(60, &status).0.len(), 1);
+        a.action(
+            &ActionEvent {
+                rule: "r".into(),
+                key: "x".into(),
+                digest: None,
+                action: Action::Snooze,
+                by: None,
+                also: Vec::new(),
+            },
+            61,
+        );
+        assert!(a.tick(200, &status).0.is_empty(), "snoozed: silent");
     }
 }

@@ -244,7 +244,7 @@ impl PolicyConfig {
     }
 
     /// Why telling `severity` is muted at `now`, if it is: "quiet hours until 07:00".
-    fn muted(&self, now: i64, severity: Severity) -> Option<String> {
+    pub fn muted(&self, now: i64, severity: Severity) -> Option<String> {
         let m = self.mutes.iter().find(|m| {
             (m.criticals || severity != Severity::Critical) && m.schedule.contains(now)
         })?;
@@ -580,6 +580,7 @@ impl Notification {
             at: n.at,
             group: None,
             also: Vec::new(),
+            escalation: None,
         }
     }
 
@@ -619,6 +620,7 @@ impl Notification {
             at: now,
             group: None,
             also: Vec::new(),
+            escalation: None,
         }
     }
 
@@ -660,6 +662,7 @@ impl Notification {
                 .iter()
                 .map(|m| (m.rule.clone(), m.key.clone()))
                 .collect(),
+            escalation: None,
         }
     }
 
@@ -690,6 +693,7 @@ impl Notification {
             at: now,
             group: None,
             also: Vec::new(),
+            escalation: None,
         }
     }
 

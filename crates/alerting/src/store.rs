@@ -44,6 +44,10 @@ pub struct State {
     /// When this was saved (Unix seconds).
     #[serde(default)]
     pub saved_at: i64,
+    /// How many escalation steps each firing critical alert has climbed: (rule, key, steps),
+    /// so a restart neither starts its ladder again nor skips a step.
+    #[serde(default)]
+    pub escalated: Vec<(String, String, usize)>,
 }
 
 /// An alert as saved: the alert and when it was last told.

@@ -34,6 +34,7 @@ fn note(severity: Severity, key: &str, title: &str, body: &str) -> Notification 
         at: 1_700_000_000,
         group: None,
         also: Vec::new(),
+        escalation: None,
     }
 }
 
@@ -195,6 +196,8 @@ fn one_cause_is_one_notification_replaced_in_place_when_another_alert_joins() {
             ..PolicyConfig::default()
         },
         schedules: Default::default(),
+        escalation: Vec::new(),
+        ring_every: None,
     };
     let mut alerting = Alerting::new(config, store, 0);
     let rule = |name: &str, runbook: Option<&str>| AlertRule {
@@ -308,4 +311,130 @@ fn one_cause_is_one_notification_replaced_in_place_when_another_alert_joins() {
         .filter(|a| a.quiet.is_some())
         .count();
     assert_eq!(acknowledged, 4);
+}
+
+/// The escalation ladder on the notification server: each step replaces the alert's
+/// notification in place with the step's sound; the last one stays until someone acts; an
+/// acknowledgement from the notification stops the ladder.
+#[test]
+fn an_unacknowledged_critical_escalates_in_place_louder_then_persistent() {
+    use lookout_alerting::notify::sound::{Sound, Sounds};
+    use lookout_alerting::policy::PolicyConfig;
+    use lookout_alerting::store::Store;
+    use lookout_alerting::{AlertRule, Alerting, AlertingConfig, Finding, Mode};
+    use lookout_keeper::config::EscalationStep;
+    let bus = private_bus();
+    let addr = bus.address.clone();
+    // SAFETY: as above, one test per process.
+    unsafe { std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &addr) };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let server = serve(&addr, seen.clone());
+    let dir = std::env::temp_dir().join(format!("lookout-ladder-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let siren = dir.join("siren.oga");
+    std::fs::write(&siren, b"OggS").unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut notifier = DesktopNotifier::connect(Some(tx))
+        .expect("a notification server")
+        .with_sounds(Sounds {
+            critical: Sound::Named("bell".into()),
+            ..Sounds::default()
+        });
+    let (store, _) = Store::open(&dir.join("state.json"));
+    let config = AlertingConfig {
+        tenant: "demo".into(),
+        no_data_after: 100_000,
+        grace: 0,
+        policy: PolicyConfig::default(),
+        schedules: Default::default(),
+        escalation: vec![
+            EscalationStep {
+                after_secs: 120,
+                sound: Some(siren.to_string_lossy().into_owned()),
+                persistent: false,
+                raise: false,
+            },
+            EscalationStep {
+                after_secs: 300,
+                sound: None,
+                persistent: true,
+                raise: true,
+            },
+        ],
+        ring_every: None,
+    };
+    let mut alerting = Alerting::new(config, store, 0);
+    alerting.set_rules(
+        [(
+            "unavailable".to_string(),
+            AlertRule {
+                name: "No agents available".into(),
+                severity: Severity::Critical,
+                for_secs: 0,
+                keep_firing_secs: 0,
+                mode: Mode::State,
+                repeat_secs: 0,
+                notify_resolved: false,
+                inhibits: None,
+                runbook: None,
+                active: None,
+            },
+        )]
+        .into(),
+    );
+    let finding = Finding {
+        rule: "unavailable".into(),
+        key: "unavailable:Billing".into(),
+        severity: Severity::Critical,
+        title: "No agents available for Billing".into(),
+        body: String::new(),
+        labels: Default::default(),
+    };
+    let status = lookout_keeper::ConnectionStatus::Connecting;
+    let mut tell = |out: (Vec<Notification>, Vec<_>)| {
+        for n in &out.0 {
+            notifier.notify(n).unwrap();
+        }
+        out.0.len()
+    };
+    assert_eq!(
+        tell(alerting.evaluated(0, std::slice::from_ref(&finding))),
+        1
+    );
+    let first = wait_until("the first notification", || {
+        seen.lock().unwrap().first().cloned()
+    });
+    assert_eq!(first.sound.as_deref(), Some("bell"), "the critical sound");
+    assert_eq!(first.expire_timeout, -1);
+    assert_eq!(tell(alerting.tick(119, &status)), 0);
+    assert_eq!(tell(alerting.tick(120, &status)), 1);
+    let step1 = wait_until("step 1", || seen.lock().unwrap().get(1).cloned());
+    assert_eq!(step1.replaces_id, first.id, "in place, not stacked");
+    assert_eq!(
+        step1.sound_file.as_deref(),
+        Some(siren.to_str().unwrap()),
+        "louder"
+    );
+    assert!(
+        step1.body.starts_with("Not acknowledged for 2m 00s."),
+        "{}",
+        step1.body
+    );
+    assert_eq!(tell(alerting.tick(300, &status)), 1);
+    let step2 = wait_until("step 2", || seen.lock().unwrap().get(2).cloned());
+    assert_eq!(step2.replaces_id, first.id);
+    assert_eq!(step2.expire_timeout, 0, "persistent: never expires");
+    assert_eq!(step2.urgency, Some(2));
+    // Acknowledge from the notification: nothing more, ever.
+    let event = wait_until("the Acknowledge action", || {
+        choose(&server, first.id, "acknowledge");
+        std::thread::sleep(Duration::from_millis(50));
+        rx.try_recv().ok()
+    });
+    alerting.action(&event, 301);
+    for t in [400, 900, 3600] {
+        assert_eq!(tell(alerting.tick(t, &status)), 0);
+    }
+    assert_eq!(seen.lock().unwrap().len(), 3);
 }

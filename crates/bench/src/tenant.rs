@@ -185,15 +185,14 @@ pub async fn latency(quick: bool) -> anyhow::Result<Vec<Figure>> {
         store_path: dir.join("state.json"),
         // Two notifications every ~2.4 s is past the storm cap of 20 a minute, which would hold
         // them back on purpose: the cap is lifted here, the pipeline is what is measured.
-        alerting: AlertingConfig::from_config(
-            SimConfig::default().tenant,
-            &lookout_keeper::config::AlertsConfig {
-                max_per_minute: 100_000,
-                ..Default::default()
-            },
-            &Default::default(),
-            &Default::default(),
-        ),
+        alerting: AlertingConfig::from_config(SimConfig::default().tenant, &{
+            let mut c = lookout_keeper::Config::parse(
+                "[server]\nurl = \"https://bench.invalid\"\nusername = \"bench\"\n",
+            )
+            .map_err(anyhow::Error::msg)?;
+            c.alerts.max_per_minute = 100_000;
+            c
+        }),
         state: None,
         commands: None,
         shared_store: None,

@@ -497,7 +497,7 @@ async fn run_watch(a: WatchArgs) -> Result<()> {
     }
     if !a.desk.hub.is_empty() {
         // Rules given here are this desk's own, over what the hub publishes.
-        let sound = lookout_keeper::config::NotificationsConfig::default().sound;
+        let sound = lookout_alerting::notify::sound::Sounds::default();
         return team::watch_desk(
             &a.desk,
             a.rules.clone(),
@@ -547,7 +547,7 @@ fn parse_duration_arg(d: Option<&str>) -> Result<Option<Duration>> {
 fn pick_notifier(
     to: Option<NotifyTo>,
     format: Format,
-    sound: bool,
+    sound: lookout_alerting::notify::sound::Sounds,
     actions: tokio::sync::mpsc::UnboundedSender<lookout_alerting::notify::ActionEvent>,
 ) -> Result<Box<dyn lookout_alerting::notify::Notifier>> {
     use lookout_alerting::notify::{self, desktop::DesktopNotifier};
@@ -567,16 +567,21 @@ fn pick_notifier(
                 .map_err(|e| {
                     anyhow::anyhow!("{e}; start a notification server or use --notify stdout")
                 })?
-                .with_sound(sound),
+                .with_sounds(sound),
         ),
         None => match DesktopNotifier::connect(Some(actions)) {
-            Ok(d) => Box::new(d.with_sound(sound)),
+            Ok(d) => Box::new(d.with_sounds(sound)),
             Err(e) => {
                 eprintln!("lookout: {e}; notifications go to stdout");
                 stdout()
             }
         },
     })
+}
+
+/// The sounds `config` asks for.
+pub(crate) fn sounds_of(config: &Config) -> lookout_alerting::notify::sound::Sounds {
+    lookout_alerting::notify::sound::Sounds::from_config(config.notifications.sound, &config.sounds)
 }
 
 /// Watch with `client` until Ctrl-C or `duration`.
@@ -588,7 +593,7 @@ async fn watch_with(
     duration: Option<Duration>,
 ) -> Result<()> {
     let (action_tx, action_rx) = tokio::sync::mpsc::unbounded_channel();
-    let notifier = pick_notifier(notify_to, format, config.notifications.sound, action_tx)?;
+    let notifier = pick_notifier(notify_to, format, sounds_of(config), action_tx)?;
 
     let stop = until_stopped(
         duration,

@@ -294,7 +294,7 @@ pub async fn watch_desk(
     a: &DeskArgs,
     rules: Option<PathBuf>,
     notify: Option<NotifyTo>,
-    sound: bool,
+    sound: lookout_alerting::notify::sound::Sounds,
     format: Format,
     duration: Option<Duration>,
 ) -> Result<()> {
@@ -783,7 +783,7 @@ pub async fn watch_several(
         let (action_tx, action_rx) = tokio::sync::mpsc::unbounded_channel();
         let notifier = Box::new(lookout_pipeline::sources::FromSource::new(
             &name,
-            pick_notifier(notify, format, config.notifications.sound, action_tx)?,
+            pick_notifier(notify, format, crate::sounds_of(&config), action_tx)?,
         ));
         add(name.clone(), state_rx, cmd_tx)?;
         let stop = stopped(stop_rx.clone());
@@ -808,7 +808,7 @@ pub async fn watch_several(
         options.state = Some(state_tx);
         options.commands = Some(cmd_rx);
         let (action_tx, action_rx) = tokio::sync::mpsc::unbounded_channel();
-        let sound = lookout_keeper::config::NotificationsConfig::default().sound;
+        let sound = lookout_alerting::notify::sound::Sounds::default();
         let notifier = Box::new(lookout_pipeline::sources::FromSource::new(
             &name,
             pick_notifier(notify, format, sound, action_tx)?,

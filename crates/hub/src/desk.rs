@@ -723,6 +723,7 @@ fn notification_of(a: &Alert, state: NotificationState, now: i64) -> Notificatio
         at: now,
         group: None,
         also: Vec::new(),
+        escalation: None,
     }
 }
 

@@ -51,6 +51,8 @@ impl PersonalRules {
                 grace: 0,
                 policy: Default::default(),
                 schedules: Default::default(),
+                escalation: Vec::new(),
+                ring_every: None,
             },
             store,
             lookout_keeper::unix_now(),

@@ -144,6 +144,128 @@ pub struct Config {
     /// Named schedules (`[schedules.business]`): when a rule is active, when telling is muted.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub schedules: std::collections::BTreeMap<String, crate::schedule::ScheduleConfig>,
+    /// `[[escalation]]`: what happens to a critical alert nobody acknowledges, step by step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalation: Vec<EscalationStep>,
+    /// `[sounds]`: the sound of each severity, its volume, and ringing until acknowledged.
+    #[serde(default, skip_serializing_if = "SoundsConfig::is_default")]
+    pub sounds: SoundsConfig,
+}
+
+/// One step of the escalation ladder: `after_secs` after a critical alert started firing, if
+/// nobody acknowledged, snoozed or paused it, it is told again, as this step says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationStep {
+    /// Seconds since the alert started firing.
+    pub after_secs: u64,
+    /// This step's sound (a freedesktop sound name or a file), instead of the severity's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sound: Option<String>,
+    /// The notification stays on screen until someone acts on it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub persistent: bool,
+    /// The overview window comes to the front (the desktop app).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub raise: bool,
+}
+
+/// `[sounds]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoundsConfig {
+    #[serde(default = "default_critical_sound")]
+    pub critical: String,
+    #[serde(default = "default_warning_sound")]
+    pub warning: String,
+    #[serde(default = "default_info_sound")]
+    pub info: String,
+    /// Percent. Below 100, Lookout plays the sound itself at this volume (where it finds a
+    /// player) instead of asking the notification server.
+    #[serde(default = "default_volume")]
+    pub volume: u8,
+    /// A critical alert rings again every `repeat_secs` until someone acknowledges, snoozes
+    /// or pauses it (or it resolves).
+    #[serde(default)]
+    pub repeat_until_acknowledged: bool,
+    #[serde(default = "default_repeat_sound_secs")]
+    pub repeat_secs: u64,
+}
+
+fn default_critical_sound() -> String {
+    "alarm-clock-elapsed".into()
+}
+fn default_warning_sound() -> String {
+    "dialog-warning".into()
+}
+fn default_info_sound() -> String {
+    "message".into()
+}
+fn default_volume() -> u8 {
+    100
+}
+fn default_repeat_sound_secs() -> u64 {
+    30
+}
+
+impl Default for SoundsConfig {
+    fn default() -> Self {
+        SoundsConfig {
+            critical: default_critical_sound(),
+            warning: default_warning_sound(),
+            info: default_info_sound(),
+            volume: default_volume(),
+            repeat_until_acknowledged: false,
+            repeat_secs: default_repeat_sound_secs(),
+        }
+    }
+}
+
+impl SoundsConfig {
+    pub fn is_default(&self) -> bool {
+        self == &SoundsConfig::default()
+    }
+}
+
+/// A sound as the config names it: a sound of the freedesktop sound theme, or a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sound {
+    /// `alarm-clock-elapsed`, `dialog-warning`, … (letters, digits, `-`, `_`, `.`).
+    Named(String),
+    File(PathBuf),
+}
+
+impl Sound {
+    /// Read a sound from the config: a path (it has a `/` or `\\`, or a sound file's
+    /// extension) must be a file that exists; anything else is a theme name.
+    pub fn parse(text: &str) -> Result<Sound, String> {
+        let t = text.trim();
+        let looks_like_file = t.contains('/')
+            || t.contains('\\')
+            || [".oga", ".ogg", ".wav", ".mp3", ".flac", ".aiff"]
+                .iter()
+                .any(|e| t.to_ascii_lowercase().ends_with(e));
+        if looks_like_file {
+            let path = PathBuf::from(t);
+            return match std::fs::metadata(&path) {
+                Ok(m) if m.is_file() => Ok(Sound::File(path)),
+                Ok(_) => Err(format!("`{t}` is not a file")),
+                Err(_) => Err(format!(
+                    "`{t}` does not exist; give a sound file that exists, or a sound name of the freedesktop theme like \"alarm-clock-elapsed\""
+                )),
+            };
+        }
+        if t.is_empty()
+            || !t
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(format!(
+                "`{t}` is neither a sound name like \"alarm-clock-elapsed\" nor a path to a sound file"
+            ));
+        }
+        Ok(Sound::Named(t.to_string()))
+    }
 }
 
 /// `[hub]`: where a hub publishes (team mode, docs/team.md).
@@ -314,6 +436,8 @@ pub enum Setting {
     NotificationsGroupBy,
     NotificationsGroupWait,
     NotificationsMute,
+    Escalation,
+    Sounds,
     HubNats,
 }
 
@@ -334,6 +458,8 @@ impl Setting {
             Setting::NotificationsGroupBy => "[notifications] group_by",
             Setting::NotificationsGroupWait => "[notifications] group_wait_secs",
             Setting::NotificationsMute => "[notifications] mute",
+            Setting::Escalation => "[[escalation]]",
+            Setting::Sounds => "[sounds]",
             Setting::HubNats => "[hub] nats",
         }
     }
@@ -657,6 +783,53 @@ impl Config {
                 );
             }
         }
+        let mut before = 0;
+        for (i, step) in self.escalation.iter().enumerate() {
+            if step.after_secs <= before {
+                return bad(
+                    Escalation,
+                    format!(
+                        "step {}: after_secs = {} must be later than the step before it ({before} s); list the steps in order, each after_secs larger",
+                        i + 1,
+                        step.after_secs
+                    ),
+                );
+            }
+            before = step.after_secs;
+            if let Some(sound) = &step.sound
+                && let Err(e) = Sound::parse(sound)
+            {
+                return bad(Escalation, format!("step {}: sound: {e}", i + 1));
+            }
+        }
+        let sounds = &self.sounds;
+        for (key, sound) in [
+            ("critical", &sounds.critical),
+            ("warning", &sounds.warning),
+            ("info", &sounds.info),
+        ] {
+            if let Err(e) = Sound::parse(sound) {
+                return bad(Sounds, format!("{key}: {e}"));
+            }
+        }
+        if sounds.volume > 100 {
+            return bad(
+                Sounds,
+                format!(
+                    "volume: {} is over 100; use 0 to 100 (percent)",
+                    sounds.volume
+                ),
+            );
+        }
+        if !(5..=3600).contains(&sounds.repeat_secs) {
+            return bad(
+                Sounds,
+                format!(
+                    "repeat_secs: {} is out of range; use 5 to 3600 seconds",
+                    sounds.repeat_secs
+                ),
+            );
+        }
         if self.alerts.max_per_minute == 0 {
             return bad(AlertsMaxPerMinute, "must be at least 1".into());
         }
@@ -897,6 +1070,20 @@ services = ["Sales"]
             (
                 format!("{GOOD}\n[notifications]\ngroup_wait_secs = 600\n"),
                 "[notifications] group_wait_secs: 600 is too long",
+            ),
+            (
+                format!("{GOOD}\n[sounds]\ncritical = \"/nonexistent/siren.oga\"\n"),
+                "[sounds]: critical: `/nonexistent/siren.oga` does not exist; give a sound file that exists",
+            ),
+            (
+                format!(
+                    "{GOOD}\n[[escalation]]\nafter_secs = 300\n[[escalation]]\nafter_secs = 120\n"
+                ),
+                "[[escalation]]: step 2: after_secs = 120 must be later than the step before it (300 s)",
+            ),
+            (
+                format!("{GOOD}\n[[escalation]]\nafter_secs = 60\nsound = \"my siren\"\n"),
+                "[[escalation]]: step 1: sound: `my siren` is neither a sound name",
             ),
         ];
         for (text, want) in cases {

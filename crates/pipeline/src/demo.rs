@@ -58,6 +58,8 @@ pub fn sim_config(url: &str, tenant: &str, user: &str, profile: &Profile) -> Con
         notifications: Default::default(),
         hub: Default::default(),
         schedules: Default::default(),
+        escalation: Default::default(),
+        sounds: Default::default(),
     }
 }
 

@@ -64,12 +64,7 @@ impl Setup {
             keeper: KeeperOptions::from_config(config),
             rules_dir,
             store_path,
-            alerting: AlertingConfig::from_config(
-                config.tenant(),
-                &config.alerts,
-                &config.notifications,
-                &config.schedules,
-            ),
+            alerting: AlertingConfig::from_config(config.tenant(), config),
             state: None,
             commands: None,
             shared_store: None,

@@ -115,8 +115,11 @@ pub struct DesktopNotifier {
     caps: Capabilities,
     actions: Option<tokio::sync::mpsc::UnboundedSender<ActionEvent>>,
     sound: bool,
-    /// The server's id of each group's notification, so the next one replaces it in place.
-    groups: std::collections::HashMap<String, u32>,
+    /// The server's id of what is on screen, by group (`group:…`) and by alert
+    /// (`alert:rule/key`), so a group's next notification, an escalation or a ring replaces
+    /// it in place instead of stacking another.
+    shown: std::collections::HashMap<String, u32>,
+    sounds: super::sound::Sounds,
     /// Which showing of each notification id answers its actions: a replaced one's waiting
     /// thread stands down for the newer one, which names every alert.
     showings: Showings,
@@ -136,7 +139,8 @@ impl DesktopNotifier {
             caps,
             actions,
             sound: true,
-            groups: std::collections::HashMap::new(),
+            shown: std::collections::HashMap::new(),
+            sounds: super::sound::Sounds::default(),
             showings: Showings::default(),
         })
     }
@@ -144,6 +148,13 @@ impl DesktopNotifier {
     /// Ask for a sound (the default) or for silence.
     pub fn with_sound(mut self, sound: bool) -> DesktopNotifier {
         self.sound = sound;
+        self
+    }
+
+    /// Whether to ring, the sound of each severity, and the volume (the configuration's).
+    pub fn with_sounds(mut self, sounds: super::sound::Sounds) -> DesktopNotifier {
+        self.sound = sounds.on;
+        self.sounds = sounds;
         self
     }
 
@@ -175,13 +186,13 @@ fn urgency(s: Severity) -> notify_rust::Urgency {
     }
 }
 
-/// A freedesktop sound name per severity (servers that play sounds pick it up).
-fn sound(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "message",
-        Severity::Warning => "dialog-warning",
-        Severity::Critical => "alarm-clock-elapsed",
-    }
+/// The most notifications remembered as on screen; past it the oldest are forgotten (they
+/// are then shown anew rather than replaced).
+const MAX_SHOWN: usize = 4096;
+
+/// Where `n` is remembered as on screen: its alert's slot (`alert:rule/key`).
+fn alert_slot(rule: &str, key: &str) -> String {
+    format!("alert:{rule}/{key}")
 }
 
 impl Notifier for DesktopNotifier {
@@ -204,10 +215,35 @@ impl Notifier for DesktopNotifier {
             })
             .urgency(urgency(n.severity))
             .hint(notify_rust::Hint::Category("im.received".into()));
-        if self.sound {
-            note.hint(notify_rust::Hint::SoundName(sound(n.severity).into()));
-        } else {
-            note.hint(notify_rust::Hint::SuppressSound(true));
+        let sound = self.sounds.pick(
+            n.severity,
+            n.escalation.as_ref().and_then(|e| e.sound.as_deref()),
+        );
+        let played_here = self.sound
+            && self.sounds.volume < 100
+            && match super::sound::play(&sound, self.sounds.volume) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!("{e}; the notification server plays the sound instead");
+                    false
+                }
+            };
+        match (&sound, self.sound && !played_here) {
+            (_, false) => {
+                note.hint(notify_rust::Hint::SuppressSound(true));
+            }
+            (super::sound::Sound::Named(name), true) => {
+                note.hint(notify_rust::Hint::SoundName(name.clone()));
+            }
+            (super::sound::Sound::File(path), true) => {
+                note.hint(notify_rust::Hint::SoundFile(
+                    path.to_string_lossy().into_owned(),
+                ));
+            }
+        }
+        if n.escalation.as_ref().is_some_and(|e| e.persistent) {
+            // Stays until someone acts on it.
+            note.timeout(notify_rust::Timeout::Never);
         }
         let offers_actions =
             self.caps.actions && self.actions.is_some() && n.state == NotificationState::Firing;
@@ -219,14 +255,37 @@ impl Notifier for DesktopNotifier {
                 note.action(RUNBOOK, "Runbook");
             }
         }
-        if let Some(id) = n.group.as_ref().and_then(|g| self.groups.get(g)) {
+        // A group's notification replaces the group's; an escalation or a ring replaces what
+        // shows its alert.
+        let slot = match (&n.group, &n.escalation) {
+            (Some(g), _) => Some(format!("group:{g}")),
+            (None, Some(_)) => Some(alert_slot(&n.rule, &n.key)),
+            (None, None) => None,
+        };
+        if let Some(id) = slot.as_ref().and_then(|s| self.shown.get(s)) {
             note.id(*id);
         }
         let handle = note
             .show()
             .map_err(|e| format!("the desktop notification failed: {e}"))?;
-        if let Some(g) = &n.group {
-            self.groups.insert(g.clone(), handle.id());
+        if self.shown.len() > MAX_SHOWN {
+            self.shown.clear();
+        }
+        match n.state {
+            NotificationState::Firing if n.digest.is_none() => {
+                if let Some(g) = &n.group {
+                    self.shown.insert(format!("group:{g}"), handle.id());
+                }
+                for (rule, key) in
+                    std::iter::once((&n.rule, &n.key)).chain(n.also.iter().map(|(r, k)| (r, k)))
+                {
+                    self.shown.insert(alert_slot(rule, key), handle.id());
+                }
+            }
+            NotificationState::Firing => {}
+            NotificationState::Resolved => {
+                self.shown.remove(&alert_slot(&n.rule, &n.key));
+            }
         }
         if offers_actions && let Some(tx) = self.actions.clone() {
             let showing = {

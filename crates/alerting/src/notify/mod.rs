@@ -3,6 +3,7 @@
 //! lines) and a capture for tests.
 
 pub mod desktop;
+pub mod sound;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -49,6 +50,26 @@ pub struct Notification {
     /// The other alerts a group's notification names; an action on it applies to them too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<crate::AlertId>,
+    /// Told again because nobody acknowledged it: which step of the escalation ladder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Escalation>,
+}
+
+/// A step of the escalation ladder, as a notification carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Escalation {
+    /// 1 for the first step.
+    pub step: usize,
+    /// How many steps the ladder has.
+    pub of: usize,
+    /// Stays on screen until someone acts on it.
+    pub persistent: bool,
+    /// Brings the overview to the front (the desktop app).
+    pub raise: bool,
+    /// The sound to ring instead of the severity's (a theme name or a file).
+    pub sound: Option<String>,
+    /// Only rings again (`[sounds] repeat_until_acknowledged`), the notification unchanged.
+    pub ring_only: bool,
 }
 
 /// What a person did with a notification.
@@ -186,6 +207,8 @@ struct JsonLine<'a> {
     /// The keys of the other alerts a group's notification names.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     also: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    escalation: Option<&'a Escalation>,
     /// Why it was not told (a `held` line only).
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
@@ -206,6 +229,7 @@ pub fn json_line(n: &Notification) -> String {
         runbook: n.runbook.as_ref(),
         group: n.group.as_ref(),
         also: n.also.iter().map(|(_, k)| k.as_str()).collect(),
+        escalation: n.escalation.as_ref(),
         reason: None,
     })
     .unwrap_or_default()
@@ -227,6 +251,7 @@ pub fn held_json_line(h: &Held) -> String {
         runbook: None,
         group: None,
         also: Vec::new(),
+        escalation: None,
         reason: Some(&h.reason),
     })
     .unwrap_or_default()
@@ -250,9 +275,14 @@ pub fn held_text_line(h: &Held) -> String {
 /// characters (escape sequences that would steer the terminal, line breaks) become spaces.
 pub fn text_line(n: &Notification) -> String {
     use lookout_statsapi::printable;
-    let state = match n.state {
-        NotificationState::Firing => "FIRING  ",
-        NotificationState::Resolved => "RESOLVED",
+    let step;
+    let state = match (n.state, &n.escalation) {
+        (NotificationState::Firing, Some(e)) => {
+            step = format!("STEP {}/{}", e.step, e.of);
+            step.as_str()
+        }
+        (NotificationState::Firing, None) => "FIRING  ",
+        (NotificationState::Resolved, _) => "RESOLVED",
     };
     let body = if n.body.is_empty() {
         String::new()
@@ -290,6 +320,10 @@ pub struct StdoutNotifier {
 
 impl Notifier for StdoutNotifier {
     fn notify(&mut self, n: &Notification) -> Result<(), String> {
+        // Ringing again is for ears; a terminal has said it already.
+        if n.escalation.as_ref().is_some_and(|e| e.ring_only) {
+            return Ok(());
+        }
         let line = match self.format {
             Format::Json => json_line(n),
             Format::Text => text_line(n),

@@ -17,6 +17,10 @@ pub struct Captured {
     pub actions: Vec<String>,
     pub urgency: Option<u8>,
     pub sound: Option<String>,
+    pub sound_file: Option<String>,
+    pub suppress_sound: bool,
+    /// Milliseconds; 0: never expires (stays until acted on), -1: the server's default.
+    pub expire_timeout: i32,
     /// The notification this one replaces in place (0: none), as the client asked.
     pub replaces_id: u32,
     /// The id the server answered: the replaced one's, or a new one.
@@ -53,12 +57,20 @@ impl FakeServer {
         body: String,
         actions: Vec<String>,
         hints: HashMap<String, OwnedValue>,
-        _expire_timeout: i32,
+        expire_timeout: i32,
     ) -> u32 {
         let urgency = hints.get("urgency").and_then(|v| u8::try_from(v).ok());
-        let sound = hints
-            .get("sound-name")
-            .and_then(|v| String::try_from(v.try_clone().ok()?).ok());
+        let text = |name: &str| {
+            hints
+                .get(name)
+                .and_then(|v| String::try_from(v.try_clone().ok()?).ok())
+        };
+        let sound = text("sound-name");
+        let sound_file = text("sound-file");
+        let suppress_sound = hints
+            .get("suppress-sound")
+            .and_then(|v| bool::try_from(v.try_clone().ok()?).ok())
+            .unwrap_or(false);
         let mut seen = self.seen.lock().unwrap();
         // As the specification says: a replacement keeps the id it replaces.
         let id = if replaces_id != 0 {
@@ -73,6 +85,9 @@ impl FakeServer {
             actions,
             urgency,
             sound,
+            sound_file,
+            suppress_sound,
+            expire_timeout,
             replaces_id,
             id,
         });
