@@ -616,6 +616,49 @@ fn the_first_run_offers_the_demo_and_the_demo_fills_the_overview() {
     assert!(text.contains("Support"), "the demo tenant's alert: {text}");
 }
 
+/// One cause, one bell, as the overview shows it: in the demo, Billing loses its agents;
+/// "Nobody ready on Billing" is listed, quiet, with the alert that holds it back, and that
+/// alert shows its runbook.
+#[test]
+fn the_overview_shows_an_inhibited_alert_with_its_reason_and_the_cause_with_its_runbook() {
+    let home = home("inhibited");
+    let env = [
+        ("LOOKOUT_DEMO", std::ffi::OsStr::new("1")),
+        ("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1")),
+    ];
+    let Some(d) = Driver::start(&env, &home) else {
+        return;
+    };
+    d.window("Lookout");
+    // The alert's text once it says `part`.
+    let alert = |id: &str, part: &str| {
+        format!(
+            "const li = document.querySelector('#alerts li[data-alert=\"{id}\"]'); return li && li.innerText.includes('{part}') ? li.innerText : null"
+        )
+    };
+    let held = d.wait_for(
+        "nobody ready on Billing, firing and held back",
+        &alert("no_ready/noready:Billing", "firing"),
+        Duration::from_secs(60),
+    );
+    let held = held.as_str().unwrap();
+    assert!(
+        held.contains("Quiet: inhibited by: No agents available for Billing"),
+        "{held}"
+    );
+    let cause = d.wait_for(
+        "the cause",
+        &alert("unavailable/unavailable:Billing", "firing"),
+        Duration::from_secs(5),
+    );
+    let cause = cause.as_str().unwrap();
+    assert!(
+        cause.contains("Runbook: Ask the team lead on shift"),
+        "{cause}"
+    );
+    assert!(!cause.contains("Quiet:"), "the cause is loud: {cause}");
+}
+
 /// Snooze changes what is notified: the snoozed alert fires again in silence while another one
 /// is told again. The notifications go over the test's session bus to a server the test owns.
 #[test]
