@@ -240,6 +240,34 @@ fn missing_secret_and_bad_config_are_explained() {
         err.contains("nope.toml") && err.contains("--config"),
         "{err}"
     );
+
+    // A schedule, an escalation sound: refused before anything starts, naming section and key.
+    for (extra, want) in [
+        (
+            "[schedules.business]\ntime_zone = \"Europe/Berlinn\"\nwhen = [\"mon-fri 08:00-18:00\"]\n",
+            "[schedules.business] time_zone: `Europe/Berlinn` is not a time zone; use an IANA name like \"Europe/Berlin\"",
+        ),
+        (
+            "[[escalation]]\nafter_secs = 120\nsound = \"/nowhere/siren.oga\"\n",
+            "[[escalation]]: step 1: sound: `/nowhere/siren.oga` does not exist",
+        ),
+    ] {
+        std::fs::write(
+            dir.join("sched.toml"),
+            format!("[server]\nurl = \"https://127.0.0.1:9\"\nusername = \"supervisor\"\n{extra}"),
+        )
+        .unwrap();
+        let out = Command::new(BIN)
+            .args(["watch", "--notify", "none", "--config"])
+            .arg(dir.join("sched.toml"))
+            .env("LOOKOUT_CLIENT_SECRET", "x")
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(err.contains("sched.toml") && err.contains(want), "{err}");
+    }
 }
 
 #[test]
