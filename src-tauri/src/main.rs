@@ -170,24 +170,13 @@ fn open_folder(dir: &std::path::Path) {
     open_with_system(dir.as_os_str());
 }
 
-/// Open a folder or a link with the system's opener.
+/// Open a folder or a link with the system's opener; the secrets' variables are named to it
+/// too, so it never gets one whatever happened before.
 fn open_with_system(what: &std::ffi::OsStr) {
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else if cfg!(windows) {
-        "explorer"
-    } else {
-        "xdg-open"
-    };
-    // The secrets were taken out of the environment at start; named here too, so a file
-    // manager never gets one whatever happened before.
-    let mut cmd = std::process::Command::new(opener);
-    for name in lookout_pipeline::secrets::SECRET_ENV {
-        cmd.env_remove(name);
-    }
-    if let Err(e) = cmd.arg(what).spawn() {
-        tracing::warn!("cannot open {}: {e}", what.to_string_lossy());
-    }
+    lookout_alerting::notify::desktop::open_with_system(
+        what,
+        &lookout_pipeline::secrets::SECRET_ENV,
+    );
 }
 
 async fn stop_engine(app: &AppHandle) {

@@ -299,6 +299,15 @@ fn readable_definitions(text: &str) -> String {
         .join("\n")
 }
 
+/// The line of `rule`'s source where `key` first appears (1 when it does not): where an error
+/// about a key of `const RULE` points.
+fn line_of(rule: &Rule, key: &str) -> usize {
+    rule.source
+        .lines()
+        .position(|l| l.contains(key))
+        .map_or(1, |i| i + 1)
+}
+
 /// Check the dispositions `rules` count against the tenant's list (`cfg/dispositions`): one
 /// error per unknown name, at the rule's `needs`.
 pub fn check_dispositions<'a>(
@@ -314,11 +323,7 @@ pub fn check_dispositions<'a>(
             let hint = lookout_keeper::suggest::closest(d, tenant.iter().map(String::as_str))
                 .map(|c| format!("did you mean `{c}`? "))
                 .unwrap_or_default();
-            let line = rule
-                .source
-                .lines()
-                .position(|l| l.contains("dispositions"))
-                .map_or(1, |i| i + 1);
+            let line = line_of(rule, "dispositions");
             out.push(Diagnostic::error(
                 &rule.path,
                 line,
@@ -350,11 +355,7 @@ pub fn check_schedules<'a>(
         let hint = lookout_keeper::suggest::closest(name, schedules.iter().map(String::as_str))
             .map(|c| format!("did you mean `{c}`? "))
             .unwrap_or_default();
-        let line = rule
-            .source
-            .lines()
-            .position(|l| l.contains("active"))
-            .map_or(1, |i| i + 1);
+        let line = line_of(rule, "active");
         out.push(Diagnostic::error(
             &rule.path,
             line,
@@ -581,11 +582,7 @@ impl RuleSet {
         let hint = lookout_keeper::suggest::closest(missing, ids.iter().map(String::as_str))
             .map(|c| format!("did you mean `{c}`? "))
             .unwrap_or_default();
-        let line = rule
-            .source
-            .lines()
-            .position(|l| l.contains("inhibits"))
-            .map_or(1, |i| i + 1);
+        let line = line_of(rule, "inhibits");
         Some(Diagnostic::error(
             &rule.path,
             line,

@@ -30,9 +30,10 @@ pub fn runbook_link(runbook: &str) -> Option<&str> {
     ok.then_some(r)
 }
 
-/// Open a link in the person's browser. The secrets were taken out of the environment at
-/// start, so the browser inherits none; the link is one argument, never a shell's text.
-fn open_link(url: &str) {
+/// Open a folder or a link with the system's opener (`xdg-open`, `open`, `explorer`), as one
+/// argument, never a shell's text. The programs take the secrets out of their environment at
+/// start; `scrub` names variables to remove anyway.
+pub fn open_with_system(what: &std::ffi::OsStr, scrub: &[&str]) {
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else if cfg!(windows) {
@@ -40,8 +41,12 @@ fn open_link(url: &str) {
     } else {
         "xdg-open"
     };
-    match std::process::Command::new(opener)
-        .arg(url)
+    let mut cmd = std::process::Command::new(opener);
+    for name in scrub {
+        cmd.env_remove(name);
+    }
+    match cmd
+        .arg(what)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -53,7 +58,7 @@ fn open_link(url: &str) {
                 .name("lookout-open".into())
                 .spawn(move || child.wait());
         }
-        Err(e) => tracing::warn!("cannot open the runbook with {opener}: {e}"),
+        Err(e) => tracing::warn!("cannot open {} with {opener}: {e}", what.to_string_lossy()),
     }
 }
 
@@ -342,7 +347,7 @@ fn wait_for_action(
                     // A link opens in the browser; a runbook of text is in the overview.
                     RUNBOOK => match &link {
                         Some(url) => {
-                            open_link(url);
+                            open_with_system(std::ffi::OsStr::new(url), &[]);
                             None
                         }
                         None => Some(Action::Open),
