@@ -38,10 +38,27 @@ fn load(dir: &Path) -> Result<(RuleEngine, RuleSet)> {
 }
 
 fn check(dir: &Path) -> Result<()> {
-    let (_engine, set) = load(dir)?;
+    let (engine, set) = load(dir)?;
     let (mut errors, mut warnings) = (0, 0);
-    for file in set.files.values() {
-        for d in file.error.iter().chain(file.warnings.iter()) {
+    // Rules that compile also run over made-up snapshots (lookout_rules::dryrun), on a thread
+    // with the stack rules need.
+    let dry: Vec<Vec<lookout_rules::Diagnostic>> = lookout_rules::with_rule_stack(|| {
+        set.files
+            .values()
+            .map(|f| match (&f.rule, &f.error) {
+                (Some(rule), None) => lookout_rules::dryrun::dry_run(&engine, rule),
+                _ => Vec::new(),
+            })
+            .collect()
+    })
+    .context("cannot start a thread to run the rules")?;
+    for (file, dry) in set.files.values().zip(dry) {
+        for d in file
+            .error
+            .iter()
+            .chain(file.warnings.iter())
+            .chain(dry.iter())
+        {
             eprintln!("{}\n", d.render(&file.source));
             if d.warning {
                 warnings += 1;
@@ -61,7 +78,7 @@ fn check(dir: &Path) -> Result<()> {
         if warnings == 1 { "" } else { "s" },
     );
     if errors > 0 {
-        bail!("{errors} rule file(s) do not compile");
+        bail!("{errors} error(s) in the rules");
     }
     Ok(())
 }

@@ -535,6 +535,80 @@ fn rules_check_points_at_the_mistake_and_fails() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 rules checked: 1 error, 1 warning"));
 }
 
+/// `rules check` runs each rule over made-up data, so the mistakes a live poll would find are
+/// found before: a misspelled column in `where`, a misspelled row field, a column not declared,
+/// a throw on an empty tenant (errors), a duration in a key (a warning).
+#[test]
+fn rules_check_finds_typos_before_the_data_does() {
+    let dir = tempdir("dry");
+    let rules = [
+        (
+            "a_where.rhai",
+            "const RULE = #{ name: \"A\", needs: #{ services: [\"name\", \"agents_ready\"] } };\nfor s in services.where(\"agents_redy\", 0) {\n    alert(s.name, \"x\", \"\");\n}\n",
+        ),
+        (
+            "b_field.rhai",
+            "const RULE = #{ name: \"B\", needs: #{ services: [\"name\", \"agents_ready\"] } };\nfor s in services.where(\"agents_ready\", 0) {\n    alert(`x:${s.name}`, `${s.nme} has nobody`, \"\");\n}\n",
+        ),
+        (
+            "c_needs.rhai",
+            "const RULE = #{ name: \"C\", needs: #{ services: [\"name\"] } };\nfor s in services {\n    if s.in_calls_waiting > 3 { alert(s.name, \"x\", \"\"); }\n}\n",
+        ),
+        (
+            "d_key.rhai",
+            "const RULE = #{ name: \"D\", needs: #{ agents: [\"login_id\", \"state_duration\"] } };\nfor a in agents.where(\"state_duration\", \">\", 60) {\n    alert(`acw:${a.login_id}:${fmt_dur(a.state_duration)}`, \"long\", \"\");\n}\n",
+        ),
+        (
+            "e_empty.rhai",
+            "const RULE = #{ name: \"E\", needs: #{ services: [\"name\"] } };\nalert(\"first\", services.first().name, \"\");\n",
+        ),
+    ];
+    for (name, text) in rules {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let out = Command::new(BIN)
+        .args(["rules", "check"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{err}");
+    assert!(
+        stdout.contains("5 rules checked: 4 errors, 1 warning"),
+        "{stdout}{err}"
+    );
+    for (place, what) in [
+        (
+            "a_where.rhai:2:19",
+            "error: unknown column `agents_redy`; did you mean `agents_ready`?",
+        ),
+        (
+            "b_field.rhai:3:30",
+            "error: unknown column `nme`; did you mean `name`?",
+        ),
+        (
+            "c_needs.rhai:3:10",
+            "error: column `in_calls_waiting` is not declared; add \"in_calls_waiting\" to RULE.needs.services",
+        ),
+        (
+            "d_key.rhai:3:5",
+            "warning: the alert key changes from one poll to the next (`acw:ben.kim:1m 35s`, then `acw:ben.kim:1m 36s`)",
+        ),
+        (
+            "e_empty.rhai:2:33",
+            "error: on a tenant with nothing in it (no rows, no values): Unknown property 'name'",
+        ),
+    ] {
+        // The message, then the place, as the compiler-style report prints them.
+        let at = err
+            .find(what)
+            .unwrap_or_else(|| panic!("no {what:?} in:\n{err}"));
+        let next = err[at..].lines().nth(1).unwrap_or_default();
+        assert!(next.ends_with(place), "{what} is at {next}, not {place}");
+    }
+}
+
 #[test]
 fn a_recording_replays_what_would_have_fired() {
     let dir = tempdir("record");

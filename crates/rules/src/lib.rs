@@ -11,6 +11,7 @@
 
 mod api;
 pub mod diag;
+pub mod dryrun;
 mod engine;
 pub mod meta;
 pub mod pack;
@@ -637,31 +638,36 @@ impl RuleSet {
 
     /// The subscription: what the overview shows plus everything the rules need.
     pub fn plan(&self) -> Plan {
-        let mut plan = Plan::overview();
-        for rule in self.rules() {
-            let n = &rule.meta.needs;
-            for (have, want) in [
-                (&mut plan.totals, &n.totals),
-                (&mut plan.services, &n.services),
-                (&mut plan.agents, &n.agents),
-            ] {
-                for s in want {
-                    if !have.contains(s) {
-                        have.push(s.clone());
-                    }
-                }
-            }
-            if n.chat && plan.chat_limit.is_none() {
-                plan.chat_limit = Some(50);
-            }
-            for d in &n.dispositions {
-                if !plan.dispositions.contains(d) {
-                    plan.dispositions.push(d.clone());
+        plan_for(self.rules().map(|r| &**r))
+    }
+}
+
+/// The subscription `rules` need: what the overview shows plus every rule's `needs`.
+pub fn plan_for<'a>(rules: impl Iterator<Item = &'a Rule>) -> Plan {
+    let mut plan = Plan::overview();
+    for rule in rules {
+        let n = &rule.meta.needs;
+        for (have, want) in [
+            (&mut plan.totals, &n.totals),
+            (&mut plan.services, &n.services),
+            (&mut plan.agents, &n.agents),
+        ] {
+            for s in want {
+                if !have.contains(s) {
+                    have.push(s.clone());
                 }
             }
         }
-        plan
+        if n.chat && plan.chat_limit.is_none() {
+            plan.chat_limit = Some(50);
+        }
+        for d in &n.dispositions {
+            if !plan.dispositions.contains(d) {
+                plan.dispositions.push(d.clone());
+            }
+        }
     }
+    plan
 }
 
 /// How one rule did in one poll.
