@@ -98,6 +98,22 @@ pub enum RulesCommand {
         #[arg(default_value = "rules")]
         dir: PathBuf,
     },
+    /// Show what each rule would fire now against the tenant (or at each point of a
+    /// recording), without notifying anyone
+    Preview {
+        /// Config file of the tenant (default: the OS config dir's lookout/config.toml)
+        #[arg(long, value_name = "FILE", conflicts_with = "recording")]
+        config: Option<PathBuf>,
+        /// A recording (`lookout record`) instead of the live tenant
+        #[arg(long, value_name = "FILE")]
+        recording: Option<PathBuf>,
+        /// The rules folder (default: the config's, or `rules`)
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+        /// Only these rules: ids (file names without .rhai) or paths to .rhai files
+        #[arg(value_name = "RULE")]
+        only: Vec<PathBuf>,
+    },
     /// Write Rhai definition files for the language server, so editors complete the rule API
     Defs {
         /// Where to write them
@@ -228,6 +244,12 @@ fn main() -> ExitCode {
             Command::Watch(a) => run_watch(a).await,
             // On a thread with a rule thread's stack: a rule nested as deeply as the limits
             // allow must not overflow the main thread's.
+            Command::Rules(RulesCommand::Preview {
+                config,
+                recording,
+                rules,
+                only,
+            }) => rules_cli::preview(config, recording, rules, only).await,
             Command::Rules(c) => lookout_rules::with_rule_stack(|| rules_cli::run(c))
                 .map_err(anyhow::Error::from)
                 .and_then(|r| r),
@@ -383,12 +405,12 @@ async fn interrupted(what: &'static str) {
 }
 
 /// Run the session keeper for `config`.
-fn start_keeper(config: &Config, client: Client, plan: Plan) -> KeeperHandle {
+pub(crate) fn start_keeper(config: &Config, client: Client, plan: Plan) -> KeeperHandle {
     keeper::spawn(client, plan, KeeperOptions::from_config(config))
 }
 
 /// Stop the keeper and say so if the subscription could not be deleted.
-async fn stop_keeper(keeper: KeeperHandle) -> ShutdownReport {
+pub(crate) async fn stop_keeper(keeper: KeeperHandle) -> ShutdownReport {
     let report = keeper.shutdown().await;
     if let Some(p) = &report.problem {
         eprintln!("lookout: warning: {p}; the tenant frees the slot when the session expires");
@@ -398,7 +420,10 @@ async fn stop_keeper(keeper: KeeperHandle) -> ShutdownReport {
 
 /// Wait for the keeper's first snapshot, showing its progress on stderr. Gives up when it
 /// fails, when `timeout` passes, or on Ctrl-C.
-async fn first_snapshot(keeper: &mut KeeperHandle, timeout: Duration) -> Result<Arc<Snapshot>> {
+pub(crate) async fn first_snapshot(
+    keeper: &mut KeeperHandle,
+    timeout: Duration,
+) -> Result<Arc<Snapshot>> {
     let mut changes = keeper
         .take_changes()
         .context("the keeper's status changes were already taken")?;

@@ -12,6 +12,7 @@ pub fn run(cmd: RulesCommand) -> Result<()> {
         RulesCommand::Check { dir } => check(&dir),
         RulesCommand::Test { dir } => test(&dir),
         RulesCommand::Replay { recording, dir } => replay(&recording, &dir),
+        RulesCommand::Preview { .. } => bail!("`rules preview` runs on its own"),
         RulesCommand::Defs { out } => {
             std::fs::create_dir_all(&out)
                 .with_context(|| format!("cannot create {}", out.display()))?;
@@ -191,5 +192,215 @@ fn replay(recording: &Path, dir: &Path) -> Result<()> {
         lookout_keeper::fmt_dur(span),
         set.rules().count()
     );
+    Ok(())
+}
+
+/// `lookout rules preview`: what each rule would fire now against the tenant (two polls, so
+/// rules that compare with the previous one can), or at each point of a recording. No
+/// notifier exists here: nothing is told to anyone.
+pub async fn preview(
+    config: Option<std::path::PathBuf>,
+    recording: Option<std::path::PathBuf>,
+    rules: Option<std::path::PathBuf>,
+    only: Vec<std::path::PathBuf>,
+) -> Result<()> {
+    let live = match &recording {
+        Some(_) => None,
+        None => Some(lookout_keeper::Config::load(config.as_deref())?),
+    };
+    // The folder: given, the one a single rule path lives in, the config's, or `rules`.
+    let single = only
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "rhai"))
+        .and_then(|p| p.parent())
+        .filter(|d| !d.as_os_str().is_empty());
+    let dir = match (&rules, single, &live) {
+        (Some(d), _, _) => d.clone(),
+        (None, Some(d), _) => d.to_path_buf(),
+        (None, None, Some(c)) => {
+            let path = match &config {
+                Some(p) => p.clone(),
+                None => lookout_keeper::Config::default_path()
+                    .context("no config folder on this system")?,
+            };
+            c.rules_dir(&path)
+        }
+        (None, None, None) => "rules".into(),
+    };
+    let (engine, mut set) = load(&dir)?;
+    for d in set.diagnostics() {
+        if !d.warning {
+            eprintln!("lookout: warning: {d}");
+        }
+    }
+    if !only.is_empty() {
+        let ids: Vec<String> = only.iter().map(|p| lookout_rules::rule_id(p)).collect();
+        if let Some(missing) = ids.iter().find(|id| !set.files.contains_key(*id)) {
+            let hint =
+                lookout_keeper::suggest::closest(missing, set.files.keys().map(String::as_str))
+                    .map(|c| format!("did you mean `{c}`? "))
+                    .unwrap_or_default();
+            bail!(
+                "no rule `{missing}` in {}; {hint}it has: {}",
+                dir.display(),
+                set.files.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        set.files.retain(|id, _| ids.contains(id));
+    }
+    if set.rules().next().is_none() {
+        bail!("no rule to preview in {}", dir.display());
+    }
+    match (recording, live) {
+        (Some(r), _) => {
+            lookout_rules::with_rule_stack(move || preview_recording(&engine, &set, &r))
+                .map_err(anyhow::Error::from)
+                .and_then(|r| r)
+        }
+        (None, Some(config)) => {
+            let client = lookout_pipeline::secrets::connect(&config)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            let mut keeper = crate::start_keeper(&config, client, set.plan());
+            let polls = two_polls(&mut keeper).await;
+            crate::stop_keeper(keeper).await;
+            let (prev, snap) = polls?;
+            let tenant = config.tenant();
+            lookout_rules::with_rule_stack(move || {
+                print_preview(&engine, &set, &tenant, prev, snap);
+            })
+            .map_err(anyhow::Error::from)
+        }
+        (None, None) => unreachable!("a config is read when there is no recording"),
+    }
+}
+
+/// The first snapshot and the next, a poll later.
+async fn two_polls(
+    keeper: &mut lookout_keeper::session::KeeperHandle,
+) -> Result<(
+    std::sync::Arc<lookout_keeper::Snapshot>,
+    std::sync::Arc<lookout_keeper::Snapshot>,
+)> {
+    let timeout = std::time::Duration::from_secs(30);
+    let first = crate::first_snapshot(keeper, timeout).await?;
+    eprintln!("lookout: a second poll, for the rules that compare with the previous one…");
+    let mut snapshots = keeper.snapshots();
+    let next = tokio::time::timeout(timeout, async {
+        loop {
+            if snapshots.changed().await.is_err() {
+                return None;
+            }
+            if let Some(s) = snapshots.borrow_and_update().clone()
+                && s.taken_at != first.taken_at
+            {
+                return Some(s);
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+    .context("no second poll within 30 s")?;
+    Ok((first, next))
+}
+
+/// What each rule says about the latest of two polls.
+fn print_preview(
+    engine: &RuleEngine,
+    set: &RuleSet,
+    tenant: &str,
+    prev: std::sync::Arc<lookout_keeper::Snapshot>,
+    snap: std::sync::Arc<lookout_keeper::Snapshot>,
+) {
+    use lookout_statsapi::printable;
+    let mut evaluator = lookout_rules::Evaluator::default();
+    evaluator.evaluate(engine, set, prev, snap.taken_at - 1);
+    let at = snap.taken_at;
+    let e = evaluator.evaluate(engine, set, snap, at);
+    println!(
+        "What the rules would fire now at {tenant} ({}); nothing is notified.\n",
+        crate::render::clock(at)
+    );
+    for report in &e.reports {
+        let Some(rule) = set.rules().find(|r| r.id == report.id) else {
+            continue;
+        };
+        let file = rule
+            .path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mine: Vec<&lookout_rules::Finding> =
+            e.findings.iter().filter(|f| f.rule == report.id).collect();
+        let head = format!("{} ({file})", printable(&report.name, 200));
+        if let Some(d) = &report.error {
+            println!("{head}: error: {}", printable(&d.to_string(), 2000));
+        } else if mine.is_empty() {
+            println!("{head}: nothing");
+        } else {
+            let when = match rule.meta.alert.for_secs {
+                0 => "fires".to_string(),
+                s => format!(
+                    "true now; fires once it has held for {}",
+                    lookout_keeper::fmt_dur(s as i64)
+                ),
+            };
+            println!(
+                "{head}: {} alert{}, {when}",
+                mine.len(),
+                if mine.len() == 1 { "" } else { "s" }
+            );
+            for f in mine {
+                println!(
+                    "  {:<8}  {}  {}",
+                    f.severity.as_str(),
+                    printable(&f.key, 300),
+                    printable(&f.title, 300)
+                );
+            }
+        }
+    }
+}
+
+/// At each point of a recording, what the rules find.
+fn preview_recording(engine: &RuleEngine, set: &RuleSet, recording: &Path) -> Result<()> {
+    use lookout_statsapi::printable;
+    let snaps = lookout_keeper::recording::read(recording).map_err(anyhow::Error::msg)?;
+    let mut evaluator = lookout_rules::Evaluator::default();
+    println!(
+        "What the rules would fire at each of {} points of {}; nothing is notified.",
+        snaps.len(),
+        recording.display()
+    );
+    for snap in snaps {
+        let at = snap.taken_at;
+        let e = evaluator.evaluate(engine, set, std::sync::Arc::new(snap), at);
+        let mut parts: Vec<String> = Vec::new();
+        for r in &e.reports {
+            if let Some(d) = &r.error {
+                parts.push(format!("{}: error: {}", r.id, printable(&d.message, 300)));
+                continue;
+            }
+            let keys: Vec<String> = e
+                .findings
+                .iter()
+                .filter(|f| f.rule == r.id)
+                .map(|f| printable(&f.key, 200))
+                .collect();
+            if !keys.is_empty() {
+                parts.push(format!("{}: {}", r.id, keys.join(", ")));
+            }
+        }
+        println!(
+            "{}  {}",
+            crate::render::clock(at),
+            if parts.is_empty() {
+                "nothing".to_string()
+            } else {
+                parts.join("; ")
+            }
+        );
+    }
     Ok(())
 }

@@ -1022,3 +1022,94 @@ for = "5m"
     assert_eq!(critical[0].summary, "No agents available for Billing");
     assert!(!critical[0].body.contains("Nobody ready"), "{desktop:#?}");
 }
+
+/// `rules preview`: what each rule would fire now against the tenant, and at each point of a
+/// recording; with a notification server listening, nothing reaches it.
+#[test]
+fn rules_preview_lists_what_would_fire_and_tells_no_one() {
+    let dir = tempdir("preview");
+    let (_sim, config) = scenario_sim(
+        &dir,
+        "[[event]]\nat = \"0s\"\ndo = \"set\"\nservice = \"Support\"\nstat = \"in_max_wait_time\"\nvalue = 200\n",
+        &[],
+    );
+    let bus = private_bus::private_bus();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let _server = fake_notifications::serve(&bus.address, seen.clone());
+    let out = Command::new(BIN)
+        .args(["rules", "preview", "--config"])
+        .arg(&config)
+        .arg("--rules")
+        .arg(repo_rules())
+        .args(["long_wait", "no_ready"])
+        .env("LOOKOUT_CLIENT_SECRET", "demo-secret")
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("nothing is notified"), "{stdout}");
+    assert!(
+        stdout.contains("Caller waiting too long (long_wait.rhai): ")
+            && stdout.contains("critical  wait:Support  Support: a caller has waited 3m 20s"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(no_ready.rhai)"), "{stdout}");
+    assert!(
+        !stdout.contains("queue_growth"),
+        "only the rules asked for: {stdout}"
+    );
+    // A recording of the same tenant: a line per point.
+    let rec = dir.join("rec.jsonl");
+    let out = Command::new(BIN)
+        .args(["record", "--duration", "5s", "--config"])
+        .arg(&config)
+        .arg("--rules")
+        .arg(repo_rules())
+        .arg("--out")
+        .arg(&rec)
+        .env("LOOKOUT_CLIENT_SECRET", "demo-secret")
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = Command::new(BIN)
+        .args(["rules", "preview", "--recording"])
+        .arg(&rec)
+        .arg(repo_rules().join("long_wait.rhai"))
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let points: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("long_wait: wait:Support"))
+        .collect();
+    assert!(points.len() >= 2, "{stdout}");
+    // A rule that is not there: said, with a suggestion.
+    let out = Command::new(BIN)
+        .args(["rules", "preview", "--recording"])
+        .arg(&rec)
+        .arg("--rules")
+        .arg(repo_rules())
+        .arg("long_wiat")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no rule `long_wiat`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Nobody was told anything.
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+}
