@@ -6,6 +6,7 @@ fn main() {
         "acknowledge",
         "snooze",
         "open_runbook",
+        "run_rule_tests",
         "settings_load",
         "settings_save",
         "settings_test",

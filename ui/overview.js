@@ -159,17 +159,41 @@ function renderServices(rows) {
   }
 }
 
+/** What each rule's tests said, by rule id, kept across redraws. @type {Map<string, string>} */
+const testResults = new Map();
+
+/** @type {string | null} */
+let shownRules = null;
+
 /** @param {RuleView[]} rules */
 function renderRules(rules) {
   const list = byId("rules", HTMLUListElement);
+  const sig = JSON.stringify([rules, [...testResults]]);
+  if (sig === shownRules) return;
+  shownRules = sig;
   list.replaceChildren();
   for (const r of rules) {
     const li = el("li", null, r.error ? "rule broken" : "rule");
+    li.dataset.rule = r.id;
     const meta = r.inactive
       ? ` not evaluated: outside its schedule ${r.inactive}`
       : ` ${r.alerts} alert(s) · ${(r.elapsed_us / 1000).toFixed(2)} ms`;
     li.append(el("strong", r.name), el("span", meta, "meta"));
+    const run = el("button", "Run tests", "small");
+    run.dataset.action = "tests";
+    run.addEventListener("click", () => {
+      testResults.set(r.id, "Running…");
+      renderRules(rules);
+      call("run_rule_tests", { rule: r.id })
+        .then((said) => testResults.set(r.id, said))
+        .catch((e) => testResults.set(r.id, `The tests did not run: ${e}`))
+        .finally(() => renderRules(rules));
+    });
+    li.append(run);
     if (r.error) li.append(el("p", r.error, "error"));
+    if (r.would_fire.length > 0) li.append(el("p", `Would fire now: ${r.would_fire.join("; ")}`, "would-fire"));
+    const said = testResults.get(r.id);
+    if (said) li.append(el("p", said, "tests"));
     list.append(li);
   }
 }

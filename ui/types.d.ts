@@ -77,7 +77,11 @@ error: string | null, elapsed_us: number, alerts: number,
 /**
  * The schedule the rule is outside of now (`RULE.active`): not evaluated.
  */
-inactive: string | null, };
+inactive: string | null, 
+/**
+ * What it would fire now: the titles of its alerts, pending or firing (at most 5).
+ */
+would_fire: Array<string>, };
 
 export type ChatView = { login_id: string, first_name: string, last_name: string, send_time_unix: number | null, content: string, };
 
@@ -156,6 +160,7 @@ export interface Commands {
   acknowledge: { args: { alert: AlertRef }; answer: null; error: never };
   snooze: { args: { alert: AlertRef }; answer: null; error: never };
   open_runbook: { args: { alert: AlertRef }; answer: null; error: string };
+  run_rule_tests: { args: { rule: string }; answer: string; error: string };
   settings_load: { args: {  }; answer: Form; error: never };
   settings_save: { args: { form: Form }; answer: Saved; error: FormError };
   settings_test: { args: { form: Form }; answer: string; error: FormError };

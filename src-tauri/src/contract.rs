@@ -51,6 +51,12 @@ fn commands() -> Vec<Command> {
         cmd("acknowledge", alert(), none(), None),
         cmd("snooze", alert(), none(), None),
         cmd("open_runbook", alert(), none(), Some(text())),
+        cmd(
+            "run_rule_tests",
+            vec![("rule", "string".to_string())],
+            text(),
+            Some(text()),
+        ),
         cmd("settings_load", vec![], Form::name(&c), None),
         cmd(
             "settings_save",

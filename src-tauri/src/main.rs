@@ -423,6 +423,54 @@ fn open_runbook(shared: State<'_, Shared>, alert: view::AlertRef) -> Result<(), 
     Ok(())
 }
 
+/// Run the tests of one rule (the `tests/*.toml` of its folder that name it) and say how they
+/// went, in a line or a few. The demo's rules are the shipped pack: its tests run from a
+/// private copy.
+#[tauri::command]
+async fn run_rule_tests(app: AppHandle, rule: String) -> Result<String, String> {
+    let dir = senders(&app).and_then(|s| s.rules_dir);
+    tauri::async_runtime::spawn_blocking(move || rule_tests(dir, &rule))
+        .await
+        .map_err(|e| format!("the tests did not run: {e}"))?
+}
+
+fn rule_tests(dir: Option<std::path::PathBuf>, rule: &str) -> Result<String, String> {
+    let copy;
+    let dir = match dir {
+        Some(d) => d,
+        None => {
+            copy = tempfile::tempdir().map_err(|e| format!("no place to run the tests: {e}"))?;
+            lookout_rules::pack::install(copy.path())
+                .map_err(|e| format!("cannot copy the shipped rules: {e}"))?;
+            copy.path().to_path_buf()
+        }
+    };
+    let engine = lookout_rules::RuleEngine::default();
+    let reports =
+        lookout_rules::with_rule_stack(|| lookout_rules::testfile::run_rule(&dir, rule, &engine))
+            .map_err(|e| format!("cannot start a thread for the tests: {e}"))??;
+    if reports.is_empty() {
+        return Ok(format!(
+            "No tests for this rule in {} (docs/rules.md, Testing a rule).",
+            dir.join("tests").display()
+        ));
+    }
+    let checks: usize = reports.iter().map(|r| r.checks).sum();
+    let failures: Vec<String> = reports
+        .iter()
+        .flat_map(|r| r.failures.iter().map(|f| f.replace('\n', " ")))
+        .collect();
+    Ok(if failures.is_empty() {
+        format!("Tests passed: {} file(s), {checks} checks.", reports.len())
+    } else {
+        format!(
+            "Tests failed: {} of {checks} checks. {}",
+            failures.len(),
+            lookout_statsapi::printable(&failures.join(" · "), 1500)
+        )
+    })
+}
+
 #[tauri::command]
 fn settings_load(app: AppHandle) -> settings::Form {
     settings::Form {
@@ -565,6 +613,7 @@ fn main() {
             acknowledge,
             snooze,
             open_runbook,
+            run_rule_tests,
             settings_load,
             settings_save,
             settings_test,

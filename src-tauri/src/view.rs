@@ -155,6 +155,8 @@ pub struct RuleView {
     pub alerts: usize,
     /// The schedule the rule is outside of now (`RULE.active`): not evaluated.
     pub inactive: Option<String>,
+    /// What it would fire now: the titles of its alerts, pending or firing (at most 5).
+    pub would_fire: Vec<String>,
 }
 
 /// An urgent chat message.
@@ -324,6 +326,13 @@ impl ViewModel {
                     elapsed_us: r.elapsed.as_micros() as u64,
                     alerts: r.alerts,
                     inactive: r.inactive.clone(),
+                    would_fire: state
+                        .alerts
+                        .iter()
+                        .filter(|a| a.alert.rule == r.id)
+                        .take(5)
+                        .map(|a| a.alert.title.clone())
+                        .collect(),
                 })
                 .collect(),
             paused_until_unix: state.paused_until,

@@ -618,9 +618,11 @@ fn the_first_run_offers_the_demo_and_the_demo_fills_the_overview() {
 
 /// One cause, one bell, as the overview shows it: in the demo, Billing loses its agents;
 /// "Nobody ready on Billing" is listed, quiet, with the alert that holds it back, and that
-/// alert shows its runbook.
+/// alert shows its runbook. The rules list says what each would fire now, and runs a rule's
+/// tests.
 #[test]
-fn the_overview_shows_an_inhibited_alert_with_its_reason_and_the_cause_with_its_runbook() {
+fn the_overview_shows_an_inhibited_alert_with_its_reason_the_cause_with_its_runbook_and_the_rules_what_they_would_fire()
+ {
     let home = home("inhibited");
     let env = [
         ("LOOKOUT_DEMO", std::ffi::OsStr::new("1")),
@@ -657,6 +659,32 @@ fn the_overview_shows_an_inhibited_alert_with_its_reason_and_the_cause_with_its_
         "{cause}"
     );
     assert!(!cause.contains("Quiet:"), "the cause is loud: {cause}");
+    // The rules list says what each rule would fire now, and runs a rule's tests.
+    let rule = |id: &str, part: &str| {
+        format!(
+            "const li = document.querySelector('#rules li[data-rule=\"{id}\"]'); return li && li.innerText.includes('{part}') ? li.innerText : null"
+        )
+    };
+    d.wait_for(
+        "what the rule would fire now",
+        &rule(
+            "unavailable",
+            "Would fire now: No agents available for Billing",
+        ),
+        Duration::from_secs(5),
+    );
+    d.click("#rules li[data-rule=\"unavailable\"] button[data-action=\"tests\"]");
+    let said = d.wait_for(
+        "the rule's tests",
+        &rule("unavailable", "Tests passed"),
+        Duration::from_secs(20),
+    );
+    assert!(
+        said.as_str()
+            .unwrap()
+            .contains("Tests passed: 1 file(s), 8 checks."),
+        "{said}"
+    );
 }
 
 /// Snooze changes what is notified: the snoozed alert fires again in silence while another one

@@ -586,6 +586,21 @@ impl TestFile {
     }
 }
 
+/// Run the tests in `dir/tests` of the rule `id` (the test files whose `rule` names it); the
+/// error says what could not be read. Call it on a thread with [`crate::RULE_STACK`].
+pub fn run_rule(dir: &Path, id: &str, engine: &RuleEngine) -> Result<Vec<TestReport>, String> {
+    let files =
+        find(dir).map_err(|e| format!("cannot read {}: {e}", dir.join("tests").display()))?;
+    let mut out = Vec::new();
+    for path in files {
+        let tf = TestFile::load(&path)?;
+        if crate::rule_id(&tf.rule) == id {
+            out.push(tf.run(engine));
+        }
+    }
+    Ok(out)
+}
+
 /// What a test file's run found.
 #[derive(Debug, Clone)]
 pub struct TestReport {
