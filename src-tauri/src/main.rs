@@ -83,11 +83,18 @@ fn show(app: &AppHandle, label: &str) {
     }
 }
 
-fn hide(app: &AppHandle, label: &str) {
-    if let Some(w) = app.get_webview_window(label) {
-        let _ = w.hide();
+/// Close the window `label`: its web view and the memory WebKit holds for it are given back
+/// (the state lives in the engine, so showing it again shows the same thing).
+fn close(app: &AppHandle, label: &str) {
+    if let Some(w) = app.get_webview_window(label)
+        && let Err(e) = w.destroy()
+    {
+        tracing::warn!("cannot close the {label} window: {e}");
     }
 }
+
+/// `--close` on a second launch: close every window; the app stays in the tray.
+pub const CLOSE_ARG: &str = "--close";
 
 /// Build the tray menu for `o`; "Pause notifications" is a submenu.
 fn build_menu(app: &AppHandle, o: &Overview) -> tauri::Result<Menu<Wry>> {
@@ -510,7 +517,7 @@ async fn settings_save(
     }
     set_start_at_login(&app, login).map_err(|e| format!("{}, but {e}", saved.message))?;
     started.map_err(|e| format!("{}, but the connection cannot start: {e}", saved.message))?;
-    hide(&app, "welcome");
+    close(&app, "welcome");
     saved.message += "; watching it now.";
     Ok(saved)
 }
@@ -528,7 +535,7 @@ async fn settings_keep_for_session(
     switch_engine(&app, mode)
         .await
         .map_err(|e| format!("Kept for this session, but the connection cannot start: {e}"))?;
-    hide(&app, "welcome");
+    close(&app, "welcome");
     Ok("Kept for this session only (until Lookout quits); watching it now.".into())
 }
 
@@ -569,7 +576,7 @@ async fn test_notification() -> Result<String, String> {
 #[tauri::command]
 async fn start_demo(app: AppHandle) -> Result<(), String> {
     switch_engine(&app, engine::Mode::Demo).await?;
-    hide(&app, "welcome");
+    close(&app, "welcome");
     show(&app, "overview");
     Ok(())
 }
@@ -578,7 +585,7 @@ async fn start_demo(app: AppHandle) -> Result<(), String> {
 /// deadlock on Windows.)
 #[tauri::command]
 async fn open_settings(app: AppHandle) {
-    hide(&app, "welcome");
+    close(&app, "welcome");
     show(&app, "settings");
 }
 
@@ -601,7 +608,14 @@ fn main() {
     let result = tauri::Builder::default()
         // Another launch shows this one's overview and exits (on Linux: a name on the session
         // bus; macOS and Windows have their own locks).
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
+            if args.iter().any(|a| a == CLOSE_ARG) {
+                tracing::debug!("launched again with {CLOSE_ARG}: closing the windows");
+                for label in ["overview", "settings", "welcome"] {
+                    close(app, label);
+                }
+                return;
+            }
             tracing::debug!("launched again: showing the overview");
             show(app, "overview");
         }))
@@ -676,16 +690,27 @@ fn main() {
             Ok(())
         })
         .on_window_event(|window, event| {
-            // Closing a window hides it; the app lives in the tray.
-            if let WindowEvent::CloseRequested { api, .. } = event {
-                api.prevent_close();
-                let hidden = window.hide();
-                tracing::debug!("{}: closed, hidden ({hidden:?})", window.label());
+            // Closing a window destroys it, and WebKit gives its memory back; the app lives on
+            // in the tray (below).
+            if let WindowEvent::Destroyed = event {
+                tracing::debug!("{}: closed", window.label());
             }
         })
-        .run(tauri::generate_context!());
-    if let Err(e) = result {
-        eprintln!("lookout-desktop: {e}");
-        std::process::exit(1);
-    }
+        .build(tauri::generate_context!());
+    let app = match result {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("lookout-desktop: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|_, event| {
+        // The last window closing is no reason to quit: only Quit (which exits with a code) is.
+        if let tauri::RunEvent::ExitRequested {
+            code: None, api, ..
+        } = event
+        {
+            api.prevent_exit();
+        }
+    });
 }

@@ -214,6 +214,19 @@ pub async fn desktop_footprint(app: &Path, quick: bool) -> anyhow::Result<Vec<Fi
         .status();
     let open = sample(child.0.id(), Duration::from_secs(10), length).await;
     let processes_open = tree(child.0.id()).len();
+    // Launched again with --close, the running app closes its windows: their web views, and
+    // the WebKit processes behind them, go.
+    let close = Command::new(app)
+        .arg("--close")
+        .env("LOOKOUT_CLIENT_SECRET", lookout_sim::demo_user().api_secret)
+        .env("HOME", &dir)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let reclosed = sample(child.0.id(), Duration::from_secs(10), length).await;
+    let processes_reclosed = tree(child.0.id()).len();
     drop(child);
     let polls = sim.request_count("GET /statsapi/subscription/data");
     sim.stop().await;
@@ -247,10 +260,30 @@ pub async fn desktop_footprint(app: &Path, quick: bool) -> anyhow::Result<Vec<Fi
             target: "(none; for comparison)".into(),
             met: None,
             note: format!(
-                "{processes_open} processes; PSS sum {:.1} MB; CPU {:.2} % of a core. Closing \
-                 the overview hides it: this memory stays until Lookout quits",
+                "{processes_open} processes; PSS sum {:.1} MB; CPU {:.2} % of a core",
                 open.max_pss_mb(),
                 open.cpu_pct()
+            ),
+        });
+    }
+    if close.is_ok_and(|s| s.success()) && processes_open > processes {
+        let limit = closed.max_rss_mb() * 1.10;
+        figures.push(Figure {
+            id: "P4".into(),
+            what: "desktop app, overview opened then closed: peak RSS (all its processes)".into(),
+            value: reclosed.max_rss_mb(),
+            unit: "MB".into(),
+            baseline: Some(crate::Baseline {
+                what: "never opened".into(),
+                value: closed.max_rss_mb(),
+                ratio: reclosed.max_rss_mb() / closed.max_rss_mb().max(0.001),
+            }),
+            target: format!("≤ 110 % of never opened = {limit:.1} MB"),
+            met: Some(reclosed.max_rss_mb() <= limit),
+            note: format!(
+                "{processes_reclosed} process(es) after closing (from {processes_open}); PSS sum \
+                 {:.1} MB; closing a window destroys its web view and WebKit gives its memory back",
+                reclosed.max_pss_mb()
             ),
         });
     }
