@@ -7,6 +7,7 @@ fn main() {
         "snooze",
         "open_runbook",
         "run_rule_tests",
+        "agents",
         "settings_load",
         "settings_save",
         "settings_test",

@@ -10,6 +10,7 @@ import { dur, since } from "./format.js";
 /** @typedef {import("./types").ChatView} ChatView */
 /** @typedef {import("./types").RuleView} RuleView */
 /** @typedef {import("./types").HistoryView} HistoryView */
+/** @typedef {import("./types").AgentsPage} AgentsPage */
 
 /** Critical alerts already read out to a screen reader. */
 const announced = new Set();
@@ -198,6 +199,86 @@ function renderRules(rules) {
   }
 }
 
+/** The height of one agent row, in pixels (the table's rows are fixed at it). */
+const AGENT_ROW_PX = 26;
+/** Rows drawn beyond what is in view, above and below. */
+const AGENT_SLACK = 10;
+
+const STATE_WORDS = /** @type {Record<string, string>} */ ({
+  not_ready: "not ready",
+  after_call_work: "after-call work",
+  busy: "busy",
+  ready: "ready",
+  logged_out: "logged out",
+});
+
+/** @type {string | null} */
+let shownAgents = null;
+/** The data the agents were last asked for. @type {number | null} */
+let agentsData = null;
+let agentsAsking = false;
+
+/** Ask for the agents in view (and a few around) and draw them. */
+async function refreshAgents() {
+  if (agentsAsking) return;
+  agentsAsking = true;
+  try {
+    const scroll = byId("agents-scroll", HTMLDivElement);
+    const team = byId("agents-team", HTMLSelectElement).value || null;
+    const first = Math.max(0, Math.floor(scroll.scrollTop / AGENT_ROW_PX) - AGENT_SLACK);
+    const limit = Math.ceil(scroll.clientHeight / AGENT_ROW_PX) + 2 * AGENT_SLACK;
+    const page = await call("agents", { team, offset: first, limit });
+    renderAgents(page, team);
+  } finally {
+    agentsAsking = false;
+  }
+}
+
+/**
+ * @param {AgentsPage} page
+ * @param {string | null} team
+ */
+function renderAgents(page, team) {
+  const select = byId("agents-team", HTMLSelectElement);
+  const have = [...select.options].map((o) => o.value).filter((v) => v);
+  if (JSON.stringify(have) !== JSON.stringify(page.teams)) {
+    const keep = select.value;
+    select.replaceChildren(el("option", "All teams"));
+    select.options[0].value = "";
+    for (const t of page.teams) {
+      const o = el("option", t);
+      o.value = t;
+      select.append(o);
+    }
+    select.value = page.teams.includes(keep) ? keep : "";
+  }
+  const c = page.counts;
+  byId("agents-counts", HTMLSpanElement).textContent =
+    `${c.not_ready} not ready · ${c.after_call_work} after-call work · ${c.busy} busy · ${c.ready} ready · ${c.logged_out} logged out`;
+  const sig = JSON.stringify([page, team]);
+  if (sig === shownAgents) return;
+  shownAgents = sig;
+  byId("agents-pad-top", HTMLDivElement).style.height = `${page.offset * AGENT_ROW_PX}px`;
+  const after = Math.max(0, page.total - page.offset - page.rows.length);
+  byId("agents-pad-bottom", HTMLDivElement).style.height = `${after * AGENT_ROW_PX}px`;
+  const body = byId("agents", HTMLTableElement).tBodies[0];
+  body.replaceChildren();
+  for (const a of page.rows) {
+    const tr = el("tr", null, a.state);
+    tr.dataset.agent = a.login_id;
+    const state = el("td", STATE_WORDS[a.state] ?? a.state, "state");
+    tr.append(
+      el("th", a.name || a.login_id),
+      el("td", a.team),
+      state,
+      el("td", a.reason ?? ""),
+      el("td", a.state_secs == null || a.state === "logged_out" ? "" : dur(a.state_secs)),
+    );
+    tr.firstElementChild?.setAttribute("scope", "row");
+    body.append(tr);
+  }
+}
+
 /** @param {Overview} o */
 function render(o) {
   const c = byId("connection", HTMLParagraphElement);
@@ -206,6 +287,10 @@ function render(o) {
   // Nothing is watched: the way to fix it is one click away.
   byId("open-settings", HTMLButtonElement).hidden = o.connection !== "not_watching";
   renderAlerts(o.alerts, o.snooze_minutes);
+  if (o.data_at_unix !== agentsData) {
+    agentsData = o.data_at_unix;
+    void refreshAgents();
+  }
   // "Nothing needs you" only while data flows: a desk that sees nothing must not sound calm.
   byId("no-alerts", HTMLParagraphElement).hidden = o.alerts.length > 0 || o.connection !== "live";
   renderServices(o.services);
@@ -217,3 +302,12 @@ function render(o) {
 byId("open-settings", HTMLButtonElement).addEventListener("click", () => call("open_settings", {}));
 on("overview", render);
 call("overview", {}).then(render);
+
+// The agents in view: again when the list scrolls, the team changes, or new data came (the
+// overview event); never more than one request at a time.
+byId("agents-scroll", HTMLDivElement).addEventListener("scroll", () => void refreshAgents());
+byId("agents-team", HTMLSelectElement).addEventListener("change", () => {
+  byId("agents-scroll", HTMLDivElement).scrollTop = 0;
+  void refreshAgents();
+});
+void refreshAgents();

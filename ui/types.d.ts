@@ -91,6 +91,36 @@ export type HistoryView = { at_unix: number, rule: string, key: string,
  */
 what: string, title: string, };
 
+export type AgentRow = { login_id: string, name: string, team: string, 
+/**
+ * `not_ready`, `after_call_work`, `busy`, `ready`, or `logged_out`.
+ */
+state: string, 
+/**
+ * Why not ready, when the tenant says.
+ */
+reason: string | null, 
+/**
+ * How long in this state.
+ */
+state_secs: number | null, };
+
+export type AgentCounts = { not_ready: number, after_call_work: number, busy: number, ready: number, logged_out: number, };
+
+export type AgentsPage = { 
+/**
+ * Agents that match the filter.
+ */
+total: number, offset: number, rows: Array<AgentRow>, counts: AgentCounts, 
+/**
+ * Every team of the data, for the filter.
+ */
+teams: Array<string>, 
+/**
+ * When the data was taken (Unix seconds).
+ */
+data_at_unix: number | null, };
+
 export type AuthMode = "oauth" | "password";
 
 export type ResolvedNotices = "rule" | "all" | "none";
@@ -160,6 +190,7 @@ export interface Commands {
   acknowledge: { args: { alert: AlertRef }; answer: null; error: never };
   snooze: { args: { alert: AlertRef }; answer: null; error: never };
   open_runbook: { args: { alert: AlertRef }; answer: null; error: string };
+  agents: { args: { team: string | null; offset: number; limit: number }; answer: AgentsPage; error: never };
   run_rule_tests: { args: { rule: string }; answer: string; error: string };
   settings_load: { args: {  }; answer: Form; error: never };
   settings_save: { args: { form: Form }; answer: Saved; error: FormError };

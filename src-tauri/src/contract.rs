@@ -8,7 +8,8 @@ use ts_rs::{Config, TS};
 
 use crate::settings::{Field, Form, FormError, Saved};
 use crate::view::{
-    AlertRef, AlertView, ChatView, Connection, HistoryView, Overview, RuleView, ServiceRow,
+    AgentCounts, AgentRow, AgentsPage, AlertRef, AlertView, ChatView, Connection, HistoryView,
+    Overview, RuleView, ServiceRow,
 };
 use lookout_alerting::Severity;
 use lookout_alerting::lifecycle::State;
@@ -51,6 +52,16 @@ fn commands() -> Vec<Command> {
         cmd("acknowledge", alert(), none(), None),
         cmd("snooze", alert(), none(), None),
         cmd("open_runbook", alert(), none(), Some(text())),
+        cmd(
+            "agents",
+            vec![
+                ("team", "string | null".to_string()),
+                ("offset", "number".to_string()),
+                ("limit", "number".to_string()),
+            ],
+            AgentsPage::name(&c),
+            None,
+        ),
         cmd(
             "run_rule_tests",
             vec![("rule", "string".to_string())],
@@ -96,6 +107,9 @@ fn declarations() -> String {
         RuleView::decl(&c),
         ChatView::decl(&c),
         HistoryView::decl(&c),
+        AgentRow::decl(&c),
+        AgentCounts::decl(&c),
+        AgentsPage::decl(&c),
         AuthMode::decl(&c),
         ResolvedNotices::decl(&c),
         Form::decl(&c),

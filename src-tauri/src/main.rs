@@ -31,6 +31,8 @@ mod view;
 #[derive(Default)]
 struct Shared {
     latest: Mutex<Arc<Overview>>,
+    /// The latest data, for the agents view (which asks for the page it shows).
+    snapshot: Mutex<Option<Arc<lookout_keeper::Snapshot>>>,
     engine: tokio::sync::Mutex<Option<engine::Running>>,
     /// The running engine's senders (kept apart so sync code can use them).
     senders: Mutex<Option<Senders>>,
@@ -298,6 +300,11 @@ fn forward(app: AppHandle, mut rx: StateReceiver, tenant: String) {
         let mut view = ViewModel::default();
         while rx.changed().await.is_ok() {
             let state = rx.borrow_and_update().clone();
+            if let Some(shared) = app.try_state::<Shared>()
+                && let Ok(mut snap) = shared.snapshot.lock()
+            {
+                *snap = state.snapshot.clone();
+            }
             let o = view.overview(&state, std::time::SystemTime::now());
             publish(&app, Arc::new(o), &tenant, &mut shown);
         }
@@ -408,6 +415,19 @@ fn acknowledge(app: AppHandle, alert: view::AlertRef) {
 #[tauri::command]
 fn snooze(app: AppHandle, alert: view::AlertRef) {
     act(&app, alert, Action::Snooze);
+}
+
+/// A page of the agents view: the agents of `team` (all when none), rows `offset..offset +
+/// limit` in the order that needs attention.
+#[tauri::command]
+fn agents(
+    shared: State<'_, Shared>,
+    team: Option<String>,
+    offset: usize,
+    limit: usize,
+) -> view::AgentsPage {
+    let snap = shared.snapshot.lock().ok().and_then(|s| s.clone());
+    view::agents_page(snap.as_deref(), team.as_deref(), offset, limit)
 }
 
 /// Open the runbook link of an alert the engine shows now. The window names the alert, never
@@ -628,6 +648,7 @@ fn main() {
             snooze,
             open_runbook,
             run_rule_tests,
+            agents,
             settings_load,
             settings_save,
             settings_test,

@@ -382,6 +382,141 @@ pub fn not_watching(reason: &str) -> Overview {
     }
 }
 
+/// One agent as the agents view shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct AgentRow {
+    pub login_id: String,
+    pub name: String,
+    pub team: String,
+    /// `not_ready`, `after_call_work`, `busy`, `ready`, or `logged_out`.
+    pub state: String,
+    /// Why not ready, when the tenant says.
+    pub reason: Option<String>,
+    /// How long in this state.
+    pub state_secs: Option<i64>,
+}
+
+/// How many agents are in each state (of the team shown).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct AgentCounts {
+    pub not_ready: usize,
+    pub after_call_work: usize,
+    pub busy: usize,
+    pub ready: usize,
+    pub logged_out: usize,
+}
+
+/// A page of the agents view: the rows from `offset` of those that match, sorted by what needs
+/// attention (the longest not ready first, then the longest in after-call work, busy, ready,
+/// logged out). Only the rows a window shows are sent, so 5,000 agents cost a page, not a grid.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct AgentsPage {
+    /// Agents that match the filter.
+    pub total: usize,
+    pub offset: usize,
+    pub rows: Vec<AgentRow>,
+    pub counts: AgentCounts,
+    /// Every team of the data, for the filter.
+    pub teams: Vec<String>,
+    /// When the data was taken (Unix seconds).
+    pub data_at_unix: Option<i64>,
+}
+
+/// The most rows one page may ask for.
+pub const MAX_AGENTS_PAGE: usize = 500;
+
+/// The agents of `snap` on team `team` (all when `None`), rows `offset..offset + limit`.
+pub fn agents_page(
+    snap: Option<&Snapshot>,
+    team: Option<&str>,
+    offset: usize,
+    limit: usize,
+) -> AgentsPage {
+    let Some(snap) = snap else {
+        return AgentsPage::default();
+    };
+    let g = &snap.agents;
+    let col = |name: &str| g.column(name);
+    let (login, name, team_col, state, reason, dur) = (
+        col("login_id"),
+        col("first_last_name"),
+        col("team_name"),
+        col("acd_state"),
+        col("reason"),
+        col("state_duration"),
+    );
+    let text = |row: &[lookout_keeper::Value], c: Option<usize>| -> Option<String> {
+        match c.and_then(|c| row.get(c)) {
+            Some(lookout_keeper::Value::Text(t)) if !t.is_empty() => Some(t.to_string()),
+            _ => None,
+        }
+    };
+    let mut teams: Vec<String> = g.rows.iter().filter_map(|r| text(r, team_col)).collect();
+    teams.sort();
+    teams.dedup();
+    let mut rows: Vec<AgentRow> = g
+        .rows
+        .iter()
+        .filter(|r| team.is_none_or(|t| text(r, team_col).as_deref() == Some(t)))
+        .map(|r| {
+            let state = text(r, state).unwrap_or_else(|| "logged_out".into());
+            AgentRow {
+                login_id: text(r, login).unwrap_or_default(),
+                name: text(r, name).unwrap_or_default(),
+                team: text(r, team_col).unwrap_or_default(),
+                reason: if state == "not_ready" {
+                    text(r, reason)
+                } else {
+                    None
+                },
+                state,
+                state_secs: dur.and_then(|c| r.get(c)).and_then(|v| v.as_i64()),
+            }
+        })
+        .collect();
+    let mut counts = AgentCounts::default();
+    for r in &rows {
+        match r.state.as_str() {
+            "not_ready" => counts.not_ready += 1,
+            "after_call_work" => counts.after_call_work += 1,
+            "busy" => counts.busy += 1,
+            "ready" => counts.ready += 1,
+            _ => counts.logged_out += 1,
+        }
+    }
+    let rank = |s: &str| match s {
+        "not_ready" => 0,
+        "after_call_work" => 1,
+        "busy" => 2,
+        "ready" => 3,
+        _ => 4,
+    };
+    rows.sort_by(|a, b| {
+        rank(&a.state)
+            .cmp(&rank(&b.state))
+            .then(b.state_secs.unwrap_or(0).cmp(&a.state_secs.unwrap_or(0)))
+            .then(a.name.cmp(&b.name))
+    });
+    let total = rows.len();
+    let offset = offset.min(total);
+    let rows = rows
+        .into_iter()
+        .skip(offset)
+        .take(limit.min(MAX_AGENTS_PAGE))
+        .collect();
+    AgentsPage {
+        total,
+        offset,
+        rows,
+        counts,
+        teams,
+        data_at_unix: Some(snap.taken_at),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,5 +545,75 @@ mod tests {
         let mut rows = vec![row(5)];
         t.add(125, &mut rows);
         assert_eq!(rows[0].trend, [3, 5]);
+    }
+
+    #[test]
+    fn the_agents_view_puts_the_longest_not_ready_first_and_filters_by_team() {
+        use lookout_keeper::{Grid, Value};
+        let t = |s: &str| Value::Text(s.into());
+        let mut snap = Snapshot::default();
+        snap.taken_at = 100;
+        snap.agents = Grid {
+            columns: [
+                "login_id",
+                "first_last_name",
+                "team_name",
+                "acd_state",
+                "reason",
+                "state_duration",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: vec![
+                vec![
+                    t("a"),
+                    t("Ana"),
+                    t("Front"),
+                    t("ready"),
+                    t(""),
+                    Value::Int(50),
+                ],
+                vec![
+                    t("b"),
+                    t("Ben"),
+                    t("Front"),
+                    t("not_ready"),
+                    t("Lunch"),
+                    Value::Int(60),
+                ],
+                vec![
+                    t("c"),
+                    t("Cy"),
+                    t("Back"),
+                    t("not_ready"),
+                    t("Meeting"),
+                    Value::Int(900),
+                ],
+                vec![
+                    t("d"),
+                    t("Di"),
+                    t("Back"),
+                    t("after_call_work"),
+                    t("x"),
+                    Value::Int(30),
+                ],
+                vec![t("e"), t("Ed"), t("Back"), t(""), t(""), Value::None],
+            ],
+        };
+        let all = agents_page(Some(&snap), None, 0, 10);
+        let order: Vec<&str> = all.rows.iter().map(|r| r.login_id.as_str()).collect();
+        assert_eq!(order, ["c", "b", "d", "a", "e"]);
+        assert_eq!(all.rows[0].reason.as_deref(), Some("Meeting"));
+        assert_eq!(all.rows[2].reason, None, "a reason only for not ready");
+        assert_eq!(all.rows[4].state, "logged_out");
+        assert_eq!(all.teams, ["Back", "Front"]);
+        assert_eq!((all.counts.not_ready, all.counts.logged_out), (2, 1));
+        let front = agents_page(Some(&snap), Some("Front"), 0, 10);
+        assert_eq!(front.total, 2);
+        assert_eq!(front.rows[0].login_id, "b");
+        // A page: only the rows asked for.
+        let page = agents_page(Some(&snap), None, 3, 1);
+        assert_eq!((page.total, page.offset, page.rows.len()), (5, 3, 1));
+        assert_eq!(page.rows[0].login_id, "a");
     }
 }

@@ -687,6 +687,80 @@ fn the_overview_shows_an_inhibited_alert_with_its_reason_the_cause_with_its_runb
     );
 }
 
+/// The agents view: in the demo, Billing's agents go into a meeting; the view lists one as not
+/// ready, with the reason and for how long, among the first rows; the team filter narrows the
+/// list to a team, and another team's filter leaves that agent out.
+#[test]
+fn the_agents_view_lists_who_is_not_ready_with_reason_and_time_and_filters_by_team() {
+    let home = home("agents");
+    let env = [
+        ("LOOKOUT_DEMO", std::ffi::OsStr::new("1")),
+        ("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1")),
+    ];
+    let Some(d) = Driver::start(&env, &home) else {
+        return;
+    };
+    d.window("Lookout");
+    // The first row in meeting: [login, name, team, state, reason, for].
+    let first_in_meeting = "const tr = [...document.querySelectorAll('#agents tbody tr')].find(r => r.cells[3].innerText === 'Meeting'); return tr ? [tr.dataset.agent, tr.cells[0].innerText, tr.cells[1].innerText, tr.cells[2].innerText, tr.cells[3].innerText, tr.cells[4].innerText, tr.sectionRowIndex] : null";
+    let row = d.wait_for(
+        "a not-ready agent in the meeting",
+        first_in_meeting,
+        Duration::from_secs(30),
+    );
+    let row = row.as_array().unwrap().clone();
+    let (login, team) = (
+        row[0].as_str().unwrap().to_string(),
+        row[2].as_str().unwrap().to_string(),
+    );
+    assert_eq!(row[3], "not ready", "{row:?}");
+    assert!(
+        row[5].as_str().unwrap().ends_with('s'),
+        "how long, as a duration: {row:?}"
+    );
+    assert!(
+        row[6].as_u64().unwrap() < 15,
+        "the ones not ready come first: {row:?}"
+    );
+    // Filter by another team: that agent is not listed; by theirs: listed.
+    let pick = |t: &str| {
+        d.script(&format!(
+            "const s = document.getElementById('agents-team'); s.value = {t:?}; s.dispatchEvent(new Event('change')); return s.value"
+        ))
+    };
+    let teams = d.script("return [...document.getElementById('agents-team').options].map(o => o.value).filter(v => v)");
+    let other = teams
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t.as_str())
+        .find(|t| *t != team)
+        .expect("more than one team")
+        .to_string();
+    let listed = format!(
+        "return [...document.querySelectorAll('#agents tbody tr')].some(r => r.dataset.agent === {login:?})"
+    );
+    let only_team = |t: &str| {
+        format!(
+            "const rows = [...document.querySelectorAll('#agents tbody tr')]; return rows.length > 0 && rows.every(r => r.cells[1].innerText === {t:?})"
+        )
+    };
+    assert_eq!(pick(&other), json!(other));
+    d.wait_for(
+        "only the other team",
+        &only_team(&other),
+        Duration::from_secs(5),
+    );
+    assert_eq!(d.script(&listed), json!(false));
+    assert_eq!(pick(&team), json!(team));
+    d.wait_for(
+        "only the agent's team",
+        &only_team(&team),
+        Duration::from_secs(5),
+    );
+    assert_eq!(d.script(&listed), json!(true));
+}
+
 /// Snooze changes what is notified: the snoozed alert fires again in silence while another one
 /// is told again. The notifications go over the test's session bus to a server the test owns.
 #[test]
