@@ -8,6 +8,8 @@ fn main() {
         "open_runbook",
         "run_rule_tests",
         "agents",
+        "open_wallboard",
+        "close_wallboard",
         "settings_load",
         "settings_save",
         "settings_test",

@@ -300,6 +300,7 @@ function render(o) {
 }
 
 byId("open-settings", HTMLButtonElement).addEventListener("click", () => call("open_settings", {}));
+byId("open-wallboard", HTMLButtonElement).addEventListener("click", () => call("open_wallboard", {}));
 on("overview", render);
 call("overview", {}).then(render);
 

@@ -191,6 +191,8 @@ export interface Commands {
   snooze: { args: { alert: AlertRef }; answer: null; error: never };
   open_runbook: { args: { alert: AlertRef }; answer: null; error: string };
   agents: { args: { team: string | null; offset: number; limit: number }; answer: AgentsPage; error: never };
+  open_wallboard: { args: {  }; answer: null; error: never };
+  close_wallboard: { args: {  }; answer: null; error: never };
   run_rule_tests: { args: { rule: string }; answer: string; error: string };
   settings_load: { args: {  }; answer: Form; error: never };
   settings_save: { args: { form: Form }; answer: Saved; error: FormError };

@@ -62,6 +62,8 @@ fn commands() -> Vec<Command> {
             AgentsPage::name(&c),
             None,
         ),
+        cmd("open_wallboard", vec![], none(), None),
+        cmd("close_wallboard", vec![], none(), None),
         cmd(
             "run_rule_tests",
             vec![("rule", "string".to_string())],

@@ -149,6 +149,7 @@ fn on_menu(app: &AppHandle, id: MenuId) {
     let now = unix_now();
     match id {
         MenuId::Show => show(app, "overview"),
+        MenuId::Wallboard => show(app, "wallboard"),
         MenuId::Pause15m => command(
             app,
             Command::Pause {
@@ -430,6 +431,19 @@ fn agents(
     view::agents_page(snap.as_deref(), team.as_deref(), offset, limit)
 }
 
+/// Show the wallboard (full screen, across a room). (Async: a window made from a synchronous
+/// command can deadlock on Windows.)
+#[tauri::command]
+async fn open_wallboard(app: AppHandle) {
+    show(&app, "wallboard");
+}
+
+/// Leave the wallboard (its Escape): the window closes and gives its memory back.
+#[tauri::command]
+async fn close_wallboard(app: AppHandle) {
+    close(&app, "wallboard");
+}
+
 /// Open the runbook link of an alert the engine shows now. The window names the alert, never
 /// the link, so a page cannot make the app open an address of its choosing.
 #[tauri::command]
@@ -631,7 +645,7 @@ fn main() {
         .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
             if args.iter().any(|a| a == CLOSE_ARG) {
                 tracing::debug!("launched again with {CLOSE_ARG}: closing the windows");
-                for label in ["overview", "settings", "welcome"] {
+                for label in ["overview", "settings", "welcome", "wallboard"] {
                     close(app, label);
                 }
                 return;
@@ -649,6 +663,8 @@ fn main() {
             open_runbook,
             run_rule_tests,
             agents,
+            open_wallboard,
+            close_wallboard,
             settings_load,
             settings_save,
             settings_test,
@@ -704,6 +720,9 @@ fn main() {
             watch_the_watcher(app.handle().clone());
             if std::env::var_os("LOOKOUT_SHOW_OVERVIEW").is_some() {
                 show(app.handle(), "overview");
+            }
+            if std::env::var_os("LOOKOUT_SHOW_WALLBOARD").is_some() {
+                show(app.handle(), "wallboard");
             }
             if std::env::var_os("LOOKOUT_SHOW_SETTINGS").is_some() {
                 show(app.handle(), "settings");

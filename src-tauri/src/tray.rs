@@ -89,6 +89,7 @@ pub fn tooltip(o: &Overview, tenant: &str, now: i64) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MenuId {
     Show,
+    Wallboard,
     Pause15m,
     Pause1h,
     PauseUntilResumed,
@@ -100,8 +101,9 @@ pub enum MenuId {
 }
 
 impl MenuId {
-    const ALL: [MenuId; 9] = [
+    const ALL: [MenuId; 10] = [
         MenuId::Show,
+        MenuId::Wallboard,
         MenuId::Pause15m,
         MenuId::Pause1h,
         MenuId::PauseUntilResumed,
@@ -116,6 +118,7 @@ impl MenuId {
     pub fn id(self) -> &'static str {
         match self {
             MenuId::Show => "show",
+            MenuId::Wallboard => "wallboard",
             MenuId::Pause15m => "pause-15m",
             MenuId::Pause1h => "pause-1h",
             MenuId::PauseUntilResumed => "pause",
@@ -149,6 +152,10 @@ pub fn menu(o: &Overview, now: i64) -> Vec<Entry> {
     let paused = o.paused_until_unix.is_some_and(|u| now < u);
     let mut m: Vec<Entry> = vec![
         (Some(MenuId::Show), "Show overview".into()),
+        (
+            Some(MenuId::Wallboard),
+            "Wallboard (full screen; Escape leaves)".into(),
+        ),
         (None, String::new()),
     ];
     if paused {

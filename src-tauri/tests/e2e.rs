@@ -246,6 +246,27 @@ impl Driver {
 
     /// Click the element `css` finds, as a person would (WebDriver pointer click). If the page
     /// replaced it between finding and clicking, find it again (for up to 5 s).
+    /// Press and release a key in the current window (WebDriver's key codes: `\u{E00C}` is
+    /// Escape). Fine when the key closes that window.
+    fn key(&self, key: &str) {
+        let r: Value = self
+            .http
+            .post(self.url("/actions"))
+            .json(
+                &json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+                    {"type": "keyDown", "value": key},
+                    {"type": "keyUp", "value": key}
+                ]}]}),
+            )
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        // The key may close the window before the driver answers (Escape on the wallboard).
+        let closed = r["value"]["error"] == "no such window";
+        assert!(r["value"].is_null() || closed, "pressing {key:?}: {r}");
+    }
+
     fn click(&self, css: &str) {
         let start = Instant::now();
         loop {
@@ -759,6 +780,56 @@ fn the_agents_view_lists_who_is_not_ready_with_reason_and_time_and_filters_by_te
         Duration::from_secs(5),
     );
     assert_eq!(d.script(&listed), json!(true));
+}
+
+/// The wallboard: opened from the overview, full screen and without buttons, it shows the
+/// demo's critical alert and the agents who need attention; Escape leaves it (the window goes).
+#[test]
+fn the_wallboard_opens_from_the_overview_shows_what_matters_and_escape_leaves_it() {
+    let home = home("wallboard");
+    let env = [
+        ("LOOKOUT_DEMO", std::ffi::OsStr::new("1")),
+        ("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1")),
+    ];
+    let Some(d) = Driver::start(&env, &home) else {
+        return;
+    };
+    d.window("Lookout");
+    d.click("#open-wallboard");
+    let start = Instant::now();
+    while app_windows(&d, "Lookout wallboard").is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(10), "no wallboard");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    d.window("Lookout wallboard");
+    let alert = d.wait_for(
+        "a critical alert on the wallboard",
+        "const li = document.querySelector('#wb-alerts li.critical'); return li ? li.innerText : null",
+        Duration::from_secs(40),
+    );
+    assert!(!alert.as_str().unwrap().is_empty());
+    d.wait_for(
+        "an agent who needs attention",
+        "const tr = document.querySelector('#wb-agents tbody tr.not_ready'); return tr ? tr.innerText : null",
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        d.script("return document.querySelectorAll('button').length"),
+        json!(0),
+        "nothing to mis-click"
+    );
+    let big = d.script("return parseFloat(getComputedStyle(document.body).fontSize)");
+    assert!(big.as_f64().unwrap() >= 24.0, "large type: {big}");
+    d.key("\u{E00C}");
+    let start = Instant::now();
+    while !app_windows(&d, "Lookout wallboard").is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "Escape did not leave the wallboard"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!app_windows(&d, "Lookout").is_empty(), "the overview stays");
 }
 
 /// Snooze changes what is notified: the snoozed alert fires again in silence while another one
