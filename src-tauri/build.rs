@@ -10,6 +10,8 @@ fn main() {
         "agents",
         "open_wallboard",
         "close_wallboard",
+        "overview_size",
+        "set_overview_size",
         "settings_load",
         "settings_save",
         "settings_test",

@@ -139,6 +139,7 @@ function renderServices(rows) {
   const table = byId("services", HTMLTableElement);
   const body = table.tBodies[0];
   body.replaceChildren();
+  table.dataset.hot = String(rows.filter((s) => (s.waiting ?? 0) > 0 && s.ready === 0).length);
   for (const s of rows) {
     const tr = el("tr");
     const hot = (s.waiting ?? 0) > 0 && s.ready === 0;
@@ -301,6 +302,23 @@ function render(o) {
 
 byId("open-settings", HTMLButtonElement).addEventListener("click", () => call("open_settings", {}));
 byId("open-wallboard", HTMLButtonElement).addEventListener("click", () => call("open_wallboard", {}));
+
+/**
+ * Show the overview compact (what needs a person now) or full.
+ * @param {import("./types").OverviewSize} size
+ */
+function applySize(size) {
+  document.documentElement.classList.toggle("compact", size === "compact");
+  const b = byId("toggle-size", HTMLButtonElement);
+  b.textContent = size === "compact" ? "Expand" : "Compact";
+  b.dataset.size = size;
+}
+byId("toggle-size", HTMLButtonElement).addEventListener("click", () => {
+  const next = byId("toggle-size", HTMLButtonElement).dataset.size === "compact" ? "full" : "compact";
+  applySize(next);
+  void call("set_overview_size", { size: next });
+});
+call("overview_size", {}).then(applySize);
 on("overview", render);
 call("overview", {}).then(render);
 

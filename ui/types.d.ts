@@ -121,6 +121,8 @@ teams: Array<string>,
  */
 data_at_unix: number | null, };
 
+export type OverviewSize = "compact" | "full";
+
 export type AuthMode = "oauth" | "password";
 
 export type ResolvedNotices = "rule" | "all" | "none";
@@ -192,6 +194,8 @@ export interface Commands {
   open_runbook: { args: { alert: AlertRef }; answer: null; error: string };
   agents: { args: { team: string | null; offset: number; limit: number }; answer: AgentsPage; error: never };
   open_wallboard: { args: {  }; answer: null; error: never };
+  overview_size: { args: {  }; answer: OverviewSize; error: never };
+  set_overview_size: { args: { size: OverviewSize }; answer: null; error: never };
   close_wallboard: { args: {  }; answer: null; error: never };
   run_rule_tests: { args: { rule: string }; answer: string; error: string };
   settings_load: { args: {  }; answer: Form; error: never };

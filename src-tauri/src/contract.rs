@@ -6,6 +6,7 @@
 
 use ts_rs::{Config, TS};
 
+use crate::layout::OverviewSize;
 use crate::settings::{Field, Form, FormError, Saved};
 use crate::view::{
     AgentCounts, AgentRow, AgentsPage, AlertRef, AlertView, ChatView, Connection, HistoryView,
@@ -63,6 +64,13 @@ fn commands() -> Vec<Command> {
             None,
         ),
         cmd("open_wallboard", vec![], none(), None),
+        cmd("overview_size", vec![], OverviewSize::name(&c), None),
+        cmd(
+            "set_overview_size",
+            vec![("size", OverviewSize::name(&c))],
+            none(),
+            None,
+        ),
         cmd("close_wallboard", vec![], none(), None),
         cmd(
             "run_rule_tests",
@@ -112,6 +120,7 @@ fn declarations() -> String {
         AgentRow::decl(&c),
         AgentCounts::decl(&c),
         AgentsPage::decl(&c),
+        OverviewSize::decl(&c),
         AuthMode::decl(&c),
         ResolvedNotices::decl(&c),
         Form::decl(&c),

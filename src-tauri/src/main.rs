@@ -23,6 +23,7 @@ mod engine;
 mod hub_form;
 #[cfg(test)]
 mod icons;
+mod layout;
 mod settings;
 mod tray;
 mod view;
@@ -31,6 +32,8 @@ mod view;
 #[derive(Default)]
 struct Shared {
     latest: Mutex<Arc<Overview>>,
+    /// The overview's size (compact or full) and the size of each, remembered.
+    layout: Mutex<layout::Layout>,
     /// The latest data, for the agents view (which asks for the page it shows).
     snapshot: Mutex<Option<Arc<lookout_keeper::Snapshot>>>,
     engine: tokio::sync::Mutex<Option<engine::Running>>,
@@ -63,6 +66,7 @@ use lookout_keeper::unix_now;
 /// first use, not at start: each one is a WebKit process, and a tray app that nobody has
 /// opened yet should cost little.
 fn show(app: &AppHandle, label: &str) {
+    let made = app.get_webview_window(label).is_none();
     let window = match app.get_webview_window(label) {
         Some(w) => Some(w),
         None => app
@@ -79,9 +83,64 @@ fn show(app: &AppHandle, label: &str) {
             }),
     };
     if let Some(w) = window {
+        if made && label == "overview" {
+            fit_overview(app, &w);
+        }
         let _ = w.show();
         let _ = w.unminimize();
         let _ = w.set_focus();
+    }
+}
+
+/// Give the overview its remembered size; compact, it goes near the tray (a corner of the
+/// screen: top right, or bottom right on Windows, where the tray is).
+fn fit_overview(app: &AppHandle, w: &tauri::WebviewWindow) {
+    let Some(layout) = app
+        .try_state::<Shared>()
+        .and_then(|s| s.layout.lock().ok().map(|l| l.clone()))
+    else {
+        return;
+    };
+    let (width, height) = layout.size();
+    let _ = w.set_size(tauri::LogicalSize::new(width, height));
+    if layout.overview == layout::OverviewSize::Compact
+        && let Ok(Some(m)) = w.current_monitor().or_else(|_| w.primary_monitor())
+    {
+        let scale = m.scale_factor();
+        let (mw, mh) = (
+            m.size().width as f64 / scale,
+            m.size().height as f64 / scale,
+        );
+        let (mx, my) = (m.position().x as f64 / scale, m.position().y as f64 / scale);
+        let margin = 12.0;
+        let x = mx + (mw - width - margin).max(0.0);
+        let y = if cfg!(windows) {
+            my + (mh - height - 56.0).max(0.0)
+        } else {
+            my + 36.0
+        };
+        let _ = w.set_position(tauri::LogicalPosition::new(x, y));
+    }
+}
+
+/// Which overview the window shows (the page asks when it loads).
+#[tauri::command]
+fn overview_size(shared: State<'_, Shared>) -> layout::OverviewSize {
+    shared.layout.lock().map(|l| l.overview).unwrap_or_default()
+}
+
+/// Switch the overview to `size` (Expand, Compact): the window takes that size's remembered
+/// dimensions, and the choice is remembered.
+#[tauri::command]
+fn set_overview_size(app: AppHandle, size: layout::OverviewSize) {
+    if let Some(shared) = app.try_state::<Shared>()
+        && let Ok(mut l) = shared.layout.lock()
+    {
+        l.overview = size;
+        layout::save(&l);
+    }
+    if let Some(w) = app.get_webview_window("overview") {
+        fit_overview(&app, &w);
     }
 }
 
@@ -655,7 +714,10 @@ fn main() {
         }))
         // Start at login only once the person asks for it in the settings.
         .plugin(tauri_plugin_autostart::Builder::new().build())
-        .manage(Shared::default())
+        .manage(Shared {
+            layout: Mutex::new(layout::load()),
+            ..Shared::default()
+        })
         .invoke_handler(tauri::generate_handler![
             overview,
             acknowledge,
@@ -665,6 +727,8 @@ fn main() {
             agents,
             open_wallboard,
             close_wallboard,
+            overview_size,
+            set_overview_size,
             settings_load,
             settings_save,
             settings_test,
@@ -734,6 +798,25 @@ fn main() {
             // in the tray (below).
             if let WindowEvent::Destroyed = event {
                 tracing::debug!("{}: closed", window.label());
+            }
+            // The overview's size as the person leaves it, for the size they chose.
+            if window.label() == "overview"
+                && let WindowEvent::Resized(size) = event
+                && let Ok(scale) = window.scale_factor()
+                && let Some(shared) = window.try_state::<Shared>()
+                && let Ok(mut l) = shared.layout.lock()
+            {
+                let logical = size.to_logical::<f64>(scale);
+                if logical.width > 0.0 && logical.height > 0.0 {
+                    l.resized((logical.width, logical.height));
+                }
+            }
+            if window.label() == "overview"
+                && let WindowEvent::Destroyed = event
+                && let Some(shared) = window.try_state::<Shared>()
+                && let Ok(l) = shared.layout.lock()
+            {
+                layout::save(&l);
             }
         })
         .build(tauri::generate_context!());

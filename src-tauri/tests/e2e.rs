@@ -680,7 +680,9 @@ fn the_overview_shows_an_inhibited_alert_with_its_reason_the_cause_with_its_runb
         "{cause}"
     );
     assert!(!cause.contains("Quiet:"), "the cause is loud: {cause}");
-    // The rules list says what each rule would fire now, and runs a rule's tests.
+    // The rules list (in the full overview) says what each rule would fire now, and runs a
+    // rule's tests.
+    d.click("#toggle-size");
     let rule = |id: &str, part: &str| {
         format!(
             "const li = document.querySelector('#rules li[data-rule=\"{id}\"]'); return li && li.innerText.includes('{part}') ? li.innerText : null"
@@ -780,6 +782,67 @@ fn the_agents_view_lists_who_is_not_ready_with_reason_and_time_and_filters_by_te
         Duration::from_secs(5),
     );
     assert_eq!(d.script(&listed), json!(true));
+}
+
+/// The small mode: the overview opens compact (about 420 px wide) with what needs a person
+/// now: a new critical is there with its buttons, the agents and rules are not. Expand shows
+/// everything, and the choice is remembered: the next time it opens full.
+#[test]
+fn the_overview_opens_small_with_a_new_critical_and_expand_is_remembered() {
+    let home = home("small");
+    let env = [
+        ("LOOKOUT_DEMO", std::ffi::OsStr::new("1")),
+        ("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1")),
+    ];
+    let Some(d) = Driver::start(&env, &home) else {
+        return;
+    };
+    d.window("Lookout");
+    d.wait_for(
+        "the compact overview",
+        "return document.documentElement.classList.contains('compact') && window.innerWidth <= 460 ? window.innerWidth : null",
+        Duration::from_secs(10),
+    );
+    let critical = d.wait_for(
+        "a critical alert, in sight, with its buttons",
+        "const li = [...document.querySelectorAll('#alerts li.critical.firing')].find(l => l.offsetParent !== null); return li && li.querySelector('button[data-action=acknowledge]').offsetParent !== null ? li.innerText : null",
+        Duration::from_secs(40),
+    );
+    assert!(!critical.as_str().unwrap().is_empty());
+    let hidden = |id: &str| {
+        d.script(&format!(
+            "return getComputedStyle(document.getElementById('{id}')).display === 'none'"
+        ))
+    };
+    assert_eq!(hidden("agents-section"), json!(true));
+    assert_eq!(hidden("rules-section"), json!(true));
+    d.click("#toggle-size");
+    d.wait_for(
+        "the full overview",
+        "return !document.documentElement.classList.contains('compact') && window.innerWidth > 900 ? window.innerWidth : null",
+        Duration::from_secs(10),
+    );
+    assert_eq!(hidden("agents-section"), json!(false));
+    let saved = std::fs::read_to_string(home.join("data/lookout/window.json")).unwrap();
+    assert!(saved.contains("\"overview\": \"full\""), "{saved}");
+    // Closed and opened again: full, as left.
+    close_window(&d, "Lookout");
+    let start = Instant::now();
+    while !app_windows(&d, "Lookout").is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(10), "not closed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(launch_again(&d, &home).success());
+    while app_windows(&d, "Lookout").is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(20), "not shown again");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    d.window("Lookout");
+    d.wait_for(
+        "the full overview again",
+        "return document.getElementById('toggle-size').dataset.size === 'full' && window.innerWidth > 900 ? true : null",
+        Duration::from_secs(10),
+    );
 }
 
 /// The wallboard: opened from the overview, full screen and without buttons, it shows the
@@ -1178,9 +1241,11 @@ fn connecting_from_the_first_run_tests_saves_and_watches_the_tenant() {
         "starts this app: {}",
         entries[0]
     );
-    // The overview was never opened; launching Lookout again opens it.
+    // The overview was never opened; launching Lookout again opens it (compact: services
+    // show there only when hot; expanded, all of them).
     assert!(launch_again(&d, &home).success());
     d.window("Lookout");
+    d.click("#toggle-size");
     d.wait_for(
         "the tenant's services, live",
         "const t = document.body.innerText; return t.includes('live, data') && t.includes('\\nBilling\\t')",
