@@ -23,3 +23,20 @@ export function dur(secs) {
 export function since(unix) {
   return `${dur(Math.round(Date.now() / 1000 - unix))} ago`;
 }
+
+/** An agent's state in words. */
+const STATE_WORDS = /** @type {Record<string, string>} */ ({
+  not_ready: "not ready",
+  after_call_work: "after-call work",
+  busy: "busy",
+  ready: "ready",
+  logged_out: "logged out",
+});
+
+/**
+ * An agent's state (`not_ready`, …) in words.
+ * @param {string} state
+ */
+export function stateWords(state) {
+  return STATE_WORDS[state] ?? state;
+}

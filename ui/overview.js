@@ -2,7 +2,7 @@
 // The overview: everything from the engine is inserted as text, never as HTML.
 import { call, on } from "./ipc.js";
 import { byId, el } from "./dom.js";
-import { dur, since } from "./format.js";
+import { dur, since, stateWords } from "./format.js";
 
 /** @typedef {import("./types").Overview} Overview */
 /** @typedef {import("./types").AlertView} AlertView */
@@ -205,14 +205,6 @@ const AGENT_ROW_PX = 26;
 /** Rows drawn beyond what is in view, above and below. */
 const AGENT_SLACK = 10;
 
-const STATE_WORDS = /** @type {Record<string, string>} */ ({
-  not_ready: "not ready",
-  after_call_work: "after-call work",
-  busy: "busy",
-  ready: "ready",
-  logged_out: "logged out",
-});
-
 /** @type {string | null} */
 let shownAgents = null;
 /** The data the agents were last asked for. @type {number | null} */
@@ -267,7 +259,7 @@ function renderAgents(page, team) {
   for (const a of page.rows) {
     const tr = el("tr", null, a.state);
     tr.dataset.agent = a.login_id;
-    const state = el("td", STATE_WORDS[a.state] ?? a.state, "state");
+    const state = el("td", stateWords(a.state), "state");
     tr.append(
       el("th", a.name || a.login_id),
       el("td", a.team),

@@ -3,21 +3,13 @@
 // buttons to mis-click. Escape leaves. Everything from the engine is inserted as text.
 import { call, on } from "./ipc.js";
 import { byId, el } from "./dom.js";
-import { dur } from "./format.js";
+import { dur, stateWords } from "./format.js";
 
 /** @typedef {import("./types").Overview} Overview */
 /** @typedef {import("./types").AgentsPage} AgentsPage */
 
 /** Agents shown: the ones that need attention first. */
 const AGENTS_SHOWN = 12;
-
-const STATE_WORDS = /** @type {Record<string, string>} */ ({
-  not_ready: "not ready",
-  after_call_work: "after-call work",
-  busy: "busy",
-  ready: "ready",
-  logged_out: "logged out",
-});
 
 /** @param {Overview} o */
 function render(o) {
@@ -68,7 +60,7 @@ async function refreshAgents() {
     tr.dataset.agent = a.login_id;
     const name = el("th", a.name || a.login_id);
     name.setAttribute("scope", "row");
-    tr.append(name, el("td", a.team), el("td", STATE_WORDS[a.state] ?? a.state, "state"), el("td", a.reason ?? ""), el("td", dur(a.state_secs)));
+    tr.append(name, el("td", a.team), el("td", stateWords(a.state), "state"), el("td", a.reason ?? ""), el("td", dur(a.state_secs)));
     body.append(tr);
   }
 }

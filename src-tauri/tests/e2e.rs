@@ -645,14 +645,9 @@ fn the_first_run_offers_the_demo_and_the_demo_fills_the_overview() {
 fn the_overview_shows_an_inhibited_alert_with_its_reason_the_cause_with_its_runbook_and_the_rules_what_they_would_fire()
  {
     let home = home("inhibited");
-    let env = [
-        ("LOOKOUT_DEMO", std::ffi::OsStr::new("1")),
-        ("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1")),
-    ];
-    let Some(d) = Driver::start(&env, &home) else {
+    let Some(d) = demo_overview(&home) else {
         return;
     };
-    d.window("Lookout");
     // The alert's text once it says `part`.
     let alert = |id: &str, part: &str| {
         format!(
@@ -716,14 +711,9 @@ fn the_overview_shows_an_inhibited_alert_with_its_reason_the_cause_with_its_runb
 #[test]
 fn the_agents_view_lists_who_is_not_ready_with_reason_and_time_and_filters_by_team() {
     let home = home("agents");
-    let env = [
-        ("LOOKOUT_DEMO", std::ffi::OsStr::new("1")),
-        ("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1")),
-    ];
-    let Some(d) = Driver::start(&env, &home) else {
+    let Some(d) = demo_overview(&home) else {
         return;
     };
-    d.window("Lookout");
     // The first row in meeting: [login, name, team, state, reason, for].
     let first_in_meeting = "const tr = [...document.querySelectorAll('#agents tbody tr')].find(r => r.cells[3].innerText === 'Meeting'); return tr ? [tr.dataset.agent, tr.cells[0].innerText, tr.cells[1].innerText, tr.cells[2].innerText, tr.cells[3].innerText, tr.cells[4].innerText, tr.sectionRowIndex] : null";
     let row = d.wait_for(
@@ -790,14 +780,9 @@ fn the_agents_view_lists_who_is_not_ready_with_reason_and_time_and_filters_by_te
 #[test]
 fn the_overview_opens_small_with_a_new_critical_and_expand_is_remembered() {
     let home = home("small");
-    let env = [
-        ("LOOKOUT_DEMO", std::ffi::OsStr::new("1")),
-        ("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1")),
-    ];
-    let Some(d) = Driver::start(&env, &home) else {
+    let Some(d) = demo_overview(&home) else {
         return;
     };
-    d.window("Lookout");
     d.wait_for(
         "the compact overview",
         "return document.documentElement.classList.contains('compact') && window.innerWidth <= 460 ? window.innerWidth : null",
@@ -827,16 +812,9 @@ fn the_overview_opens_small_with_a_new_critical_and_expand_is_remembered() {
     assert!(saved.contains("\"overview\": \"full\""), "{saved}");
     // Closed and opened again: full, as left.
     close_window(&d, "Lookout");
-    let start = Instant::now();
-    while !app_windows(&d, "Lookout").is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(10), "not closed");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_windows(&d, "Lookout", false, "the overview closed");
     assert!(launch_again(&d, &home).success());
-    while app_windows(&d, "Lookout").is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(20), "not shown again");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_windows(&d, "Lookout", true, "the overview shown again");
     d.window("Lookout");
     d.wait_for(
         "the full overview again",
@@ -850,20 +828,11 @@ fn the_overview_opens_small_with_a_new_critical_and_expand_is_remembered() {
 #[test]
 fn the_wallboard_opens_from_the_overview_shows_what_matters_and_escape_leaves_it() {
     let home = home("wallboard");
-    let env = [
-        ("LOOKOUT_DEMO", std::ffi::OsStr::new("1")),
-        ("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1")),
-    ];
-    let Some(d) = Driver::start(&env, &home) else {
+    let Some(d) = demo_overview(&home) else {
         return;
     };
-    d.window("Lookout");
     d.click("#open-wallboard");
-    let start = Instant::now();
-    while app_windows(&d, "Lookout wallboard").is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(10), "no wallboard");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_windows(&d, "Lookout wallboard", true, "the wallboard");
     d.window("Lookout wallboard");
     let alert = d.wait_for(
         "a critical alert on the wallboard",
@@ -884,14 +853,12 @@ fn the_wallboard_opens_from_the_overview_shows_what_matters_and_escape_leaves_it
     let big = d.script("return parseFloat(getComputedStyle(document.body).fontSize)");
     assert!(big.as_f64().unwrap() >= 24.0, "large type: {big}");
     d.key("\u{E00C}");
-    let start = Instant::now();
-    while !app_windows(&d, "Lookout wallboard").is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "Escape did not leave the wallboard"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_windows(
+        &d,
+        "Lookout wallboard",
+        false,
+        "the wallboard left by Escape",
+    );
     assert!(!app_windows(&d, "Lookout").is_empty(), "the overview stays");
 }
 
@@ -1020,6 +987,29 @@ fn app_windows(d: &Driver, title: &str) -> Vec<u32> {
     found
 }
 
+/// Wait up to 10 s until the app has (`present`) or has no window titled `title`.
+fn wait_windows(d: &Driver, title: &str, present: bool, what: &str) {
+    let start = Instant::now();
+    while app_windows(d, title).is_empty() == present {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "not seen: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The app on the demo, its overview shown and the driver in it.
+fn demo_overview(home: &std::path::Path) -> Option<Driver> {
+    let env = [
+        ("LOOKOUT_DEMO", std::ffi::OsStr::new("1")),
+        ("LOOKOUT_SHOW_OVERVIEW", std::ffi::OsStr::new("1")),
+    ];
+    let d = Driver::start(&env, home)?;
+    d.window("Lookout");
+    Some(d)
+}
+
 /// Ask the window manager's way to close the app's windows titled `title` (WM_DELETE_WINDOW).
 fn close_window(d: &Driver, title: &str) {
     use x11rb::connection::Connection;
@@ -1093,14 +1083,7 @@ fn closing_the_overview_gives_it_up_and_open_or_a_second_launch_shows_it_again()
     d.window("Lookout");
     // Shown: a window on the display, and its page (a new one after a close) lists the alert.
     let shown = |why: &str| {
-        let start = Instant::now();
-        while app_windows(&d, "Lookout").is_empty() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "the overview is not shown {why}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_windows(&d, "Lookout", true, &format!("the overview shown {why}"));
         d.window("Lookout");
         d.wait_for(
             &format!("the overview's alerts {why}"),

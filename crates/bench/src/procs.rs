@@ -186,14 +186,19 @@ pub async fn desktop_footprint(app: &Path, quick: bool) -> anyhow::Result<Vec<Fi
     std::fs::create_dir_all(dir.join("config/lookout"))?;
     let config = write_config(&sim, &dir)?;
     std::fs::copy(&config, dir.join("config/lookout/config.toml"))?;
-    let child = Command::new(app)
-        .env("LOOKOUT_CLIENT_SECRET", lookout_sim::demo_user().api_secret)
-        .env("HOME", &dir)
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
+    // The app with this home (a later launch reaches the running one).
+    let launch = |args: &[&str]| {
+        let mut c = Command::new(app);
+        c.args(args)
+            .env("LOOKOUT_CLIENT_SECRET", lookout_sim::demo_user().api_secret)
+            .env("HOME", &dir)
+            .env("XDG_CONFIG_HOME", dir.join("config"))
+            .env("XDG_DATA_HOME", dir.join("data"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    };
+    let child = launch(&[]).spawn()?;
     let child = Killed(child);
     let (warmup, length) = if quick {
         (Duration::from_secs(8), Duration::from_secs(5))
@@ -204,27 +209,12 @@ pub async fn desktop_footprint(app: &Path, quick: bool) -> anyhow::Result<Vec<Fi
     let processes = tree(child.0.id()).len();
     // Launched again, the running app shows its overview (one instance; through the session
     // bus, so this needs one).
-    let again = Command::new(app)
-        .env("LOOKOUT_CLIENT_SECRET", lookout_sim::demo_user().api_secret)
-        .env("HOME", &dir)
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    let again = launch(&[]).status();
     let open = sample(child.0.id(), Duration::from_secs(10), length).await;
     let processes_open = tree(child.0.id()).len();
     // Launched again with --close, the running app closes its windows: their web views, and
     // the WebKit processes behind them, go.
-    let close = Command::new(app)
-        .arg("--close")
-        .env("LOOKOUT_CLIENT_SECRET", lookout_sim::demo_user().api_secret)
-        .env("HOME", &dir)
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    let close = launch(&["--close"]).status();
     let reclosed = sample(child.0.id(), Duration::from_secs(10), length).await;
     let processes_reclosed = tree(child.0.id()).len();
     drop(child);
