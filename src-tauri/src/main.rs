@@ -66,7 +66,6 @@ use lookout_keeper::unix_now;
 /// first use, not at start: each one is a WebKit process, and a tray app that nobody has
 /// opened yet should cost little.
 fn show(app: &AppHandle, label: &str) {
-    let made = app.get_webview_window(label).is_none();
     let window = match app.get_webview_window(label) {
         Some(w) => Some(w),
         None => app
@@ -77,48 +76,66 @@ fn show(app: &AppHandle, label: &str) {
             .find(|w| w.label == label)
             .and_then(|cfg| {
                 tauri::WebviewWindowBuilder::from_config(app, cfg)
+                    .map(|b| match (label, overview_place(app)) {
+                        // Made at its remembered size and place: no resize to record wrongly.
+                        ("overview", Some(((w, h), at))) => {
+                            let b = b.inner_size(w, h);
+                            match at {
+                                Some((x, y)) => b.position(x, y),
+                                None => b,
+                            }
+                        }
+                        _ => b,
+                    })
                     .and_then(|b| b.build())
                     .map_err(|e| tracing::error!("cannot open the {label} window: {e}"))
                     .ok()
             }),
     };
     if let Some(w) = window {
-        if made && label == "overview" {
-            fit_overview(app, &w);
-        }
         let _ = w.show();
         let _ = w.unminimize();
         let _ = w.set_focus();
     }
 }
 
-/// Give the overview its remembered size; compact, it goes near the tray (a corner of the
-/// screen: top right, or bottom right on Windows, where the tray is).
-fn fit_overview(app: &AppHandle, w: &tauri::WebviewWindow) {
-    let Some(layout) = app
+/// The overview's remembered size (logical pixels) and, compact, its place near the tray: a
+/// corner of the primary screen (top right; bottom right on Windows, where the tray is).
+type Place = ((f64, f64), Option<(f64, f64)>);
+
+fn overview_place(app: &AppHandle) -> Option<Place> {
+    let layout = app
         .try_state::<Shared>()
-        .and_then(|s| s.layout.lock().ok().map(|l| l.clone()))
-    else {
+        .and_then(|s| s.layout.lock().ok().map(|l| l.clone()))?;
+    let (width, height) = layout.size();
+    let at = match (layout.overview, app.primary_monitor()) {
+        (layout::OverviewSize::Compact, Ok(Some(m))) => {
+            let scale = m.scale_factor();
+            let (mw, mh) = (
+                m.size().width as f64 / scale,
+                m.size().height as f64 / scale,
+            );
+            let (mx, my) = (m.position().x as f64 / scale, m.position().y as f64 / scale);
+            let x = mx + (mw - width - 12.0).max(0.0);
+            let y = if cfg!(windows) {
+                my + (mh - height - 56.0).max(0.0)
+            } else {
+                my + 36.0
+            };
+            Some((x, y))
+        }
+        _ => None,
+    };
+    Some(((width, height), at))
+}
+
+/// Give the open overview its remembered size and place (Expand, Compact).
+fn fit_overview(app: &AppHandle, w: &tauri::WebviewWindow) {
+    let Some(((width, height), at)) = overview_place(app) else {
         return;
     };
-    let (width, height) = layout.size();
     let _ = w.set_size(tauri::LogicalSize::new(width, height));
-    if layout.overview == layout::OverviewSize::Compact
-        && let Ok(Some(m)) = w.current_monitor().or_else(|_| w.primary_monitor())
-    {
-        let scale = m.scale_factor();
-        let (mw, mh) = (
-            m.size().width as f64 / scale,
-            m.size().height as f64 / scale,
-        );
-        let (mx, my) = (m.position().x as f64 / scale, m.position().y as f64 / scale);
-        let margin = 12.0;
-        let x = mx + (mw - width - margin).max(0.0);
-        let y = if cfg!(windows) {
-            my + (mh - height - 56.0).max(0.0)
-        } else {
-            my + 36.0
-        };
+    if let Some((x, y)) = at {
         let _ = w.set_position(tauri::LogicalPosition::new(x, y));
     }
 }
