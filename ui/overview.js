@@ -218,37 +218,51 @@ async function refreshAgents() {
   try {
     const scroll = byId("agents-scroll", HTMLDivElement);
     const team = byId("agents-team", HTMLSelectElement).value || null;
+    const service = byId("agents-service", HTMLSelectElement).value || null;
     const first = Math.max(0, Math.floor(scroll.scrollTop / AGENT_ROW_PX) - AGENT_SLACK);
     const limit = Math.ceil(scroll.clientHeight / AGENT_ROW_PX) + 2 * AGENT_SLACK;
-    const page = await call("agents", { team, offset: first, limit });
-    renderAgents(page, team);
+    const page = await call("agents", { team, service, offset: first, limit });
+    renderAgents(page, [team, service]);
   } finally {
     agentsAsking = false;
   }
 }
 
 /**
- * @param {AgentsPage} page
- * @param {string | null} team
+ * Give a filter the choices the data has, keeping what was chosen while it is one of them.
+ * @param {HTMLSelectElement} select
+ * @param {string} all what the empty choice reads
+ * @param {string[]} choices
  */
-function renderAgents(page, team) {
-  const select = byId("agents-team", HTMLSelectElement);
+function fillChoices(select, all, choices) {
   const have = [...select.options].map((o) => o.value).filter((v) => v);
-  if (JSON.stringify(have) !== JSON.stringify(page.teams)) {
-    const keep = select.value;
-    select.replaceChildren(el("option", "All teams"));
-    select.options[0].value = "";
-    for (const t of page.teams) {
-      const o = el("option", t);
-      o.value = t;
-      select.append(o);
-    }
-    select.value = page.teams.includes(keep) ? keep : "";
+  if (JSON.stringify(have) === JSON.stringify(choices)) return;
+  const keep = select.value;
+  select.replaceChildren(el("option", all));
+  select.options[0].value = "";
+  for (const t of choices) {
+    const o = el("option", t);
+    o.value = t;
+    select.append(o);
   }
+  select.value = choices.includes(keep) ? keep : "";
+}
+
+/**
+ * @param {AgentsPage} page
+ * @param {(string | null)[]} filter the team and service asked for
+ */
+function renderAgents(page, filter) {
+  fillChoices(byId("agents-team", HTMLSelectElement), "All teams", page.teams);
+  const services = byId("agents-service", HTMLSelectElement);
+  fillChoices(services, "All services", page.services);
+  // No services to choose from (a team hub's data): no filter.
+  services.parentElement?.toggleAttribute("hidden", page.services.length === 0);
   const c = page.counts;
-  byId("agents-counts", HTMLSpanElement).textContent =
-    `${c.not_ready} not ready · ${c.after_call_work} after-call work · ${c.busy} busy · ${c.ready} ready · ${c.logged_out} logged out`;
-  const sig = JSON.stringify([page, team]);
+  byId("agents-counts", HTMLSpanElement).textContent = page.service_pending
+    ? `Finding the agents of ${filter[1]}…`
+    : `${c.not_ready} not ready · ${c.after_call_work} after-call work · ${c.busy} busy · ${c.ready} ready · ${c.logged_out} logged out`;
+  const sig = JSON.stringify([page, filter]);
   if (sig === shownAgents) return;
   shownAgents = sig;
   byId("agents-pad-top", HTMLDivElement).style.height = `${page.offset * AGENT_ROW_PX}px`;
@@ -317,8 +331,10 @@ call("overview", {}).then(render);
 // The agents in view: again when the list scrolls, the team changes, or new data came (the
 // overview event); never more than one request at a time.
 byId("agents-scroll", HTMLDivElement).addEventListener("scroll", () => void refreshAgents());
-byId("agents-team", HTMLSelectElement).addEventListener("change", () => {
-  byId("agents-scroll", HTMLDivElement).scrollTop = 0;
-  void refreshAgents();
-});
+for (const id of ["agents-team", "agents-service"]) {
+  byId(id, HTMLSelectElement).addEventListener("change", () => {
+    byId("agents-scroll", HTMLDivElement).scrollTop = 0;
+    void refreshAgents();
+  });
+}
 void refreshAgents();

@@ -117,6 +117,15 @@ total: number, offset: number, rows: Array<AgentRow>, counts: AgentCounts,
  */
 teams: Array<string>, 
 /**
+ * Every service of the data, for the filter.
+ */
+services: Array<string>, 
+/**
+ * The service filter is set, but the data does not list that service's agents yet (they
+ * are asked for with the next subscription; the rows are then unfiltered by service).
+ */
+service_pending: boolean, 
+/**
  * When the data was taken (Unix seconds).
  */
 data_at_unix: number | null, };
@@ -192,7 +201,7 @@ export interface Commands {
   acknowledge: { args: { alert: AlertRef }; answer: null; error: never };
   snooze: { args: { alert: AlertRef }; answer: null; error: never };
   open_runbook: { args: { alert: AlertRef }; answer: null; error: string };
-  agents: { args: { team: string | null; offset: number; limit: number }; answer: AgentsPage; error: never };
+  agents: { args: { team: string | null; service: string | null; offset: number; limit: number }; answer: AgentsPage; error: never };
   open_wallboard: { args: {  }; answer: null; error: never };
   overview_size: { args: {  }; answer: OverviewSize; error: never };
   set_overview_size: { args: { size: OverviewSize }; answer: null; error: never };

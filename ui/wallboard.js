@@ -49,7 +49,7 @@ function render(o) {
 
 async function refreshAgents() {
   /** @type {AgentsPage} */
-  const page = await call("agents", { team: null, offset: 0, limit: AGENTS_SHOWN });
+  const page = await call("agents", { team: null, service: null, offset: 0, limit: AGENTS_SHOWN });
   const c = page.counts;
   byId("wb-agents-counts", HTMLParagraphElement).textContent =
     `${c.not_ready} not ready · ${c.after_call_work} after-call work · ${c.busy} busy · ${c.ready} ready`;

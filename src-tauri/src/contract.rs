@@ -57,6 +57,7 @@ fn commands() -> Vec<Command> {
             "agents",
             vec![
                 ("team", "string | null".to_string()),
+                ("service", "string | null".to_string()),
                 ("offset", "number".to_string()),
                 ("limit", "number".to_string()),
             ],

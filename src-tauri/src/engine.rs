@@ -36,6 +36,9 @@ pub struct Running {
     pub tenant: String,
     pub commands: mpsc::UnboundedSender<Command>,
     pub state: StateReceiver,
+    /// The data is a tenant's of its own (not only a hub's), so it can list a service's agents
+    /// when asked ([`Command::AgentsOf`]).
+    pub lists_members: bool,
     stop: Option<tokio::sync::watch::Sender<bool>>,
     tasks: Vec<tauri::async_runtime::JoinHandle<()>>,
 }
@@ -270,6 +273,9 @@ pub async fn start(
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let labelled = prepared.len() > 1;
+    let lists_members = prepared
+        .iter()
+        .any(|p| matches!(p.source, Source::Pipeline(_)));
     let on_open = std::sync::Arc::new(on_open);
     // The first source to stop on its own says why.
     let on_stopped = std::sync::Arc::new(std::sync::Mutex::new(Some(on_stopped)));
@@ -321,6 +327,7 @@ pub async fn start(
         tenant: name,
         commands,
         state,
+        lists_members,
         stop: Some(stop_tx),
         tasks,
     })

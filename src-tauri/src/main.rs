@@ -58,6 +58,7 @@ struct Stopped {
 struct Senders {
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
     rules_dir: Option<std::path::PathBuf>,
+    lists_members: bool,
 }
 
 use lookout_keeper::unix_now;
@@ -310,6 +311,7 @@ async fn switch_engine(app: &AppHandle, mode: engine::Mode) -> Result<(), String
         *s = Some(Senders {
             commands: running.commands.clone(),
             rules_dir,
+            lists_members: running.lists_members,
         });
     }
     forward(app.clone(), running.state.clone(), running.tenant.clone());
@@ -494,17 +496,35 @@ fn snooze(app: AppHandle, alert: view::AlertRef) {
     act(&app, alert, Action::Snooze);
 }
 
-/// A page of the agents view: the agents of `team` (all when none), rows `offset..offset +
-/// limit` in the order that needs attention.
+/// A page of the agents view: the agents of `team` and `service` (all when none), rows
+/// `offset..offset + limit` in the order that needs attention. A service whose agents the data
+/// does not list yet is asked for (the page says it is pending).
 #[tauri::command]
 fn agents(
+    app: AppHandle,
     shared: State<'_, Shared>,
     team: Option<String>,
+    service: Option<String>,
     offset: usize,
     limit: usize,
 ) -> view::AgentsPage {
     let snap = shared.snapshot.lock().ok().and_then(|s| s.clone());
-    view::agents_page(snap.as_deref(), team.as_deref(), offset, limit)
+    let filter = view::AgentFilter {
+        team: team.as_deref(),
+        service: service.as_deref(),
+    };
+    let mut page = view::agents_page(snap.as_deref(), filter, offset, limit);
+    if !senders(&app).is_some_and(|s| s.lists_members) {
+        // A hub's data cannot be asked for a service's agents: no service filter is offered.
+        page.services.clear();
+    }
+    if page.service_pending
+        && let Some(s) = service
+        && page.services.contains(&s)
+    {
+        command(&app, Command::AgentsOf(s));
+    }
+    page
 }
 
 /// Show the wallboard (full screen, across a room). (Async: a window made from a synchronous

@@ -421,6 +421,11 @@ pub struct AgentsPage {
     pub counts: AgentCounts,
     /// Every team of the data, for the filter.
     pub teams: Vec<String>,
+    /// Every service of the data, for the filter.
+    pub services: Vec<String>,
+    /// The service filter is set, but the data does not list that service's agents yet (they
+    /// are asked for with the next subscription; the rows are then unfiltered by service).
+    pub service_pending: bool,
     /// When the data was taken (Unix seconds).
     pub data_at_unix: Option<i64>,
 }
@@ -428,13 +433,21 @@ pub struct AgentsPage {
 /// The most rows one page may ask for.
 pub const MAX_AGENTS_PAGE: usize = 500;
 
-/// The agents of `snap` on team `team` (all when `None`), rows `offset..offset + limit`.
+/// What the agents view is narrowed to: a team and a service (each `None` for all).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AgentFilter<'a> {
+    pub team: Option<&'a str>,
+    pub service: Option<&'a str>,
+}
+
+/// The agents of `snap` that pass `filter`, rows `offset..offset + limit`.
 pub fn agents_page(
     snap: Option<&Snapshot>,
-    team: Option<&str>,
+    filter: AgentFilter<'_>,
     offset: usize,
     limit: usize,
 ) -> AgentsPage {
+    let AgentFilter { team, service } = filter;
     let Some(snap) = snap else {
         return AgentsPage::default();
     };
@@ -457,10 +470,25 @@ pub fn agents_page(
     let mut teams: Vec<String> = g.rows.iter().filter_map(|r| text(r, team_col)).collect();
     teams.sort();
     teams.dedup();
+    let names = snap.services.column("name");
+    let mut services: Vec<String> = snap
+        .services
+        .rows
+        .iter()
+        .filter_map(|r| text(r, names))
+        .collect();
+    services.sort();
+    services.dedup();
+    // The service's agents, when the data lists them (sorted login ids).
+    let members = service.and_then(|s| snap.members.get(s));
+    let service_pending = service.is_some() && members.is_none();
     let mut rows: Vec<AgentRow> = g
         .rows
         .iter()
         .filter(|r| team.is_none_or(|t| text(r, team_col).as_deref() == Some(t)))
+        .filter(|r| {
+            members.is_none_or(|m| text(r, login).is_some_and(|l| m.binary_search(&l).is_ok()))
+        })
         .map(|r| {
             let state = text(r, state).unwrap_or_else(|| "logged_out".into());
             AgentRow {
@@ -513,6 +541,8 @@ pub fn agents_page(
         rows,
         counts,
         teams,
+        services,
+        service_pending,
         data_at_unix: Some(snap.taken_at),
     }
 }
@@ -600,7 +630,7 @@ mod tests {
                 vec![t("e"), t("Ed"), t("Back"), t(""), t(""), Value::None],
             ],
         };
-        let all = agents_page(Some(&snap), None, 0, 10);
+        let all = agents_page(Some(&snap), AgentFilter::default(), 0, 10);
         let order: Vec<&str> = all.rows.iter().map(|r| r.login_id.as_str()).collect();
         assert_eq!(order, ["c", "b", "d", "a", "e"]);
         assert_eq!(all.rows[0].reason.as_deref(), Some("Meeting"));
@@ -608,12 +638,35 @@ mod tests {
         assert_eq!(all.rows[4].state, "logged_out");
         assert_eq!(all.teams, ["Back", "Front"]);
         assert_eq!((all.counts.not_ready, all.counts.logged_out), (2, 1));
-        let front = agents_page(Some(&snap), Some("Front"), 0, 10);
+        let front = AgentFilter {
+            team: Some("Front"),
+            service: None,
+        };
+        let front = agents_page(Some(&snap), front, 0, 10);
         assert_eq!(front.total, 2);
         assert_eq!(front.rows[0].login_id, "b");
         // A page: only the rows asked for.
-        let page = agents_page(Some(&snap), None, 3, 1);
+        let page = agents_page(Some(&snap), AgentFilter::default(), 3, 1);
         assert_eq!((page.total, page.offset, page.rows.len()), (5, 3, 1));
         assert_eq!(page.rows[0].login_id, "a");
+        // By service: pending (and not narrowed) until the data lists its agents.
+        let billing = AgentFilter {
+            team: None,
+            service: Some("Billing"),
+        };
+        let pending = agents_page(Some(&snap), billing, 0, 10);
+        assert!(pending.service_pending);
+        assert_eq!(pending.total, 5);
+        snap.members
+            .insert("Billing".into(), vec!["a".into(), "c".into(), "z".into()]);
+        let page = agents_page(Some(&snap), billing, 0, 10);
+        assert!(!page.service_pending);
+        let order: Vec<&str> = page.rows.iter().map(|r| r.login_id.as_str()).collect();
+        assert_eq!(order, ["c", "a"]);
+        let both = AgentFilter {
+            team: Some("Front"),
+            service: Some("Billing"),
+        };
+        assert_eq!(agents_page(Some(&snap), both, 0, 10).total, 1);
     }
 }

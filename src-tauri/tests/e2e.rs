@@ -778,6 +778,31 @@ fn the_agents_view_lists_who_is_not_ready_with_reason_and_time_and_filters_by_te
         Duration::from_secs(5),
     );
     assert_eq!(d.script(&listed), json!(true));
+    // By service: the scenario holds every agent of Billing in a meeting, so with Billing
+    // chosen every row is that, with nobody ready, though other agents are busy or ready.
+    assert_eq!(pick(""), json!(""));
+    let pick_service = |s: &str| {
+        d.script(&format!(
+            "const s = document.getElementById('agents-service'); s.value = {s:?}; s.dispatchEvent(new Event('change')); return s.value"
+        ))
+    };
+    assert_eq!(pick_service("Billing"), json!("Billing"));
+    let only_meeting = "const rows = [...document.querySelectorAll('#agents tbody tr')]; const counts = document.getElementById('agents-counts').innerText; return rows.length > 0 && !counts.startsWith('Finding') && rows.every(r => r.cells[2].innerText === 'not ready' && r.cells[3].innerText === 'Meeting') ? counts : null";
+    let counts = d.wait_for(
+        "only Billing's agents, all in the meeting",
+        only_meeting,
+        Duration::from_secs(15),
+    );
+    assert!(
+        counts.as_str().unwrap().contains(" 0 ready"),
+        "nobody of Billing is ready: {counts}"
+    );
+    assert_eq!(pick_service(""), json!(""));
+    d.wait_for(
+        "every service's agents again",
+        "return [...document.querySelectorAll('#agents tbody tr')].some(r => r.cells[2].innerText !== 'not ready')",
+        Duration::from_secs(5),
+    );
 }
 
 /// The small mode: the overview opens compact (about 420 px wide) with what needs a person

@@ -644,6 +644,8 @@ pub async fn run(
                     Command::Resume => desk.store.state.silences.paused_until = None,
                     Command::Act(a) => act(&client, &options.user, &mut desk, &a).await,
                     Command::ReloadRules => tracing::info!("the rules are the hub's: reload them there"),
+                    // A desk has no agent grid of its own.
+                    Command::AgentsOf(_) => {}
                 }
                 if let Err(e) = desk.store.save() {
                     report(DeskNote::Problem(format!("cannot save {}: {e}", desk.store.path().display())));

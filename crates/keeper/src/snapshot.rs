@@ -394,6 +394,10 @@ pub struct Snapshot {
     /// (auto)`): its values here are 0–100 whatever the tenant sent.
     #[serde(rename = "percent_scale", skip_serializing_if = "BTreeMap::is_empty")]
     pub percent_scales: BTreeMap<String, String>,
+    /// The login ids of the agents of each service of [`Plan::member_services`] that the
+    /// server answered for, sorted.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub members: BTreeMap<String, Vec<String>>,
     /// The chat messages as a grid (columns [`CHAT_COLUMNS`]), made on first use: fill `chat`
     /// before anything asks for it.
     #[serde(skip)]
@@ -433,6 +437,14 @@ pub const APP_ID: &str = "lookout";
 pub const SERVICES_GRID: &str = "services";
 pub const AGENTS_GRID: &str = "agents";
 
+/// The id of the agents grid that lists the members of `plan.member_services[i]`.
+fn members_grid(i: usize) -> String {
+    format!("members:{i}")
+}
+
+/// At most this many agents are read as one service's members, whatever the server sends.
+pub const MAX_MEMBERS: usize = 20_000;
+
 /// What to subscribe to: statistics per section. Column ids are the statistic names, so data
 /// rows come back keyed by statistic.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -445,6 +457,10 @@ pub struct Plan {
     /// Dispositions to count per agent: one agents-grid column each, named
     /// [`disposition_column`] and counting `calls_dispositions_per_day` of that disposition.
     pub dispositions: Vec<String>,
+    /// Services (by name) whose agents to list: one narrow agents grid each, filtered by the
+    /// service's id, read into [`Snapshot::members`]. The agents grid has no column naming an
+    /// agent's services, so this is how "the agents of Billing" is asked.
+    pub member_services: Vec<String>,
 }
 
 /// The agents-grid column that counts today's calls with disposition `name`.
@@ -492,11 +508,19 @@ impl Plan {
             ]),
             chat_limit: Some(50),
             dispositions: Vec::new(),
+            member_services: Vec::new(),
         }
     }
 
-    /// The subscription request for this plan.
+    /// The subscription request for this plan, without member grids (see
+    /// [`Plan::request_with`]).
     pub fn request(&self) -> SubscriptionRequest {
+        self.request_with(&BTreeMap::new())
+    }
+
+    /// The subscription request for this plan; `service_ids` maps a service's name to its id,
+    /// and a member service it does not know is left out.
+    pub fn request_with(&self, service_ids: &BTreeMap<String, String>) -> SubscriptionRequest {
         let grid = |id: &str, stats: &[String]| {
             GridRequest::new(
                 id,
@@ -512,11 +536,22 @@ impl Plan {
             c.dispositions = Some(vec![d.clone()]);
             agents.columns.push(c);
         }
+        let mut agent_grids: Vec<GridRequest> = Vec::new();
+        if !agents.columns.is_empty() {
+            agent_grids.push(agents);
+        }
+        for (i, name) in self.member_services.iter().enumerate() {
+            if let Some(id) = service_ids.get(name) {
+                let mut g = grid(&members_grid(i), &["login_id".to_string()]);
+                g.service_ids = Some(vec![id.clone()]);
+                agent_grids.push(g);
+            }
+        }
         let app = AppSubscription {
             stats_totals: (!self.totals.is_empty()).then(|| self.totals.clone()),
             service_grids: (!self.services.is_empty())
                 .then(|| vec![grid(SERVICES_GRID, &self.services)]),
-            agent_grids: (!agents.columns.is_empty()).then(|| vec![agents]),
+            agent_grids: (!agent_grids.is_empty()).then_some(agent_grids),
             chat_messages: self.chat_limit.map(|l| ChatRequest {
                 filter: Some(String::new()),
                 limit: Some((l as i64).into()),
@@ -610,6 +645,29 @@ impl Snapshot {
                     .collect()
             })
             .unwrap_or_default();
+        let mut members = BTreeMap::new();
+        for (i, name) in plan.member_services.iter().enumerate() {
+            let id = members_grid(i);
+            let Some(g) = app
+                .and_then(|a| a.agent_grids.as_ref())
+                .and_then(|gs| gs.iter().find(|g| g.id.as_text() == id))
+            else {
+                continue;
+            };
+            let mut logins: Vec<String> = g
+                .values
+                .iter()
+                .take(MAX_MEMBERS)
+                .filter_map(|row| row.get("login_id"))
+                .filter_map(|c| match Value::parse(c, Kind::Text) {
+                    Value::Text(t) if !t.is_empty() => Some(t.to_string()),
+                    _ => None,
+                })
+                .collect();
+            logins.sort();
+            logins.dedup();
+            members.insert(name.clone(), logins);
+        }
         let mut snap = Snapshot {
             taken_at,
             totals,
@@ -618,6 +676,7 @@ impl Snapshot {
             chat,
             availability: BTreeMap::new(),
             percent_scales: BTreeMap::new(),
+            members,
             chat_grid: Default::default(),
         };
         snap.normalize_percentages(scales);
@@ -743,6 +802,7 @@ mod tests {
             agents: owned(&["login_id"]),
             chat_limit: Some(10),
             dispositions: Vec::new(),
+            member_services: Vec::new(),
         };
         let s = Snapshot::from_data(&plan, &data, 0);
         assert_eq!(s.totals["in_calls_waiting"], Value::Int(3));
@@ -816,5 +876,37 @@ mod tests {
         let col = &json[APP_ID]["service_grids"][0]["columns"][0];
         assert_eq!(col["id"], "name");
         assert_eq!(col["stat_name"], "name");
+    }
+
+    #[test]
+    fn a_service_s_agents_are_asked_by_its_id_and_read_by_its_name() {
+        let plan = Plan {
+            agents: owned(&["login_id"]),
+            member_services: owned(&["Billing", "Nowhere"]),
+            ..Plan::default()
+        };
+        let ids = BTreeMap::from([("Billing".to_string(), "svc-7".to_string())]);
+        let json = serde_json::to_value(plan.request_with(&ids)).unwrap();
+        let grids = json[APP_ID]["agent_grids"].as_array().unwrap();
+        assert_eq!(
+            grids.len(),
+            2,
+            "the agents grid and Billing's; no id, no grid"
+        );
+        assert_eq!(grids[1]["id"], "members:0");
+        assert_eq!(grids[1]["service_ids"], serde_json::json!(["svc-7"]));
+        assert_eq!(grids[1]["columns"][0]["stat_name"], "login_id");
+
+        let body = r#"{"lookout":{"agent_grids":[
+            {"id":"agents","values":[{"login_id":"a"},{"login_id":"b"}]},
+            {"id":"members:0","values":[{"login_id":"b"},{"login_id":""},{"login_id":"a"},{"login_id":"b"}]}
+        ]}}"#;
+        let data: DataResponse = serde_json::from_str(body).unwrap();
+        let s = Snapshot::from_data(&plan, &data, 0);
+        assert_eq!(s.members["Billing"], owned(&["a", "b"]));
+        assert!(
+            !s.members.contains_key("Nowhere"),
+            "not answered is not known, never an empty team"
+        );
     }
 }

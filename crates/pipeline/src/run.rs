@@ -249,6 +249,13 @@ pub async fn run(
     };
     check_schedules(&running, &mut report);
     let mut plan = rules.plan();
+    // The service whose agents the agents view lists, added to whatever the rules ask for.
+    let mut members: Option<String> = None;
+    let with_members = |plan: &lookout_keeper::Plan, members: &Option<String>| {
+        let mut p = plan.clone();
+        p.member_services.extend(members.iter().cloned());
+        p
+    };
     let mut keeper = session::spawn(setup.client, plan.clone(), setup.keeper);
     let mut changes = keeper
         .take_changes()
@@ -340,8 +347,8 @@ pub async fn run(
                         check_dispositions(&running, &list, &mut report);
                     }
                     if new_plan != plan {
-                        plan = new_plan.clone();
-                        keeper.set_plan(new_plan);
+                        plan = new_plan;
+                        keeper.set_plan(with_members(&plan, &members));
                     }
                 }
             },
@@ -374,6 +381,12 @@ pub async fn run(
                     Command::Pause { until } => alerting.pause(Some(until)),
                     Command::Resume => alerting.pause(None),
                     Command::Act(a) => alerting.action(&a, unix_now()),
+                    Command::AgentsOf(service) => {
+                        if members.as_ref() != Some(&service) {
+                            members = Some(service);
+                            keeper.set_plan(with_members(&plan, &members));
+                        }
+                    }
                 }
                 if let Err(e) = alerting.save_if_dirty() {
                     report(Note::Problem(e));

@@ -59,6 +59,10 @@ pub enum Command {
     ReloadRules,
     /// A person acknowledged or snoozed an alert (from a window, not a notification).
     Act(lookout_alerting::notify::ActionEvent),
+    /// List the agents of this service (by name) in every snapshot from now on, in
+    /// `Snapshot::members` (the agents view's service filter). Only the latest service asked
+    /// for is kept, so the subscription grows by one narrow grid at most.
+    AgentsOf(String),
 }
 
 /// Where the state goes: a `tokio::sync::watch` channel, so a slow reader only ever sees the

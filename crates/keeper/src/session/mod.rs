@@ -276,6 +276,9 @@ struct SessionFacts {
     /// A poll of this subscription has been answered (200 or 204).
     answered: bool,
     dispositions_fetched: bool,
+    /// Service names to ids, from `cfg/services`, fetched once a plan asks for a service's
+    /// members.
+    service_ids: Option<BTreeMap<String, String>>,
 }
 
 /// Counters that a good answer resets.
@@ -457,7 +460,18 @@ impl Keeper {
 
     async fn subscribe(&mut self) -> Outcome {
         self.publish(ConnectionStatus::Subscribing);
-        let request = self.plan.request();
+        if !self.plan.member_services.is_empty()
+            && self.session.service_ids.is_none()
+            && let Err(cmd) = self.fetch_service_ids().await
+        {
+            return Outcome::Command(cmd);
+        }
+        let request = self.plan.request_with(
+            self.session
+                .service_ids
+                .as_ref()
+                .unwrap_or(&BTreeMap::new()),
+        );
         match guarded(
             &mut self.commands,
             self.client.create_subscription(&request),
@@ -495,6 +509,24 @@ impl Keeper {
             Ok(Err(e)) => tracing::warn!("could not fetch the disposition list: {e}"),
             Err(_) => tracing::warn!(
                 "could not fetch the disposition list: no answer within {} s",
+                timeout.as_secs()
+            ),
+        }
+        Ok(())
+    }
+
+    /// The ids of the services, for the plan's member grids. A failure costs only those grids
+    /// (logged; tried again at the next subscription).
+    async fn fetch_service_ids(&mut self) -> Result<(), Command> {
+        let timeout = self.options.poll_interval.max(Duration::from_secs(5));
+        let fetch = tokio::time::timeout(timeout, self.client.services());
+        match guarded(&mut self.commands, fetch).await? {
+            Ok(Ok(list)) => {
+                self.session.service_ids = Some(list.into_iter().map(|s| (s.name, s.id)).collect());
+            }
+            Ok(Err(e)) => tracing::warn!("could not fetch the service list: {e}"),
+            Err(_) => tracing::warn!(
+                "could not fetch the service list: no answer within {} s",
                 timeout.as_secs()
             ),
         }
