@@ -33,8 +33,8 @@ struct Command {
     error: Option<String>,
 }
 
-/// Every command the windows may invoke (each is in `main.rs`'s `generate_handler!`, checked
-/// below).
+/// Every command the windows may invoke (each is answered by the window process or the
+/// engine, checked below).
 fn commands() -> Vec<Command> {
     let c = cfg();
     let cmd =
@@ -176,16 +176,39 @@ fn the_ui_types_are_what_the_code_declares() {
     );
 }
 
+/// The commands the window process answers itself (its `generate_handler!`) and those it
+/// sends to the engine (the arms of `main.rs`'s `call`) are together the declared ones.
 #[test]
 fn every_command_the_app_handles_is_declared() {
-    let main = include_str!("main.rs");
-    let start = main.find("generate_handler![").expect("the handler list") + 18;
-    let end = start + main[start..].find(']').expect("its end");
-    let mut handled: Vec<&str> = main[start..end]
+    let windows = include_str!("windows.rs");
+    let start = windows
+        .find("generate_handler![")
+        .expect("the handler list")
+        + 18;
+    let end = start + windows[start..].find(']').expect("its end");
+    let mut handled: Vec<&str> = windows[start..end]
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect();
+    let mut local = crate::windows::LOCAL.to_vec();
+    local.sort_unstable();
+    let mut listed = handled.clone();
+    listed.sort_unstable();
+    assert_eq!(
+        local, listed,
+        "what the window process keeps is what it handles"
+    );
+    let main = include_str!("main.rs");
+    let start = main.find("async fn call(").expect("the engine's commands");
+    let end = start + main[start..].find("other =>").expect("their end");
+    for line in main[start..end].lines().map(str::trim) {
+        if line.starts_with('"')
+            && let Some((names, _)) = line.split_once("=>")
+        {
+            handled.extend(names.split('|').map(|n| n.trim().trim_matches('"')));
+        }
+    }
     let mut declared: Vec<&str> = commands().iter().map(|c| c.name).collect();
     handled.sort_unstable();
     declared.sort_unstable();

@@ -6,13 +6,15 @@
 
 use std::sync::{Arc, Mutex};
 
+use link::{Down, Windows};
 use lookout_alerting::notify::{Action, ActionEvent};
 use lookout_pipeline::Command;
 use lookout_pipeline::state::StateReceiver;
+use serde_json::Value;
 use tauri::image::Image;
 use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Emitter, Manager, State, WindowEvent, Wry};
+use tauri::{AppHandle, Manager, Wry};
 use tauri_plugin_autostart::ManagerExt;
 use tray::MenuId;
 use view::{Overview, ViewModel};
@@ -24,16 +26,16 @@ mod hub_form;
 #[cfg(test)]
 mod icons;
 mod layout;
+mod link;
 mod settings;
 mod tray;
 mod view;
+mod windows;
 
 /// What the commands and the tray share.
 #[derive(Default)]
 struct Shared {
     latest: Mutex<Arc<Overview>>,
-    /// The overview's size (compact or full) and the size of each, remembered.
-    layout: Mutex<layout::Layout>,
     /// The latest data, for the agents view (which asks for the page it shows).
     snapshot: Mutex<Option<Arc<lookout_keeper::Snapshot>>>,
     engine: tokio::sync::Mutex<Option<engine::Running>>,
@@ -63,113 +65,20 @@ struct Senders {
 
 use lookout_keeper::unix_now;
 
-/// Show the window `label`, making it first if it does not exist yet. Windows are made on
-/// first use, not at start: each one is a WebKit process, and a tray app that nobody has
-/// opened yet should cost little.
+/// Show the window `label` (in the window process, started when none runs). Windows are
+/// made on first use, not at start: a tray app that nobody has opened yet should cost little.
 fn show(app: &AppHandle, label: &str) {
-    let window = match app.get_webview_window(label) {
-        Some(w) => Some(w),
-        None => app
-            .config()
-            .app
-            .windows
-            .iter()
-            .find(|w| w.label == label)
-            .and_then(|cfg| {
-                tauri::WebviewWindowBuilder::from_config(app, cfg)
-                    .map(|b| match (label, overview_place(app)) {
-                        // Made at its remembered size and place: no resize to record wrongly.
-                        ("overview", Some(((w, h), at))) => {
-                            let b = b.inner_size(w, h);
-                            match at {
-                                Some((x, y)) => b.position(x, y),
-                                None => b,
-                            }
-                        }
-                        _ => b,
-                    })
-                    .and_then(|b| b.build())
-                    .map_err(|e| tracing::error!("cannot open the {label} window: {e}"))
-                    .ok()
-            }),
-    };
-    if let Some(w) = window {
-        let _ = w.show();
-        let _ = w.unminimize();
-        let _ = w.set_focus();
-    }
+    Windows::show(app, label, dispatch);
 }
 
-/// The overview's remembered size (logical pixels) and, compact, its place near the tray: a
-/// corner of the primary screen (top right; bottom right on Windows, where the tray is).
-type Place = ((f64, f64), Option<(f64, f64)>);
-
-fn overview_place(app: &AppHandle) -> Option<Place> {
-    let layout = app
-        .try_state::<Shared>()
-        .and_then(|s| s.layout.lock().ok().map(|l| l.clone()))?;
-    let (width, height) = layout.size();
-    let at = match (layout.overview, app.primary_monitor()) {
-        (layout::OverviewSize::Compact, Ok(Some(m))) => {
-            let scale = m.scale_factor();
-            let (mw, mh) = (
-                m.size().width as f64 / scale,
-                m.size().height as f64 / scale,
-            );
-            let (mx, my) = (m.position().x as f64 / scale, m.position().y as f64 / scale);
-            let x = mx + (mw - width - 12.0).max(0.0);
-            let y = if cfg!(windows) {
-                my + (mh - height - 56.0).max(0.0)
-            } else {
-                my + 36.0
-            };
-            Some((x, y))
-        }
-        _ => None,
-    };
-    Some(((width, height), at))
-}
-
-/// Give the open overview its remembered size and place (Expand, Compact).
-fn fit_overview(app: &AppHandle, w: &tauri::WebviewWindow) {
-    let Some(((width, height), at)) = overview_place(app) else {
-        return;
-    };
-    let _ = w.set_size(tauri::LogicalSize::new(width, height));
-    if let Some((x, y)) = at {
-        let _ = w.set_position(tauri::LogicalPosition::new(x, y));
-    }
-}
-
-/// Which overview the window shows (the page asks when it loads).
-#[tauri::command]
-fn overview_size(shared: State<'_, Shared>) -> layout::OverviewSize {
-    shared.layout.lock().map(|l| l.overview).unwrap_or_default()
-}
-
-/// Switch the overview to `size` (Expand, Compact): the window takes that size's remembered
-/// dimensions, and the choice is remembered.
-#[tauri::command]
-fn set_overview_size(app: AppHandle, size: layout::OverviewSize) {
-    if let Some(shared) = app.try_state::<Shared>()
-        && let Ok(mut l) = shared.layout.lock()
-    {
-        l.overview = size;
-        layout::save(&l);
-    }
-    if let Some(w) = app.get_webview_window("overview") {
-        fit_overview(&app, &w);
-    }
-}
-
-/// Close the window `label`: its web view and the memory WebKit holds for it are given back
-/// (the state lives in the engine, so showing it again shows the same thing).
+/// Close the window `label`, if it is open.
 fn close(app: &AppHandle, label: &str) {
-    if let Some(w) = app.get_webview_window(label)
-        && let Err(e) = w.destroy()
-    {
-        tracing::warn!("cannot close the {label} window: {e}");
-    }
+    Windows::tell(
+        app,
+        Down::Close {
+            label: label.into(),
+        },
+    );
 }
 
 /// `--close` on a second launch: close every window; the app stays in the tray.
@@ -369,7 +278,12 @@ fn publish(app: &AppHandle, o: Arc<Overview>, tenant: &str, shown: &mut Shown) {
             *shown = Some((state, entries));
         }
     }
-    let _ = app.emit("overview", &*o);
+    if Windows::running(app) {
+        match serde_json::to_value(&*o) {
+            Ok(overview) => Windows::tell(app, Down::Overview { overview }),
+            Err(e) => tracing::warn!("cannot send the overview to its window: {e}"),
+        }
+    }
 }
 
 /// Turn each new state of the pipeline into the app's view, for the windows and the tray.
@@ -467,9 +381,10 @@ fn watch_the_watcher(app: AppHandle) {
     });
 }
 
-#[tauri::command]
-fn overview(shared: State<'_, Shared>) -> Arc<Overview> {
-    shared.latest.lock().map(|o| o.clone()).unwrap_or_default()
+fn overview(app: &AppHandle) -> Arc<Overview> {
+    app.try_state::<Shared>()
+        .and_then(|s| s.latest.lock().ok().map(|o| o.clone()))
+        .unwrap_or_default()
 }
 
 fn act(app: &AppHandle, alert: view::AlertRef, action: Action) {
@@ -486,35 +401,25 @@ fn act(app: &AppHandle, alert: view::AlertRef, action: Action) {
     );
 }
 
-#[tauri::command]
-fn acknowledge(app: AppHandle, alert: view::AlertRef) {
-    act(&app, alert, Action::Acknowledge);
-}
-
-#[tauri::command]
-fn snooze(app: AppHandle, alert: view::AlertRef) {
-    act(&app, alert, Action::Snooze);
-}
-
 /// A page of the agents view: the agents of `team` and `service` (all when none), rows
 /// `offset..offset + limit` in the order that needs attention. A service whose agents the data
 /// does not list yet is asked for (the page says it is pending).
-#[tauri::command]
 fn agents(
-    app: AppHandle,
-    shared: State<'_, Shared>,
+    app: &AppHandle,
     team: Option<String>,
     service: Option<String>,
     offset: usize,
     limit: usize,
 ) -> view::AgentsPage {
-    let snap = shared.snapshot.lock().ok().and_then(|s| s.clone());
+    let snap = app
+        .try_state::<Shared>()
+        .and_then(|s| s.snapshot.lock().ok().and_then(|s| s.clone()));
     let filter = view::AgentFilter {
         team: team.as_deref(),
         service: service.as_deref(),
     };
     let mut page = view::agents_page(snap.as_deref(), filter, offset, limit);
-    if !senders(&app).is_some_and(|s| s.lists_members) {
+    if !senders(app).is_some_and(|s| s.lists_members) {
         // A hub's data cannot be asked for a service's agents: no service filter is offered.
         page.services.clear();
     }
@@ -522,33 +427,15 @@ fn agents(
         && let Some(s) = service
         && page.services.contains(&s)
     {
-        command(&app, Command::AgentsOf(s));
+        command(app, Command::AgentsOf(s));
     }
     page
 }
 
-/// Show the wallboard (full screen, across a room). (Async: a window made from a synchronous
-/// command can deadlock on Windows.)
-#[tauri::command]
-async fn open_wallboard(app: AppHandle) {
-    show(&app, "wallboard");
-}
-
-/// Leave the wallboard (its Escape): the window closes and gives its memory back.
-#[tauri::command]
-async fn close_wallboard(app: AppHandle) {
-    close(&app, "wallboard");
-}
-
 /// Open the runbook link of an alert the engine shows now. The window names the alert, never
 /// the link, so a page cannot make the app open an address of its choosing.
-#[tauri::command]
-fn open_runbook(shared: State<'_, Shared>, alert: view::AlertRef) -> Result<(), String> {
-    let latest = shared
-        .latest
-        .lock()
-        .map(|o| o.clone())
-        .map_err(|_| "the overview is not available".to_string())?;
+fn open_runbook(app: &AppHandle, alert: view::AlertRef) -> Result<(), String> {
+    let latest = overview(app);
     let link = latest
         .alerts
         .iter()
@@ -563,7 +450,6 @@ fn open_runbook(shared: State<'_, Shared>, alert: view::AlertRef) -> Result<(), 
 /// Run the tests of one rule (the `tests/*.toml` of its folder that name it) and say how they
 /// went, in a line or a few. The demo's rules are the shipped pack: its tests run from a
 /// private copy.
-#[tauri::command]
 async fn run_rule_tests(app: AppHandle, rule: String) -> Result<String, String> {
     let dir = senders(&app).and_then(|s| s.rules_dir);
     tauri::async_runtime::spawn_blocking(move || rule_tests(dir, &rule))
@@ -608,8 +494,7 @@ fn rule_tests(dir: Option<std::path::PathBuf>, rule: &str) -> Result<String, Str
     })
 }
 
-#[tauri::command]
-fn settings_load(app: AppHandle) -> settings::Form {
+fn settings_load(app: &AppHandle) -> settings::Form {
     settings::Form {
         start_at_login: app.autolaunch().is_enabled().unwrap_or(false),
         ..settings::load()
@@ -630,7 +515,6 @@ fn set_start_at_login(app: &AppHandle, on: bool) -> Result<(), String> {
 
 /// Save, then watch the saved configuration. When the secret could not go to the keychain,
 /// the answer says so and the window offers to keep it for this session.
-#[tauri::command]
 async fn settings_save(
     app: AppHandle,
     form: settings::Form,
@@ -653,7 +537,6 @@ async fn settings_save(
 }
 
 /// The keychain could not take the secret: keep it in memory until Lookout quits, and watch.
-#[tauri::command]
 async fn settings_keep_for_session(
     app: AppHandle,
     form: settings::Form,
@@ -669,13 +552,11 @@ async fn settings_keep_for_session(
     Ok("Kept for this session only (until Lookout quits); watching it now.".into())
 }
 
-#[tauri::command]
 async fn settings_test(form: settings::Form) -> Result<String, settings::FormError> {
     settings::test_connection(form).await
 }
 
 /// Settings: show a notification now, to see that (and how) notifications arrive.
-#[tauri::command]
 async fn test_notification() -> Result<String, String> {
     tauri::async_runtime::spawn_blocking(|| {
         use lookout_alerting::notify::{Notification, NotificationState, Notifier};
@@ -703,7 +584,6 @@ async fn test_notification() -> Result<String, String> {
 }
 
 /// First run: try the demo.
-#[tauri::command]
 async fn start_demo(app: AppHandle) -> Result<(), String> {
     switch_engine(&app, engine::Mode::Demo).await?;
     close(&app, "welcome");
@@ -711,12 +591,61 @@ async fn start_demo(app: AppHandle) -> Result<(), String> {
     Ok(())
 }
 
-/// First run: connect to Bright Pattern. (Async: a window made from a synchronous command can
-/// deadlock on Windows.)
-#[tauri::command]
-async fn open_settings(app: AppHandle) {
-    close(&app, "welcome");
-    show(&app, "settings");
+/// Run a window's command (allowed by its capability in the window process) and answer it.
+fn dispatch(
+    app: AppHandle,
+    cmd: String,
+    args: Value,
+) -> tauri::async_runtime::JoinHandle<Result<Value, Value>> {
+    tauri::async_runtime::spawn(async move { call(app, &cmd, &args).await })
+}
+
+async fn call(app: AppHandle, cmd: &str, args: &Value) -> Result<Value, Value> {
+    fn arg<T: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Result<T, Value> {
+        serde_json::from_value(args.get(name).cloned().unwrap_or(Value::Null))
+            .map_err(|e| Value::String(format!("{name}: {e}")))
+    }
+    fn answer<T: serde::Serialize, E: serde::Serialize>(r: Result<T, E>) -> Result<Value, Value> {
+        let value =
+            |v: serde_json::Result<Value>| v.unwrap_or_else(|e| Value::String(e.to_string()));
+        match r {
+            Ok(v) => Ok(value(serde_json::to_value(v))),
+            Err(e) => Err(value(serde_json::to_value(e))),
+        }
+    }
+    fn ok<T: serde::Serialize>(v: T) -> Result<Value, Value> {
+        answer(Ok::<T, ()>(v))
+    }
+    match cmd {
+        "overview" => ok(overview(&app)),
+        "acknowledge" | "snooze" => {
+            let action = if cmd == "snooze" {
+                Action::Snooze
+            } else {
+                Action::Acknowledge
+            };
+            act(&app, arg(args, "alert")?, action);
+            ok(())
+        }
+        "open_runbook" => answer(open_runbook(&app, arg(args, "alert")?)),
+        "run_rule_tests" => answer(run_rule_tests(app, arg(args, "rule")?).await),
+        "agents" => ok(agents(
+            &app,
+            arg(args, "team")?,
+            arg(args, "service")?,
+            arg(args, "offset")?,
+            arg(args, "limit")?,
+        )),
+        "settings_load" => ok(settings_load(&app)),
+        "settings_save" => answer(settings_save(app, arg(args, "form")?).await),
+        "settings_keep_for_session" => {
+            answer(settings_keep_for_session(app, arg(args, "form")?).await)
+        }
+        "settings_test" => answer(settings_test(arg(args, "form")?).await),
+        "test_notification" => answer(test_notification().await),
+        "start_demo" => answer(start_demo(app).await),
+        other => Err(Value::String(format!("no such command: {other}"))),
+    }
 }
 
 fn main() {
@@ -733,6 +662,10 @@ fn main() {
         unsafe { std::env::set_var("GDK_GL", "disable") };
     }
     lookout_pipeline::init_logging();
+    if std::env::args().any(|a| a == link::WINDOWS_ARG) {
+        windows::run();
+        return;
+    }
     let demo =
         std::env::args().any(|a| a == "--demo") || std::env::var_os("LOOKOUT_DEMO").is_some();
     let result = tauri::Builder::default()
@@ -751,29 +684,8 @@ fn main() {
         }))
         // Start at login only once the person asks for it in the settings.
         .plugin(tauri_plugin_autostart::Builder::new().build())
-        .manage(Shared {
-            layout: Mutex::new(layout::load()),
-            ..Shared::default()
-        })
-        .invoke_handler(tauri::generate_handler![
-            overview,
-            acknowledge,
-            snooze,
-            open_runbook,
-            run_rule_tests,
-            agents,
-            open_wallboard,
-            close_wallboard,
-            overview_size,
-            set_overview_size,
-            settings_load,
-            settings_save,
-            settings_test,
-            settings_keep_for_session,
-            start_demo,
-            open_settings,
-            test_notification
-        ])
+        .manage(Shared::default())
+        .manage(Windows::default())
         .setup(move |app| {
             let menu = build_menu(app.handle(), &Overview::default())?;
             let starting = tray::TrayState {
@@ -830,42 +742,21 @@ fn main() {
             }
             Ok(())
         })
-        .on_window_event(|window, event| {
-            // Closing a window destroys it, and WebKit gives its memory back; the app lives on
-            // in the tray (below).
-            if let WindowEvent::Destroyed = event {
-                tracing::debug!("{}: closed", window.label());
-            }
-            // The overview's size as the person leaves it, for the size they chose.
-            if window.label() == "overview"
-                && let WindowEvent::Resized(size) = event
-                && let Ok(scale) = window.scale_factor()
-                && let Some(shared) = window.try_state::<Shared>()
-                && let Ok(mut l) = shared.layout.lock()
-            {
-                let logical = size.to_logical::<f64>(scale);
-                if logical.width > 0.0 && logical.height > 0.0 {
-                    l.resized((logical.width, logical.height));
-                }
-            }
-            if window.label() == "overview"
-                && let WindowEvent::Destroyed = event
-                && let Some(shared) = window.try_state::<Shared>()
-                && let Ok(l) = shared.layout.lock()
-            {
-                layout::save(&l);
-            }
-        })
         .build(tauri::generate_context!());
+    run_app(result, "lookout-desktop");
+}
+
+/// Run a built app (or say why it could not be built, and exit 1). The last window closing is
+/// no reason to end: only an exit with a code is (the tray's Quit; the window process's end).
+fn run_app(result: tauri::Result<tauri::App>, who: &str) {
     let app = match result {
         Ok(app) => app,
         Err(e) => {
-            eprintln!("lookout-desktop: {e}");
+            eprintln!("{who}: {e}");
             std::process::exit(1);
         }
     };
     app.run(|_, event| {
-        // The last window closing is no reason to quit: only Quit (which exits with a code) is.
         if let tauri::RunEvent::ExitRequested {
             code: None, api, ..
         } = event

@@ -1741,3 +1741,83 @@ impl Drop for TeamHub {
         }
     }
 }
+
+/// The windows live in a process of their own, which ends when the last window closes: the
+/// app's process tree is then what it was before any window was opened (no WebKit process is
+/// left to hold memory), the tray process lives on, and showing a window again starts it anew.
+/// Launched without WebDriver, as a person runs it (a WebDriver session keeps the process).
+#[test]
+fn closing_the_last_window_ends_the_window_process_and_webkit_with_it() {
+    let Some(screen) = private_screen() else {
+        eprintln!("skipped: no Xvfb and no DISPLAY");
+        return;
+    };
+    let bus = private_bus();
+    let home = home("window-process");
+    let env = app_env(&bus, &screen, &home);
+    let launch = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_lookout-desktop"))
+            .args(args)
+            .envs(env.iter().cloned())
+            .env("LOOKOUT_DEMO", "1")
+            .stdout(Stdio::null())
+            .stderr(log_file(&home))
+            .spawn()
+            .unwrap()
+    };
+    struct Killed(Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let app = Killed(launch(&[]));
+    let pid = app.0.id();
+    // What runs under the app: `--windows` processes, and WebKit's.
+    let kinds = || {
+        let cmdline = |p: u32| std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        let all: Vec<String> = descendants(pid)
+            .into_iter()
+            .map(|p| String::from_utf8_lossy(&cmdline(p)).replace('\0', " "))
+            .collect();
+        let windows = all.iter().filter(|c| c.contains("--windows")).count();
+        let webkit = all.iter().filter(|c| c.contains("WebKit")).count();
+        (windows, webkit)
+    };
+    let wait = |what: &str, ok: &dyn Fn((usize, usize)) -> bool| {
+        let start = Instant::now();
+        loop {
+            let k = kinds();
+            if ok(k) {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{what}: (window processes, WebKit processes) = {k:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    // The demo runs in the tray with no window: nothing of WebKit runs.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(kinds(), (0, 0), "no window was shown yet");
+    let second = |args: &[&str]| {
+        let status = launch(args).wait().unwrap();
+        assert!(status.success(), "the second launch {args:?}: {status}");
+    };
+    for round in ["the first time", "again"] {
+        // A second launch shows the overview: one window process, with WebKit's under it.
+        second(&[]);
+        wait(&format!("the overview shown {round}"), &|(w, k)| {
+            w == 1 && k >= 2
+        });
+        // `--close` closes every window: the window process ends, and WebKit's with it.
+        second(&["--close"]);
+        wait(&format!("the overview closed {round}"), &|k| k == (0, 0));
+        assert!(
+            std::fs::metadata(format!("/proc/{pid}")).is_ok(),
+            "the app lives on in the tray"
+        );
+    }
+}

@@ -198,6 +198,25 @@ pub async fn desktop_footprint(app: &Path, quick: bool) -> anyhow::Result<Vec<Fi
             .stderr(Stdio::null());
         c
     };
+    // A later launch hands over to the running app and leaves; one still running after 30 s
+    // found no running app to hand over to (no session bus: run under dbus-run-session).
+    let hand_over = |args: &[&str]| -> anyhow::Result<std::process::ExitStatus> {
+        let mut c = Killed(launch(args).spawn()?);
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(s) = c.0.try_wait()? {
+                return Ok(s);
+            }
+            anyhow::ensure!(
+                start.elapsed() < Duration::from_secs(30),
+                "`{} {}` did not hand over to the running app within 30 s; is there a session \
+                 bus (dbus-run-session)?",
+                app.display(),
+                args.join(" ")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
     let child = launch(&[]).spawn()?;
     let child = Killed(child);
     let (warmup, length) = if quick {
@@ -209,12 +228,12 @@ pub async fn desktop_footprint(app: &Path, quick: bool) -> anyhow::Result<Vec<Fi
     let processes = tree(child.0.id()).len();
     // Launched again, the running app shows its overview (one instance; through the session
     // bus, so this needs one).
-    let again = launch(&[]).status();
+    let again = hand_over(&[]);
     let open = sample(child.0.id(), Duration::from_secs(10), length).await;
     let processes_open = tree(child.0.id()).len();
     // Launched again with --close, the running app closes its windows: their web views, and
     // the WebKit processes behind them, go.
-    let close = launch(&["--close"]).status();
+    let close = hand_over(&["--close"]);
     let reclosed = sample(child.0.id(), Duration::from_secs(10), length).await;
     let processes_reclosed = tree(child.0.id()).len();
     drop(child);
