@@ -231,8 +231,8 @@ pub async fn desktop_footprint(app: &Path, quick: bool) -> anyhow::Result<Vec<Fi
     let again = hand_over(&[]);
     let open = sample(child.0.id(), Duration::from_secs(10), length).await;
     let processes_open = tree(child.0.id()).len();
-    // Launched again with --close, the running app closes its windows: their web views, and
-    // the WebKit processes behind them, go.
+    // Launched again with --close, the running app closes its windows: the window process,
+    // and the WebKit processes under it, end.
     let close = hand_over(&["--close"]);
     let reclosed = sample(child.0.id(), Duration::from_secs(10), length).await;
     let processes_reclosed = tree(child.0.id()).len();
@@ -291,7 +291,7 @@ pub async fn desktop_footprint(app: &Path, quick: bool) -> anyhow::Result<Vec<Fi
             met: Some(reclosed.max_rss_mb() <= limit),
             note: format!(
                 "{processes_reclosed} process(es) after closing (from {processes_open}); PSS sum \
-                 {:.1} MB; closing a window destroys its web view and WebKit gives its memory back",
+                 {:.1} MB; closing the last window ends the window process, and WebKit's with it",
                 reclosed.max_pss_mb()
             ),
         });
