@@ -586,8 +586,9 @@ async fn test_notification() -> Result<String, String> {
 /// First run: try the demo.
 async fn start_demo(app: AppHandle) -> Result<(), String> {
     switch_engine(&app, engine::Mode::Demo).await?;
-    close(&app, "welcome");
+    // Shown first: the welcome window closing is then not the last window closing.
     show(&app, "overview");
+    close(&app, "welcome");
     Ok(())
 }
 

@@ -161,8 +161,9 @@ async fn close_wallboard(app: AppHandle) {
 /// (Async: a window made from a synchronous command can deadlock on Windows.)
 #[tauri::command]
 async fn open_settings(app: AppHandle) {
-    close(&app, "welcome");
+    // Shown first: the welcome window closing is then not the last window closing.
     show(&app, "settings");
+    close(&app, "welcome");
 }
 
 /// The commands that only move windows, answered here (the list of `run`'s handler).
@@ -218,10 +219,17 @@ fn listen(app: AppHandle) {
         let here = app.state::<Here>();
         match msg {
             Down::Show { label } => {
-                here.shown.fetch_add(1, Ordering::SeqCst);
                 let app = app.clone();
-                // Made from the event loop's thread: a window made elsewhere can deadlock.
-                let _ = app.clone().run_on_main_thread(move || show(&app, &label));
+                // Made from the event loop's thread (a window made elsewhere can deadlock), and
+                // counted once made: a window closing meanwhile does not report the process
+                // idle with this show counted, so the tray process does not end it.
+                let _ = app.clone().run_on_main_thread(move || {
+                    show(&app, &label);
+                    let here = app.state::<Here>();
+                    here.shown.fetch_add(1, Ordering::SeqCst);
+                    // It could not be made, and nothing else is open.
+                    idle(&app, "");
+                });
             }
             Down::Close { label } => {
                 let app = app.clone();
@@ -240,7 +248,8 @@ fn listen(app: AppHandle) {
     }
 }
 
-/// Window `closing` closed: when it was the last, ask the tray process whether to end.
+/// Window `closing` closed (or none, `""`): when no other is open, ask the tray process
+/// whether to end.
 fn idle(app: &AppHandle, closing: &str) {
     let here = app.state::<Here>();
     if !here.stay && app.webview_windows().keys().all(|l| l == closing) {
