@@ -118,9 +118,26 @@ fn fit_overview(app: &AppHandle, w: &tauri::WebviewWindow) {
         return;
     };
     let _ = w.set_size(tauri::LogicalSize::new(width, height));
+    let at = at.or_else(|| on_screen(w, (width, height)));
     if let Some((x, y)) = at {
         let _ = w.set_position(tauri::LogicalPosition::new(x, y));
     }
+}
+
+/// Where `w`, grown to `size`, stays on its screen: moved left and up as far as it would
+/// reach past the right and bottom edges (`None`: it fits where it is).
+fn on_screen(w: &tauri::WebviewWindow, (width, height): (f64, f64)) -> Option<(f64, f64)> {
+    let m = w.current_monitor().ok().flatten()?;
+    let scale = m.scale_factor();
+    let at = w.outer_position().ok()?.to_logical::<f64>(scale);
+    let (mx, my) = (m.position().x as f64 / scale, m.position().y as f64 / scale);
+    let (mw, mh) = (
+        m.size().width as f64 / scale,
+        m.size().height as f64 / scale,
+    );
+    let x = at.x.min(mx + mw - width).max(mx);
+    let y = at.y.min(my + mh - height).max(my);
+    (x != at.x || y != at.y).then_some((x, y))
 }
 
 /// Which overview the window shows (the page asks when it loads).

@@ -839,6 +839,12 @@ fn the_overview_opens_small_with_a_new_critical_and_expand_is_remembered() {
         Duration::from_secs(10),
     );
     assert_eq!(hidden("agents-section"), json!(false));
+    // Grown from the tray's corner, it moves so that all of it is on the screen.
+    d.wait_for(
+        "the full overview on the screen",
+        "return window.screenX >= 0 && window.screenX + window.outerWidth <= screen.width ? [window.screenX, window.outerWidth, screen.width] : null",
+        Duration::from_secs(10),
+    );
     let saved = std::fs::read_to_string(home.join("data/lookout/window.json")).unwrap();
     assert!(saved.contains("\"overview\": \"full\""), "{saved}");
     // Closed and opened again: full, as left.
