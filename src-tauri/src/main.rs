@@ -3,6 +3,9 @@
 //!
 //! At start: with a config file, it watches that tenant; without one (first run) it asks whether
 //! to try the demo or connect. `--demo` (or `LOOKOUT_DEMO=1`) starts the demo directly.
+//!
+//! This process keeps the tray and the engine; the windows run in a second process of this
+//! program (`--windows`, see `link` and `windows`), which ends when the last window closes.
 
 use std::sync::{Arc, Mutex};
 
