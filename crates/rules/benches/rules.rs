@@ -12,173 +12,10 @@ use std::time::{Duration, Instant};
 
 use lookout_keeper::{Grid, Snapshot, Value};
 use lookout_rules::{Evaluator, Limits, PollInput, RuleEngine, RuleSet};
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 
-const AGENTS: usize = 5_000;
-const SERVICES: usize = 500;
-const CHAT: usize = 200;
-
-fn text(s: impl AsRef<str>) -> Value {
-    Value::Text(s.as_ref().into())
-}
-
-fn synthetic(seed: u64, waiting_total: i64) -> Snapshot {
-    let mut rng = SmallRng::seed_from_u64(seed);
-    let mut s = Snapshot::default();
-    s.taken_at = 1_700_000_000;
-    let totals: [(&str, Value); 8] = [
-        ("in_calls_waiting", Value::Int(waiting_total)),
-        ("in_max_wait_time", Value::Int(300)),
-        ("service_level", Value::Float(76.5)),
-        ("in_calls_abandoned_in_queue_per_day", Value::Int(120)),
-        ("in_calls_received_per_day", Value::Int(1500)),
-        ("agents_logged", Value::Int(4000)),
-        ("agents_ready", Value::Int(900)),
-        ("in_ewt", Value::Int(40)),
-    ];
-    for (k, v) in totals {
-        s.totals.insert(k.into(), v);
-    }
-    for i in s.totals.len()..50 {
-        s.totals.insert(format!("filler_{i}"), Value::Int(i as i64));
-    }
-    let service_cols = [
-        "name",
-        "id",
-        "in_calls_waiting",
-        "agents_ready",
-        "in_max_wait_time",
-        "service_level",
-        "service_level_target",
-        "in_average_speed_of_answer",
-        "in_calls_received_per_day",
-        "in_calls_abandoned_in_queue_per_day",
-        "agents_busy",
-        "agents_logged",
-        "agents_not_ready",
-        "agents_acw",
-        "in_ewt",
-    ];
-    s.services = Grid {
-        columns: service_cols.map(String::from).to_vec(),
-        rows: (0..SERVICES)
-            .map(|i| {
-                let name = if i % 50 == 0 {
-                    format!("VIP Service {i:03}")
-                } else {
-                    format!("Service {i:03}")
-                };
-                vec![
-                    text(name),
-                    text(format!("svc-{i}")),
-                    Value::Int(rng.random_range(0..8)),
-                    Value::Int(if rng.random_bool(0.03) {
-                        0
-                    } else {
-                        rng.random_range(1..10)
-                    }),
-                    Value::Int(if rng.random_bool(0.05) {
-                        rng.random_range(60..400)
-                    } else {
-                        rng.random_range(0..60)
-                    }),
-                    Value::Float(if rng.random_bool(0.1) {
-                        rng.random_range(50.0..80.0)
-                    } else {
-                        rng.random_range(80.0..100.0)
-                    }),
-                    Value::Float(80.0),
-                    Value::Int(if rng.random_bool(0.05) {
-                        rng.random_range(60..120)
-                    } else {
-                        rng.random_range(0..60)
-                    }),
-                    Value::Int(rng.random_range(10..500)),
-                    Value::Int(rng.random_range(0..40)),
-                    Value::Int(rng.random_range(0..10)),
-                    Value::Int(rng.random_range(0..20)),
-                    Value::Int(rng.random_range(0..5)),
-                    Value::Int(rng.random_range(0..5)),
-                    Value::Int(rng.random_range(0..100)),
-                ]
-            })
-            .collect(),
-    };
-    let agent_cols = [
-        "login_id",
-        "first_last_name",
-        "team_name",
-        "acd_state",
-        "reason",
-        "state_duration",
-        "active_item_talk_duration",
-        "in_calls_handled_per_day",
-        "extension",
-        "login_time",
-        "agent_total_break_time",
-        "team_id",
-    ];
-    let states = ["ready", "busy", "after_call_work", "not_ready"];
-    s.agents = Grid {
-        columns: agent_cols.map(String::from).to_vec(),
-        rows: (0..AGENTS)
-            .map(|i| {
-                let state = if rng.random_bool(0.1) {
-                    Value::None
-                } else {
-                    text(states[rng.random_range(0..states.len())])
-                };
-                vec![
-                    text(format!("agent{i:04}")),
-                    text(format!("Agent Number{i}")),
-                    text(format!("Team {:02}", i % 100)),
-                    state,
-                    if rng.random_bool(0.3) {
-                        text("Break")
-                    } else {
-                        Value::None
-                    },
-                    // Most agents are a few minutes into their state; a few are stuck.
-                    Value::Int(if rng.random_bool(0.02) {
-                        rng.random_range(900..3600)
-                    } else {
-                        rng.random_range(0..600)
-                    }),
-                    Value::Int(if rng.random_bool(0.01) {
-                        rng.random_range(1200..2400)
-                    } else {
-                        rng.random_range(0..900)
-                    }),
-                    Value::Int(rng.random_range(0..60)),
-                    text(format!("{}", 1000 + i)),
-                    Value::Int(rng.random_range(0..30000)),
-                    Value::Int(rng.random_range(0..3600)),
-                    text(format!("team-{}", i % 100)),
-                ]
-            })
-            .collect(),
-    };
-    s.chat = (0..CHAT)
-        .map(|i| lookout_keeper::ChatMessage {
-            id: format!("m{i}"),
-            login_id: format!("agent{:04}", i % 30),
-            first_name: "Agent".into(),
-            last_name: format!("{i}"),
-            send_time: Some(1_700_000_000 - i as i64),
-            is_urgent: i % 20 == 0,
-            content: if i % 17 == 0 {
-                format!("message {i}: I need a supervisor please")
-            } else {
-                format!("message {i}: all good here, carrying on with the queue")
-            },
-        })
-        .collect();
-    for i in 0..5 {
-        s.availability.insert(format!("Service {i:03}"), i % 2 == 0);
-    }
-    s
-}
+#[path = "synthetic.rs"]
+mod synthetic;
+use synthetic::{AGENTS, CHAT, SERVICES, synthetic};
 
 type Found = Vec<(String, String)>;
 
@@ -575,6 +412,29 @@ fn main() {
         "{:?}",
         reference.diagnostics()
     );
+    // The reference rules as a rule author writes them now: those that alert once per row use
+    // `alert_each` (benches/reference-helpers/, the same findings: tests/differential.rs).
+    let helpers_dir =
+        std::env::temp_dir().join(format!("lookout-bench-helpers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&helpers_dir);
+    std::fs::create_dir_all(&helpers_dir).expect("a scratch folder");
+    for dir in ["benches/reference", "benches/reference-helpers"] {
+        for f in std::fs::read_dir(root.join(dir)).expect("rules").flatten() {
+            std::fs::copy(f.path(), helpers_dir.join(f.file_name())).expect("copy");
+        }
+    }
+    let with_helpers = RuleSet::load(&engine, &helpers_dir).expect("reference rules with helpers");
+    let _ = std::fs::remove_dir_all(&helpers_dir);
+    assert!(
+        with_helpers.diagnostics().is_empty(),
+        "{:?}",
+        with_helpers.diagnostics()
+    );
+    let rewritten: Vec<String> = RuleSet::load(&engine, &root.join("benches/reference-helpers"))
+        .expect("rewritten rules")
+        .rules()
+        .map(|r| r.id.clone())
+        .collect();
     let shipped = RuleSet::load(&engine, &root.join("../../rules")).expect("shipped rules");
     assert!(
         shipped.diagnostics().iter().all(|d| d.warning),
@@ -589,6 +449,23 @@ fn main() {
     for r in &e.reports {
         assert!(r.error.is_none(), "{}: {:?}", r.id, r.error);
     }
+    let mut ev = Evaluator::default();
+    ev.evaluate(&engine, &with_helpers, prev.clone(), 0);
+    let e_helpers = ev.evaluate(&engine, &with_helpers, snap.clone(), 0);
+    let keys = |e: &lookout_rules::Evaluation| {
+        let mut k: Vec<(String, String)> = e
+            .findings
+            .iter()
+            .map(|f| (f.rule.clone(), f.key.clone()))
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(
+        keys(&e),
+        keys(&e_helpers),
+        "the rules with helpers find what the loops find"
+    );
     let native_found = native::all(&snap, &prev);
     let mut total_alerts = 0;
     for (id, found) in &native_found {
@@ -609,7 +486,8 @@ fn main() {
     let mut input = PollInput::new(0, &snap, Some(&prev));
     // `--time DIR`: the median of each rule in DIR over the same snapshot.
     // `--profile RULE`: only that rule (from the reference set, the shipped pack or DIR; `full`
-    // for the whole reference set as a poll runs it), over and over for 20 s, for a profiler.
+    // for the whole reference set as a poll runs it, `full-alert-each` for it with the rules
+    // that use `alert_each`), over and over for 20 s, for a profiler.
     let flag = |name: &str| {
         args.iter()
             .position(|a| a == name)
@@ -625,10 +503,15 @@ fn main() {
     if let Some(id) = flag("--profile") {
         // `full`: the whole reference set, as a poll runs it.
         let mut ev = Evaluator::default();
-        let mut run: Box<dyn FnMut()> = if id == "full" {
-            ev.evaluate(&engine, &reference, prev.clone(), 0);
+        let mut run: Box<dyn FnMut()> = if id == "full" || id == "full-alert-each" {
+            let set = if id == "full" {
+                &reference
+            } else {
+                &with_helpers
+            };
+            ev.evaluate(&engine, set, prev.clone(), 0);
             Box::new(|| {
-                std::hint::black_box(ev.evaluate(&engine, &reference, snap.clone(), 0));
+                std::hint::black_box(ev.evaluate(&engine, set, snap.clone(), 0));
             })
         } else {
             let rule = reference
@@ -689,7 +572,17 @@ fn main() {
         let native_t = time(n * 4, || {
             std::hint::black_box(twin(&snap, &prev));
         });
-        rows.push((rule.id.clone(), rhai, native_t));
+        let helped = rewritten.contains(&rule.id).then(|| {
+            let r = with_helpers
+                .rules()
+                .find(|r| r.id == rule.id)
+                .expect("rewritten");
+            time(n, || {
+                let out = engine.run(r, &mut input, Instant::now() + Duration::from_secs(5));
+                assert!(out.result.is_ok());
+            })
+        });
+        rows.push((rule.id.clone(), rhai, helped, native_t));
     }
 
     let mut shipped_rows = Vec::new();
@@ -708,6 +601,12 @@ fn main() {
         let e = ev.evaluate(&engine, &reference, snap.clone(), 0);
         std::hint::black_box(e);
     });
+    let mut ev3 = Evaluator::default();
+    ev3.evaluate(&engine, &with_helpers, prev.clone(), 0);
+    let full_helpers = time(n, || {
+        let e = ev3.evaluate(&engine, &with_helpers, snap.clone(), 0);
+        std::hint::black_box(e);
+    });
     let full_native = time(n * 4, || {
         std::hint::black_box(native::all(&snap, &prev));
     });
@@ -717,6 +616,7 @@ fn main() {
         std::hint::black_box(e);
     });
     let ratio = full_rhai.as_secs_f64() / full_native.as_secs_f64();
+    let ratio_helpers = full_helpers.as_secs_f64() / full_native.as_secs_f64();
 
     println!(
         "## Rules benchmark ({})\n",
@@ -728,17 +628,26 @@ fn main() {
         snap.services.columns.len(),
         snap.totals.len()
     );
-    println!("| rule | Rhai (µs) | native (µs) | alerts |\n|---|---:|---:|---:|");
-    for (id, r, nat) in &rows {
+    println!(
+        "| rule | Rhai, loops (µs) | Rhai, `alert_each` (µs) | native (µs) | alerts |\n|---|---:|---:|---:|---:|"
+    );
+    for (id, r, h, nat) in &rows {
         let alerts = native_found
             .iter()
             .find(|(i, _)| i == id)
             .map_or(0, |(_, f)| f.len());
-        println!("| {id} | {:.1} | {:.1} | {alerts} |", us(*r), us(*nat));
+        let h = h.map_or("–".to_string(), |h| format!("{:.1}", us(h)));
+        println!(
+            "| {id} | {:.1} | {h} | {:.1} | {alerts} |",
+            us(*r),
+            us(*nat)
+        );
     }
     println!(
-        "\n| full poll | median |\n|---|---:|\n| 20 reference rules, Rhai | {:.2} ms |\n| 20 reference rules, native Rust | {:.3} ms |\n| **ratio** | **{ratio:.1}×** |\n| shipped pack ({} rules), Rhai | {:.2} ms |",
+        "\n| full poll | median | to native |\n|---|---:|---:|\n| 20 reference rules, Rhai, as written (loops) | {:.2} ms | {ratio:.1}× |\n| 20 reference rules, Rhai, {} of them with `alert_each` | {:.2} ms | **{ratio_helpers:.1}×** |\n| 20 reference rules, native Rust | {:.3} ms | 1× |\n| shipped pack ({} rules), Rhai | {:.2} ms | |",
         full_rhai.as_secs_f64() * 1e3,
+        rewritten.len(),
+        full_helpers.as_secs_f64() * 1e3,
         full_native.as_secs_f64() * 1e3,
         shipped.rules().count(),
         full_shipped.as_secs_f64() * 1e3,
@@ -760,9 +669,11 @@ fn main() {
             "quick": quick,
             "runs": n,
             "alerts": total_alerts,
-            "per_rule_us": rows.iter().map(|(id, r, nat)| serde_json::json!({"rule": id, "rhai": us(*r), "native": us(*nat)})).collect::<Vec<_>>(),
+            "per_rule_us": rows.iter().map(|(id, r, h, nat)| serde_json::json!({"rule": id, "rhai": us(*r), "alert_each": h.map(us), "native": us(*nat)})).collect::<Vec<_>>(),
             "full_poll_ms": {
                 "rhai": full_rhai.as_secs_f64() * 1e3,
+                "alert_each": full_helpers.as_secs_f64() * 1e3,
+                "ratio_alert_each": ratio_helpers,
                 "native": full_native.as_secs_f64() * 1e3,
                 "ratio": ratio,
                 "shipped": full_shipped.as_secs_f64() * 1e3,

@@ -719,10 +719,18 @@ fn alert(
             ))
         })?),
     };
-    let (title, body) = (
-        cap(alert_text(title), MAX_TITLE),
-        cap(alert_text(body), MAX_BODY),
-    );
+    push_finding(key, severity, alert_text(title), alert_text(body), labels)
+}
+
+/// Keep one alert of this run (its title and body cut to their limits).
+fn push_finding(
+    key: String,
+    severity: Option<Severity>,
+    title: String,
+    body: String,
+    labels: Labels,
+) -> Fallible<()> {
+    let (title, body) = (cap(title, MAX_TITLE), cap(body, MAX_BODY));
     let pushed = with_ctx(|ctx| {
         if ctx.findings.len() >= MAX_ALERTS_PER_RUN {
             return Err(format!(
@@ -743,6 +751,174 @@ fn alert(
         Some(Err(m)) => fail(m),
         _ => Ok(()),
     }
+}
+
+/// One part of an alert template: text as it is, or a column of the row.
+enum Piece {
+    Text(String),
+    Column {
+        /// The grid's column (`None`: declared, but the server did not send it).
+        at: Option<usize>,
+        /// `{col:dur}`: the value as a duration, as `fmt_dur` writes it.
+        dur: bool,
+        /// `{col|text}`: what an empty value reads as.
+        or: Option<String>,
+    },
+}
+
+/// Read a template: `{column}` is the row's value, `{column:dur}` that as a duration,
+/// `{column|text}` the value or `text` when it has none; `{{` and `}}` are braces.
+fn template(rows: &Rows, t: &str) -> Fallible<Vec<Piece>> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut rest = t;
+    while let Some(i) = rest.find(['{', '}']) {
+        text.push_str(&rest[..i]);
+        let brace = &rest[i..i + 1];
+        if rest[i + 1..].starts_with(brace) {
+            text.push_str(brace);
+            rest = &rest[i + 2..];
+            continue;
+        }
+        if brace == "}" {
+            return fail(format!(
+                "alert_each: a `}}` without its `{{` in \"{t}\"; write `}}}}` for a brace"
+            ));
+        }
+        let Some(end) = rest[i..].find('}') else {
+            return fail(format!(
+                "alert_each: a `{{` without its `}}` in \"{t}\"; write `{{{{` for a brace"
+            ));
+        };
+        let inner = &rest[i + 1..i + end];
+        let (name, or) = match inner.split_once('|') {
+            Some((n, d)) => (n, Some(d.to_string())),
+            None => (inner, None),
+        };
+        let (name, dur) = match name.strip_suffix(":dur") {
+            Some(n) => (n, true),
+            None => (name, false),
+        };
+        let name = name.trim();
+        if name.is_empty() {
+            return fail(format!(
+                "alert_each: `{{{inner}}}` in \"{t}\" names no column"
+            ));
+        }
+        if !text.is_empty() {
+            out.push(Piece::Text(std::mem::take(&mut text)));
+        }
+        out.push(Piece::Column {
+            at: rows.col(name)?,
+            dur,
+            or,
+        });
+        rest = &rest[i + end + 1..];
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        out.push(Piece::Text(text));
+    }
+    Ok(out)
+}
+
+/// Template `t` filled from row `r`, as `${…}` would write each value.
+fn fill(rows: &Rows, r: u32, t: &[Piece]) -> String {
+    let mut out = String::new();
+    for p in t {
+        match p {
+            Piece::Text(s) => out.push_str(s),
+            Piece::Column { at, dur, or } => {
+                let v = rows.value(r, *at);
+                let empty = match v {
+                    Value::None => true,
+                    Value::Text(s) => s.is_empty(),
+                    _ => false,
+                };
+                match (or, dur, v) {
+                    (Some(d), _, _) if empty => out.push_str(d),
+                    (_, true, Value::Int(i)) => out.push_str(&fmt_dur(*i)),
+                    (_, true, Value::Float(f)) => out.push_str(&fmt_dur(f.round() as i64)),
+                    (_, true, Value::None) => out.push('–'),
+                    (_, _, Value::None) => {}
+                    (_, _, Value::Text(s)) => out.push_str(s),
+                    (_, _, Value::Int(i)) => {
+                        use std::fmt::Write;
+                        let _ = write!(out, "{i}");
+                    }
+                    (_, _, other) => out.push_str(&to_dynamic(other).to_string()),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `alert_each(rows, key, title, body[, labels])`: one alert per row, its key, title, body and
+/// labels filled from the row's values in Rust (see [`template`]): a rule that alerts per row
+/// makes one call, not one per row with its strings built in the script.
+fn alert_each(
+    rows: Rows,
+    key: &str,
+    title: &str,
+    body: &str,
+    labels: Option<rhai::Map>,
+) -> Fallible<()> {
+    let (k, t, b) = (
+        template(&rows, key)?,
+        template(&rows, title)?,
+        template(&rows, body)?,
+    );
+    if k.is_empty() {
+        return fail("alert_each: the key must not be empty; it names the condition across polls");
+    }
+    let labels = match labels {
+        Some(map) => {
+            if map.len() > MAX_LABELS {
+                return fail(format!(
+                    "alert_each: {} labels; an alert carries at most {MAX_LABELS}",
+                    map.len()
+                ));
+            }
+            let mut out = Vec::new();
+            for (name, value) in map {
+                // The names are checked as `alert` checks them.
+                labels_of(rhai::Map::from([(name.clone(), Dynamic::UNIT)]))?;
+                let text = alert_text(value);
+                out.push((name.to_string(), template(&rows, &text)?));
+            }
+            out
+        }
+        None => Vec::new(),
+    };
+    for r in rows.indices() {
+        let key = cap_key(fill(&rows, r, &k));
+        if key.trim().is_empty() {
+            return fail(format!(
+                "alert_each: the key \"{}\" is empty for a row; it names the condition across polls",
+                key_text(&k)
+            ));
+        }
+        let mut l = Labels::new();
+        for (name, t) in &labels {
+            let value = cap(fill(&rows, r, t), MAX_TITLE);
+            if !value.is_empty() {
+                l.insert(name.clone(), value);
+            }
+        }
+        push_finding(key, None, fill(&rows, r, &t), fill(&rows, r, &b), l)?;
+    }
+    Ok(())
+}
+
+/// A template's text, for an error message.
+fn key_text(t: &[Piece]) -> String {
+    t.iter()
+        .map(|p| match p {
+            Piece::Text(s) => s.as_str(),
+            Piece::Column { .. } => "{…}",
+        })
+        .collect()
 }
 
 /// `join(array, separator)`: the items as text with `sep` between them. The result's size is
@@ -827,6 +1003,7 @@ fn pct(a: Dynamic, b: Dynamic) -> Dynamic {
 /// Every function the API adds, for suggestions in error messages.
 pub const API_FUNCTIONS: &[&str] = &[
     "alert",
+    "alert_each",
     "where",
     "count_by",
     "group_by",
@@ -946,6 +1123,18 @@ pub(crate) fn register(engine: &mut Engine) {
              body: Dynamic,
              labels: rhai::Map|
              -> Fallible<()> { alert(key, Some(severity), title, body, Some(labels)) },
+        )
+        .register_fn(
+            "alert_each",
+            |rows: Rows, key: &str, title: &str, body: &str| -> Fallible<()> {
+                alert_each(rows, key, title, body, None)
+            },
+        )
+        .register_fn(
+            "alert_each",
+            |rows: Rows, key: &str, title: &str, body: &str, labels: rhai::Map| -> Fallible<()> {
+                alert_each(rows, key, title, body, Some(labels))
+            },
         )
         .register_fn("fmt_dur", fmt_dur)
         .register_fn("fmt_dur", |s: f64| fmt_dur(s.round() as i64))

@@ -283,6 +283,7 @@ fn readable_definitions(text: &str) -> String {
         ("fn group_by(", "map"),
         ("fn values(", "array"),
         ("fn alert(", "()"),
+        ("fn alert_each(", "()"),
         ("fn sleep(", "()"),
     ];
     text.lines()

@@ -1,0 +1,178 @@
+//! Rules rewritten with the helpers that fill alerts in Rust (`alert_each`) find exactly what
+//! their loops find: every rule of `benches/reference-helpers/` against its twin in
+//! `benches/reference/`, and the shipped `stuck_agents` against its loop version
+//! (`tests/loops/`), over synthetic tenants of several shapes. Equal means every finding:
+//! key, severity, title, body and labels.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use lookout_alerting::Finding;
+use lookout_keeper::{Grid, Snapshot, Value};
+use lookout_rules::{Evaluator, Limits, RuleEngine, RuleSet};
+
+#[path = "../benches/synthetic.rs"]
+mod synthetic;
+
+/// The snapshots both versions run over: the benchmark's tenant with three seeds and loads,
+/// one with every value missing, one with no rows, and one with extreme numbers.
+fn snapshots() -> Vec<Snapshot> {
+    let mut out: Vec<Snapshot> = [(7, 300), (1, 0), (42, 5000)]
+        .into_iter()
+        .map(|(seed, waiting)| synthetic::synthetic(seed, waiting))
+        .collect();
+    let base = synthetic::synthetic(3, 100);
+    let blank = |g: &Grid| Grid {
+        columns: g.columns.clone(),
+        rows: g.rows.iter().map(|r| vec![Value::None; r.len()]).collect(),
+    };
+    let mut missing = base.clone();
+    missing.services = blank(&base.services);
+    missing.agents = blank(&base.agents);
+    out.push(missing);
+    let mut empty = base.clone();
+    empty.services.rows.clear();
+    empty.agents.rows.clear();
+    empty.chat.clear();
+    out.push(empty);
+    let mut extreme = base.clone();
+    for g in [&mut extreme.services, &mut extreme.agents] {
+        for row in &mut g.rows {
+            for v in row.iter_mut() {
+                if let Value::Int(i) = v {
+                    *i = if *i % 2 == 0 { i64::MAX / 4 } else { -1 };
+                }
+            }
+        }
+    }
+    out.push(extreme);
+    out
+}
+
+/// Per snapshot: the findings, sorted, and each rule's error message (if it failed; a rule
+/// that makes too many alerts fails the same way in both versions).
+type Outcome = (Vec<Finding>, Vec<(String, Option<String>)>);
+
+fn findings(engine: &RuleEngine, set: &RuleSet, snaps: &[Snapshot]) -> Vec<Outcome> {
+    let mut ev = Evaluator::default();
+    snaps
+        .iter()
+        .map(|s| {
+            let e = ev.evaluate(engine, set, Arc::new(s.clone()), s.taken_at);
+            let mut errors: Vec<(String, Option<String>)> = e
+                .reports
+                .iter()
+                .map(|r| (r.id.clone(), r.error.as_ref().map(|d| d.message.clone())))
+                .collect();
+            errors.sort();
+            let mut f = e.findings;
+            f.sort_by(|a, b| (&a.rule, &a.key).cmp(&(&b.rule, &b.key)));
+            (f, errors)
+        })
+        .collect()
+}
+
+/// The rules that are in both folders, each version in a set of its own.
+fn pair(engine: &RuleEngine, loops: &Path, with_helpers: &Path) -> (RuleSet, RuleSet) {
+    let (loops, helpers) = (
+        RuleSet::load(engine, loops).unwrap(),
+        RuleSet::load(engine, with_helpers).unwrap(),
+    );
+    let ids: Vec<String> = helpers
+        .rules()
+        .filter(|h| loops.rules().any(|l| l.id == h.id))
+        .map(|r| r.id.clone())
+        .collect();
+    assert!(!ids.is_empty(), "no rule is in both folders");
+    let only = |set: &RuleSet, name: &str| {
+        let dir = std::env::temp_dir().join(format!(
+            "lookout-differential-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for r in set.rules().filter(|r| ids.contains(&r.id)) {
+            std::fs::write(dir.join(format!("{}.rhai", r.id)), &*r.source).unwrap();
+        }
+        let out = RuleSet::load(engine, &dir).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(out.diagnostics().is_empty(), "{:?}", out.diagnostics());
+        assert_eq!(out.rules().count(), ids.len());
+        out
+    };
+    (only(&loops, "loops"), only(&helpers, "helpers"))
+}
+
+#[test]
+fn rules_that_alert_with_alert_each_find_exactly_what_their_loops_find() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let engine = RuleEngine::new(Limits::default());
+    let snaps = snapshots();
+    for (loops, helpers) in [
+        (
+            root.join("benches/reference"),
+            root.join("benches/reference-helpers"),
+        ),
+        (root.join("tests/loops"), root.join("../../rules")),
+    ] {
+        let (loops, helpers) = pair(&engine, &loops, &helpers);
+        let (a, b) = (
+            findings(&engine, &loops, &snaps),
+            findings(&engine, &helpers, &snaps),
+        );
+        let mut compared = 0;
+        for (i, ((a, a_errors), (b, b_errors))) in a.iter().zip(&b).enumerate() {
+            assert_eq!(
+                a_errors, b_errors,
+                "snapshot {i}: the same rules fail, the same way"
+            );
+            assert_eq!(a.len(), b.len(), "snapshot {i}: as many findings");
+            for (x, y) in a.iter().zip(b) {
+                assert_eq!(
+                    (&x.rule, &x.key, x.severity, &x.title, &x.body, &x.labels),
+                    (&y.rule, &y.key, y.severity, &y.title, &y.body, &y.labels),
+                    "snapshot {i}"
+                );
+            }
+            compared += a.len();
+        }
+        assert!(
+            compared > 100,
+            "the snapshots make the rules fire: {compared}"
+        );
+    }
+}
+
+/// What a template cannot say is an error that says how, not a wrong alert.
+#[test]
+fn a_bad_template_is_an_error_that_says_what_to_write() {
+    let engine = RuleEngine::new(Limits::default());
+    let dir = std::env::temp_dir().join(format!("lookout-templates-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        ("\"k:{nme}\"", "did you mean `name`"),
+        ("\"k:{name\"", "write `{{` for a brace"),
+        ("\"k:name}\"", "write `}}` for a brace"),
+        ("\"k:{}\"", "names no column"),
+        ("\"\"", "the key must not be empty"),
+    ];
+    let snap = Arc::new(synthetic::synthetic(7, 300));
+    for (i, (key, want)) in cases.iter().enumerate() {
+        let file = dir.join(format!("t{i}.rhai"));
+        std::fs::write(
+            &file,
+            format!(
+                "const RULE = #{{ name: \"t\", needs: #{{ services: [\"name\"] }} }};\nalert_each(services, {key}, \"t\", \"\");\n"
+            ),
+        )
+        .unwrap();
+        let set = RuleSet::load(&engine, &dir).unwrap();
+        let e = Evaluator::default().evaluate(&engine, &set, snap.clone(), 0);
+        let err = e.reports.iter().find_map(|r| r.error.clone()).expect(want);
+        assert!(err.message.contains(want), "{key}: {}", err.message);
+        assert_eq!(err.line, 2, "{key}: at the call");
+        std::fs::remove_file(&file).unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
