@@ -63,6 +63,9 @@ pub(crate) enum Table {
     Services,
     Agents,
     Chat,
+    /// What `tally` makes: one row per value, with its count (kept as the `services` grid of
+    /// a snapshot of its own).
+    Tally,
 }
 
 impl Table {
@@ -71,6 +74,7 @@ impl Table {
             Table::Services => "services",
             Table::Agents => "agents",
             Table::Chat => "chat",
+            Table::Tally => "tally",
         }
     }
 
@@ -79,6 +83,7 @@ impl Table {
             Table::Services => &snap.services,
             Table::Agents => &snap.agents,
             Table::Chat => snap.chat_grid(),
+            Table::Tally => &snap.services,
         }
     }
 }
@@ -221,6 +226,8 @@ fn column(snap: &Snapshot, table: Table, name: &str) -> Fallible<Option<usize>> 
         Table::Services => ctx.needs.services.contains(name),
         Table::Agents => ctx.needs.agents.contains(name),
         Table::Chat => ctx.needs.chat,
+        // Its columns are the ones counted (declared when counted) and `count`.
+        Table::Tally => true,
     })
     .unwrap_or(true);
     let grid = table.grid(snap);
@@ -241,7 +248,9 @@ fn column(snap: &Snapshot, table: Table, name: &str) -> Fallible<Option<usize>> 
     }
     match found {
         Some(c) => Ok(Some(c)),
-        None if table == Table::Chat => fail(unknown_column(table, name, &grid.columns)),
+        None if matches!(table, Table::Chat | Table::Tally) => {
+            fail(unknown_column(table, name, &grid.columns))
+        }
         None => Ok(None),
     }
 }
@@ -430,9 +439,71 @@ fn where_rows(rows: &Rows, c: Option<usize>, op: Op, needle: &Needle) -> Vec<u32
     }
 }
 
+/// `column(name)`: in `where`, another column of the same row to compare with.
+#[derive(Clone)]
+pub struct ColumnRef(ImmutableString);
+
+impl Needle {
+    /// A cell as what another cell is compared with.
+    fn of_value(v: &Value) -> Needle {
+        match v {
+            Value::None => Needle::Unit,
+            Value::Int(i) => Needle::Number(*i as f64),
+            Value::Float(f) => Needle::Number(*f),
+            Value::Bool(b) => Needle::Bool(*b),
+            Value::Text(t) => Needle::Text(ImmutableString::from(&**t)),
+        }
+    }
+}
+
+/// The rows whose cell in `c` compares by `op` with their own cell in `other`, as
+/// `where(col, op, value)` compares with a value.
+fn where_columns(rows: &Rows, c: Option<usize>, op: Op, other: Option<usize>) -> Vec<u32> {
+    rows.indices()
+        .filter(|&r| {
+            keeps(
+                op,
+                &Needle::of_value(rows.value(r, other)),
+                rows.value(r, c),
+            )
+        })
+        .collect()
+}
+
+/// Whether `where` keeps cell `v` against `needle`: the rules of [`where_rows`], one cell at a
+/// time.
+fn keeps(op: Op, needle: &Needle, v: &Value) -> bool {
+    match (op, needle) {
+        (Op::Eq, Needle::Unit) => v.is_none(),
+        (Op::Ne, Needle::Unit) => !v.is_none(),
+        (_, Needle::Unit) => false,
+        (Op::Contains, Needle::Text(s)) => {
+            matches!(v, Value::Text(t) if t.to_lowercase().contains(&s.to_lowercase()))
+        }
+        (Op::Contains, _) => false,
+        (Op::Ne, needle) => !v.is_none() && needle.compare(v) != Some(Ordering::Equal),
+        (op, needle) => {
+            let ord = needle.compare(v);
+            match op {
+                Op::Eq => ord == Some(Ordering::Equal),
+                Op::Gt => ord == Some(Ordering::Greater),
+                Op::Ge => matches!(ord, Some(Ordering::Greater | Ordering::Equal)),
+                Op::Lt => ord == Some(Ordering::Less),
+                Op::Le => matches!(ord, Some(Ordering::Less | Ordering::Equal)),
+                Op::Ne | Op::Contains => false,
+            }
+        }
+    }
+}
+
 fn where_op(rows: &mut Rows, col: &str, op: &str, value: Dynamic) -> Fallible<Rows> {
     let c = rows.col(col)?;
     let op = Op::parse(op)?;
+    if let Some(other) = value.clone().try_cast::<ColumnRef>() {
+        let o = rows.col(&other.0)?;
+        let out = where_columns(rows, c, op, o);
+        return Ok(rows.select(out));
+    }
     let out = where_rows(rows, c, op, &Needle::of(&value));
     Ok(rows.select(out))
 }
@@ -538,6 +609,31 @@ fn count_by(rows: &mut Rows, col: &str) -> Fallible<Map> {
         .into_iter()
         .map(|(k, n)| (k.as_ref().into(), Dynamic::from_int(n)))
         .collect())
+}
+
+/// `rows.tally(col)`: one row per value of `col` (rows without one are left out), in the
+/// order of the values, with the columns `col` and `count`: what `count_by` counts, as rows
+/// that `where`, `top` and `alert_each` take, so a rule need not loop over the counts.
+fn tally(rows: &mut Rows, col: &str) -> Fallible<Rows> {
+    let c = rows.col(col)?;
+    let mut counts: FxHashMap<Cow<'_, str>, i64> = FxHashMap::default();
+    for r in rows.indices() {
+        if let Some(k) = key_of(rows.value(r, c)) {
+            *counts.entry(k).or_default() += 1;
+        }
+    }
+    let mut counted: Vec<(Cow<'_, str>, i64)> = counts.into_iter().collect();
+    counted.sort_unstable();
+    let mut snap = Snapshot::default();
+    snap.taken_at = rows.snap.taken_at;
+    snap.services = Grid {
+        columns: vec![col.to_string(), "count".to_string()],
+        rows: counted
+            .into_iter()
+            .map(|(k, n)| vec![Value::Text(k.as_ref().into()), Value::Int(n)])
+            .collect(),
+    };
+    Ok(Rows::all(Arc::new(snap), Table::Tally))
 }
 
 fn group_by(rows: &mut Rows, col: &str) -> Fallible<Map> {
@@ -1007,6 +1103,8 @@ pub const API_FUNCTIONS: &[&str] = &[
     "where",
     "count_by",
     "group_by",
+    "tally",
+    "column",
     "top",
     "sum",
     "min",
@@ -1067,6 +1165,9 @@ pub(crate) fn register(engine: &mut Engine) {
         .register_fn("where", where_op)
         .register_fn("count_by", count_by)
         .register_fn("group_by", group_by)
+        .register_fn("tally", tally)
+        .register_type_with_name::<ColumnRef>("Column")
+        .register_fn("column", |name: &str| ColumnRef(name.into()))
         .register_fn("top", top)
         .register_fn("sum", sum)
         .register_fn("min", |r: &mut Rows, c: &str| extreme(r, c, Ordering::Less))

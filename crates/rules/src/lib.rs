@@ -281,6 +281,7 @@ fn readable_definitions(text: &str) -> String {
         ("fn top(", "Rows"),
         ("fn count_by(", "map"),
         ("fn group_by(", "map"),
+        ("fn tally(", "Rows"),
         ("fn values(", "array"),
         ("fn alert(", "()"),
         ("fn alert_each(", "()"),
