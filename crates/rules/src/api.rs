@@ -596,7 +596,8 @@ fn key_of(v: &Value) -> Option<Cow<'_, str>> {
     })
 }
 
-fn count_by(rows: &mut Rows, col: &str) -> Fallible<Map> {
+/// How many rows have each value of `col` (rows without one are left out).
+fn counts<'a>(rows: &'a Rows, col: &str) -> Fallible<FxHashMap<Cow<'a, str>, i64>> {
     let c = rows.col(col)?;
     let mut counts: FxHashMap<Cow<'_, str>, i64> = FxHashMap::default();
     for r in rows.indices() {
@@ -604,6 +605,11 @@ fn count_by(rows: &mut Rows, col: &str) -> Fallible<Map> {
             *counts.entry(k).or_default() += 1;
         }
     }
+    Ok(counts)
+}
+
+fn count_by(rows: &mut Rows, col: &str) -> Fallible<Map> {
+    let counts = counts(rows, col)?;
     // A Rhai map is ordered by key: the same map whatever order the counts came in.
     Ok(counts
         .into_iter()
@@ -615,14 +621,7 @@ fn count_by(rows: &mut Rows, col: &str) -> Fallible<Map> {
 /// order of the values, with the columns `col` and `count`: what `count_by` counts, as rows
 /// that `where`, `top` and `alert_each` take, so a rule need not loop over the counts.
 fn tally(rows: &mut Rows, col: &str) -> Fallible<Rows> {
-    let c = rows.col(col)?;
-    let mut counts: FxHashMap<Cow<'_, str>, i64> = FxHashMap::default();
-    for r in rows.indices() {
-        if let Some(k) = key_of(rows.value(r, c)) {
-            *counts.entry(k).or_default() += 1;
-        }
-    }
-    let mut counted: Vec<(Cow<'_, str>, i64)> = counts.into_iter().collect();
+    let mut counted: Vec<(Cow<'_, str>, i64)> = counts(rows, col)?.into_iter().collect();
     counted.sort_unstable();
     let mut snap = Snapshot::default();
     snap.taken_at = rows.snap.taken_at;
@@ -762,25 +761,34 @@ fn alert_text(d: Dynamic) -> String {
 const MAX_LABELS: usize = 16;
 const MAX_LABEL_NAME: usize = 64;
 
-/// A rule's label map as labels: names as given (letters, digits, `_`), values as text.
-fn labels_of(map: rhai::Map) -> Fallible<Labels> {
+/// Check a label map's size and names (letters, digits, `_`) for `who` (`alert`,
+/// `alert_each`).
+fn check_labels(who: &str, map: &rhai::Map) -> Fallible<()> {
     if map.len() > MAX_LABELS {
         return fail(format!(
-            "alert: {} labels; an alert carries at most {MAX_LABELS}",
+            "{who}: {} labels; an alert carries at most {MAX_LABELS}",
             map.len()
         ));
     }
-    let mut out = Labels::new();
-    for (name, value) in map {
+    for name in map.keys() {
         let ok = !name.is_empty()
             && name.len() <= MAX_LABEL_NAME
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
             return fail(format!(
-                "alert: the label name `{}` is not a word of letters, digits and `_` (at most {MAX_LABEL_NAME})",
+                "{who}: the label name `{}` is not a word of letters, digits and `_` (at most {MAX_LABEL_NAME})",
                 name.chars().take(MAX_LABEL_NAME).collect::<String>()
             ));
         }
+    }
+    Ok(())
+}
+
+/// A rule's label map as labels: names as given, values as text.
+fn labels_of(map: rhai::Map) -> Fallible<Labels> {
+    check_labels("alert", &map)?;
+    let mut out = Labels::new();
+    for (name, value) in map {
         let value = cap(alert_text(value), MAX_TITLE);
         if !value.is_empty() {
             out.insert(name.to_string(), value);
@@ -970,16 +978,9 @@ fn alert_each(
     }
     let labels = match labels {
         Some(map) => {
-            if map.len() > MAX_LABELS {
-                return fail(format!(
-                    "alert_each: {} labels; an alert carries at most {MAX_LABELS}",
-                    map.len()
-                ));
-            }
+            check_labels("alert_each", &map)?;
             let mut out = Vec::new();
             for (name, value) in map {
-                // The names are checked as `alert` checks them.
-                labels_of(rhai::Map::from([(name.clone(), Dynamic::UNIT)]))?;
                 let text = alert_text(value);
                 out.push((name.to_string(), template(&rows, &text)?));
             }
