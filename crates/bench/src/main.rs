@@ -229,7 +229,7 @@ fn p1_from(path: &Path) -> anyhow::Result<Vec<Figure>> {
         anyhow::bail!("{}: no full_poll_ms.rhai / .native", path.display());
     };
     let ratio = rhai / native;
-    Ok(vec![Figure {
+    let mut figures = vec![Figure {
         id: "P1".into(),
         what: "full poll, 20 reference rules (5,000 agents × 500 services × 200 chat)".into(),
         value: rhai,
@@ -245,7 +245,29 @@ fn p1_from(path: &Path) -> anyhow::Result<Vec<Figure>> {
             "median of {} runs, release build",
             v["runs"].as_u64().unwrap_or(0)
         ),
-    }])
+    }];
+    // The same rules where they loop to alert written with `alert_each`, `tally`, `column`.
+    if let Some(helpers) = ms("alert_each") {
+        let ratio = helpers / native;
+        figures.push(Figure {
+            id: "P1".into(),
+            what: "full poll, the same with the rules that loop to alert using `alert_each`".into(),
+            value: helpers,
+            unit: "ms".into(),
+            baseline: Some(Baseline {
+                what: "the same rules in native Rust".into(),
+                value: native,
+                ratio,
+            }),
+            target: "≤ 2×".into(),
+            met: Some(ratio <= 2.0),
+            note: format!(
+                "median of {} runs, release build; benches/reference-helpers/",
+                v["runs"].as_u64().unwrap_or(0)
+            ),
+        });
+    }
+    Ok(figures)
 }
 
 fn fmt_value(v: f64, unit: &str) -> String {
