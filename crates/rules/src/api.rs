@@ -623,16 +623,72 @@ fn count_by(rows: &mut Rows, col: &str) -> Fallible<Map> {
 fn tally(rows: &mut Rows, col: &str) -> Fallible<Rows> {
     let mut counted: Vec<(Cow<'_, str>, i64)> = counts(rows, col)?.into_iter().collect();
     counted.sort_unstable();
-    let mut snap = Snapshot::default();
-    snap.taken_at = rows.snap.taken_at;
-    snap.services = Grid {
-        columns: vec![col.to_string(), "count".to_string()],
-        rows: counted
+    Ok(tally_rows(
+        rows,
+        vec![col.to_string(), "count".to_string()],
+        counted
             .into_iter()
             .map(|(k, n)| vec![Value::Text(k.as_ref().into()), Value::Int(n)])
             .collect(),
+    ))
+}
+
+/// `rows.tally(col, largest)`: [`tally`], each row also carrying the other columns of the
+/// group's row with the largest `largest` (the first of equals, as `top(1, largest)` picks;
+/// no values when no row of the group has a number there).
+fn tally_largest(rows: &mut Rows, col: &str, largest: &str) -> Fallible<Rows> {
+    let c = rows.col(col)?;
+    let l = rows.col(largest)?;
+    let mut groups: FxHashMap<Cow<'_, str>, (i64, Option<(f64, u32)>)> = FxHashMap::default();
+    for r in rows.indices() {
+        let Some(k) = key_of(rows.value(r, c)) else {
+            continue;
+        };
+        let g = groups.entry(k).or_default();
+        g.0 += 1;
+        if let Some(v) = rows.value(r, l).as_f64()
+            && g.1.is_none_or(|(best, _)| v > best)
+        {
+            g.1 = Some((v, r));
+        }
+    }
+    let mut groups: Vec<_> = groups.into_iter().collect();
+    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let source = &rows.grid().columns;
+    // The columns the rule declared (another rule's are not this one's to read).
+    let declared = |name: &str| {
+        with_ctx(|ctx| match rows.table {
+            Table::Services => ctx.needs.services.contains(name),
+            Table::Agents => ctx.needs.agents.contains(name),
+            Table::Chat | Table::Tally => true,
+        })
+        .unwrap_or(true)
     };
-    Ok(Rows::all(Arc::new(snap), Table::Tally))
+    let others: Vec<usize> = (0..source.len())
+        .filter(|&i| source[i] != col && source[i] != "count" && declared(&source[i]))
+        .collect();
+    let mut columns = vec![col.to_string(), "count".to_string()];
+    columns.extend(others.iter().map(|&i| source[i].clone()));
+    let out = groups
+        .into_iter()
+        .map(|(k, (n, best))| {
+            let mut row = vec![Value::Text(k.as_ref().into()), Value::Int(n)];
+            row.extend(others.iter().map(|&i| match best {
+                Some((_, r)) => rows.value(r, Some(i)).clone(),
+                None => Value::None,
+            }));
+            row
+        })
+        .collect();
+    Ok(tally_rows(rows, columns, out))
+}
+
+/// The rows of a tally of `rows`.
+fn tally_rows(rows: &Rows, columns: Vec<String>, out: Vec<Vec<Value>>) -> Rows {
+    let mut snap = Snapshot::default();
+    snap.taken_at = rows.snap.taken_at;
+    snap.services = Grid { columns, rows: out };
+    Rows::all(Arc::new(snap), Table::Tally)
 }
 
 fn group_by(rows: &mut Rows, col: &str) -> Fallible<Map> {
@@ -1167,6 +1223,7 @@ pub(crate) fn register(engine: &mut Engine) {
         .register_fn("count_by", count_by)
         .register_fn("group_by", group_by)
         .register_fn("tally", tally)
+        .register_fn("tally", tally_largest)
         .register_type_with_name::<ColumnRef>("Column")
         .register_fn("column", |name: &str| ColumnRef(name.into()))
         .register_fn("top", top)

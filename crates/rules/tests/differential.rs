@@ -166,6 +166,12 @@ fn a_bad_template_is_an_error_that_says_what_to_write() {
                 .to_string(),
             "did you mean `count`",
         ),
+        // A tally carries only the columns the rule declared.
+        (
+            "alert_each(services.tally(\"name\", \"in_calls_waiting\"), \"k:{name}\", \"{agents_ready}\", \"\")"
+                .to_string(),
+            "unknown column `agents_ready`",
+        ),
     ];
     let snap = Arc::new(synthetic::synthetic(7, 300));
     for (i, (line, want)) in cases.iter().enumerate() {
@@ -173,7 +179,7 @@ fn a_bad_template_is_an_error_that_says_what_to_write() {
         std::fs::write(
             &file,
             format!(
-                "const RULE = #{{ name: \"t\", needs: #{{ services: [\"name\"] }} }};\n{line};\n"
+                "const RULE = #{{ name: \"t\", needs: #{{ services: [\"name\", \"in_calls_waiting\"] }} }};\n{line};\n"
             ),
         )
         .unwrap();
