@@ -639,7 +639,9 @@ fn tally(rows: &mut Rows, col: &str) -> Fallible<Rows> {
 fn tally_largest(rows: &mut Rows, col: &str, largest: &str) -> Fallible<Rows> {
     let c = rows.col(col)?;
     let l = rows.col(largest)?;
-    let mut groups: FxHashMap<Cow<'_, str>, (i64, Option<(f64, u32)>)> = FxHashMap::default();
+    // Per value: how many rows, and the largest number with its row.
+    type Group = (i64, Option<(f64, u32)>);
+    let mut groups: FxHashMap<Cow<'_, str>, Group> = FxHashMap::default();
     for r in rows.indices() {
         let Some(k) = key_of(rows.value(r, c)) else {
             continue;
