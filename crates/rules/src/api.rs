@@ -399,15 +399,7 @@ fn scan(rows: &Rows, c: Option<usize>, keep: impl Fn(&Value) -> bool) -> Vec<u32
 /// ignoring case; text compares with text, numbers with numbers (ints and floats alike), flags
 /// with flags; anything else does not match, except that `!=` keeps every cell with a value.
 fn where_rows(rows: &Rows, c: Option<usize>, op: Op, needle: &Needle) -> Vec<u32> {
-    let ord_ok = move |ord: Option<Ordering>| match op {
-        Op::Eq => ord == Some(Ordering::Equal),
-        Op::Gt => ord == Some(Ordering::Greater),
-        Op::Ge => matches!(ord, Some(Ordering::Greater | Ordering::Equal)),
-        Op::Lt => ord == Some(Ordering::Less),
-        Op::Le => matches!(ord, Some(Ordering::Less | Ordering::Equal)),
-        // Both have their own arms below.
-        Op::Ne | Op::Contains => false,
-    };
+    let ord_ok = move |ord: Option<Ordering>| ord_keeps(op, ord);
     match (op, needle) {
         (Op::Eq, Needle::Unit) => scan(rows, c, Value::is_none),
         (Op::Ne, Needle::Unit) => scan(rows, c, |v| !v.is_none()),
@@ -482,17 +474,20 @@ fn keeps(op: Op, needle: &Needle, v: &Value) -> bool {
         }
         (Op::Contains, _) => false,
         (Op::Ne, needle) => !v.is_none() && needle.compare(v) != Some(Ordering::Equal),
-        (op, needle) => {
-            let ord = needle.compare(v);
-            match op {
-                Op::Eq => ord == Some(Ordering::Equal),
-                Op::Gt => ord == Some(Ordering::Greater),
-                Op::Ge => matches!(ord, Some(Ordering::Greater | Ordering::Equal)),
-                Op::Lt => ord == Some(Ordering::Less),
-                Op::Le => matches!(ord, Some(Ordering::Less | Ordering::Equal)),
-                Op::Ne | Op::Contains => false,
-            }
-        }
+        (op, needle) => ord_keeps(op, needle.compare(v)),
+    }
+}
+
+/// Whether an ordering comparison `op` holds for a cell that compares `ord` with the value.
+fn ord_keeps(op: Op, ord: Option<Ordering>) -> bool {
+    match op {
+        Op::Eq => ord == Some(Ordering::Equal),
+        Op::Gt => ord == Some(Ordering::Greater),
+        Op::Ge => matches!(ord, Some(Ordering::Greater | Ordering::Equal)),
+        Op::Lt => ord == Some(Ordering::Less),
+        Op::Le => matches!(ord, Some(Ordering::Less | Ordering::Equal)),
+        // `!=` and `contains` have arms of their own.
+        Op::Ne | Op::Contains => false,
     }
 }
 
