@@ -332,6 +332,32 @@ async fn guarded<T>(
     }
 }
 
+/// Fetch a configuration list (`cfg/…`) within `timeout`, interrupted by commands: `None`
+/// (logged) when it fails, which costs only what the list was for.
+async fn fetch_cfg<T, E: std::fmt::Display>(
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+    what: &str,
+    timeout: Duration,
+    fetch: impl Future<Output = Result<T, E>>,
+) -> Result<Option<T>, Command> {
+    Ok(
+        match guarded(commands, tokio::time::timeout(timeout, fetch)).await? {
+            Ok(Ok(list)) => Some(list),
+            Ok(Err(e)) => {
+                tracing::warn!("could not fetch the {what}: {e}");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "could not fetch the {what}: no answer within {} s",
+                    timeout.as_secs()
+                );
+                None
+            }
+        },
+    )
+}
+
 /// Aborts a background task when dropped.
 struct AbortOnDrop(JoinHandle<()>);
 
@@ -496,21 +522,13 @@ impl Keeper {
     /// Dispositions, once per session. A failure here costs nothing but the list: it is logged
     /// and the previous list (if any) stays.
     async fn fetch_dispositions(&mut self) -> Result<(), Command> {
-        let timeout = self.options.poll_interval.max(Duration::from_secs(5));
-        let fetch = tokio::time::timeout(
-            timeout,
-            self.client.dispositions(DispositionFilter::default()),
-        );
-        match guarded(&mut self.commands, fetch).await? {
-            Ok(Ok(list)) => {
-                self.session.dispositions_fetched = true;
-                self.dispositions_tx.send_replace(Some(Arc::new(list)));
-            }
-            Ok(Err(e)) => tracing::warn!("could not fetch the disposition list: {e}"),
-            Err(_) => tracing::warn!(
-                "could not fetch the disposition list: no answer within {} s",
-                timeout.as_secs()
-            ),
+        let timeout = self.cfg_timeout();
+        let fetch = self.client.dispositions(DispositionFilter::default());
+        if let Some(list) =
+            fetch_cfg(&mut self.commands, "disposition list", timeout, fetch).await?
+        {
+            self.session.dispositions_fetched = true;
+            self.dispositions_tx.send_replace(Some(Arc::new(list)));
         }
         Ok(())
     }
@@ -518,19 +536,17 @@ impl Keeper {
     /// The ids of the services, for the plan's member grids. A failure costs only those grids
     /// (logged; tried again at the next subscription).
     async fn fetch_service_ids(&mut self) -> Result<(), Command> {
-        let timeout = self.options.poll_interval.max(Duration::from_secs(5));
-        let fetch = tokio::time::timeout(timeout, self.client.services());
-        match guarded(&mut self.commands, fetch).await? {
-            Ok(Ok(list)) => {
-                self.session.service_ids = Some(list.into_iter().map(|s| (s.name, s.id)).collect());
-            }
-            Ok(Err(e)) => tracing::warn!("could not fetch the service list: {e}"),
-            Err(_) => tracing::warn!(
-                "could not fetch the service list: no answer within {} s",
-                timeout.as_secs()
-            ),
+        let timeout = self.cfg_timeout();
+        let fetch = self.client.services();
+        if let Some(list) = fetch_cfg(&mut self.commands, "service list", timeout, fetch).await? {
+            self.session.service_ids = Some(list.into_iter().map(|s| (s.name, s.id)).collect());
         }
         Ok(())
+    }
+
+    /// How long a configuration list (`cfg/…`) may take.
+    fn cfg_timeout(&self) -> Duration {
+        self.options.poll_interval.max(Duration::from_secs(5))
     }
 
     /// The one place that decides what an error means for the session.
