@@ -461,13 +461,24 @@ pub fn agents_page(
         col("reason"),
         col("state_duration"),
     );
-    let text = |row: &[lookout_keeper::Value], c: Option<usize>| -> Option<String> {
+    // A cell's text, borrowed (only the page's rows are copied out).
+    fn text(row: &[lookout_keeper::Value], c: Option<usize>) -> Option<&str> {
         match c.and_then(|c| row.get(c)) {
-            Some(lookout_keeper::Value::Text(t)) if !t.is_empty() => Some(t.to_string()),
+            Some(lookout_keeper::Value::Text(t)) if !t.is_empty() => Some(t),
             _ => None,
         }
-    };
-    let mut teams: Vec<String> = g.rows.iter().filter_map(|r| text(r, team_col)).collect();
+    }
+    fn state_in(row: &[lookout_keeper::Value], c: Option<usize>) -> &str {
+        text(row, c).unwrap_or("logged_out")
+    }
+    let secs =
+        |row: &[lookout_keeper::Value]| dur.and_then(|c| row.get(c)).and_then(|v| v.as_i64());
+    let mut teams: Vec<String> = g
+        .rows
+        .iter()
+        .filter_map(|r| text(r, team_col))
+        .map(str::to_string)
+        .collect();
     teams.sort();
     teams.dedup();
     let names = snap.services.column("name");
@@ -476,38 +487,26 @@ pub fn agents_page(
         .rows
         .iter()
         .filter_map(|r| text(r, names))
+        .map(str::to_string)
         .collect();
     services.sort();
     services.dedup();
     // The service's agents, when the data lists them (sorted login ids).
     let members = service.and_then(|s| snap.members.get(s));
     let service_pending = service.is_some() && members.is_none();
-    let mut rows: Vec<AgentRow> = g
+    let mut picked: Vec<&Vec<lookout_keeper::Value>> = g
         .rows
         .iter()
-        .filter(|r| team.is_none_or(|t| text(r, team_col).as_deref() == Some(t)))
+        .filter(|r| team.is_none_or(|t| text(r, team_col) == Some(t)))
         .filter(|r| {
-            members.is_none_or(|m| text(r, login).is_some_and(|l| m.binary_search(&l).is_ok()))
-        })
-        .map(|r| {
-            let state = text(r, state).unwrap_or_else(|| "logged_out".into());
-            AgentRow {
-                login_id: text(r, login).unwrap_or_default(),
-                name: text(r, name).unwrap_or_default(),
-                team: text(r, team_col).unwrap_or_default(),
-                reason: if state == "not_ready" {
-                    text(r, reason)
-                } else {
-                    None
-                },
-                state,
-                state_secs: dur.and_then(|c| r.get(c)).and_then(|v| v.as_i64()),
-            }
+            members.is_none_or(|m| {
+                text(r, login).is_some_and(|l| m.binary_search_by(|x| x.as_str().cmp(l)).is_ok())
+            })
         })
         .collect();
     let mut counts = AgentCounts::default();
-    for r in &rows {
-        match r.state.as_str() {
+    for r in &picked {
+        match state_in(r, state) {
             "not_ready" => counts.not_ready += 1,
             "after_call_work" => counts.after_call_work += 1,
             "busy" => counts.busy += 1,
@@ -522,18 +521,31 @@ pub fn agents_page(
         "ready" => 3,
         _ => 4,
     };
-    rows.sort_by(|a, b| {
-        rank(&a.state)
-            .cmp(&rank(&b.state))
-            .then(b.state_secs.unwrap_or(0).cmp(&a.state_secs.unwrap_or(0)))
-            .then(a.name.cmp(&b.name))
+    picked.sort_by(|a, b| {
+        rank(state_in(a, state))
+            .cmp(&rank(state_in(b, state)))
+            .then(secs(b).unwrap_or(0).cmp(&secs(a).unwrap_or(0)))
+            .then(text(a, name).unwrap_or("").cmp(text(b, name).unwrap_or("")))
     });
-    let total = rows.len();
+    let total = picked.len();
     let offset = offset.min(total);
-    let rows = rows
+    let rows = picked
         .into_iter()
         .skip(offset)
         .take(limit.min(MAX_AGENTS_PAGE))
+        .map(|r| {
+            let state = state_in(r, state);
+            AgentRow {
+                login_id: text(r, login).unwrap_or_default().to_string(),
+                name: text(r, name).unwrap_or_default().to_string(),
+                team: text(r, team_col).unwrap_or_default().to_string(),
+                reason: (state == "not_ready")
+                    .then(|| text(r, reason).map(str::to_string))
+                    .flatten(),
+                state: state.to_string(),
+                state_secs: secs(r),
+            }
+        })
         .collect();
     AgentsPage {
         total,
