@@ -65,11 +65,16 @@ pub fn read_line(r: &mut impl BufRead) -> std::io::Result<Option<String>> {
     Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
 }
 
-/// Write `msg` as one line.
-pub fn write(w: &mut impl Write, msg: &impl Serialize) -> std::io::Result<()> {
+/// `msg` as one line, newline included.
+fn encode(msg: &impl Serialize) -> std::io::Result<Vec<u8>> {
     let mut line = serde_json::to_vec(msg).map_err(std::io::Error::other)?;
     line.push(b'\n');
-    w.write_all(&line)?;
+    Ok(line)
+}
+
+/// Write `msg` as one line.
+pub fn write(w: &mut impl Write, msg: &impl Serialize) -> std::io::Result<()> {
+    w.write_all(&encode(msg)?)?;
     w.flush()
 }
 
@@ -77,12 +82,20 @@ pub fn write(w: &mut impl Write, msg: &impl Serialize) -> std::io::Result<()> {
 /// overview is dropped (the next one says all of it) or the process is started anew.
 const QUEUE: usize = 256;
 
+/// [`Down::Overview`] as the tray process writes it: the overview straight into the line,
+/// without a `Value` in between.
+#[derive(Serialize)]
+struct OverviewLine<'a, T> {
+    to: &'static str,
+    overview: &'a T,
+}
+
 /// The running window process, as the tray process holds it.
 pub struct Link {
     pid: u32,
     /// To the thread that writes to its stdin (a process that stops reading never blocks the
     /// engine).
-    to: SyncSender<Down>,
+    to: SyncSender<Vec<u8>>,
     /// How many `Show`s were sent.
     shows: u64,
 }
@@ -104,8 +117,10 @@ impl Windows {
         let Ok(mut link) = me.0.lock() else {
             return;
         };
-        let msg = Down::Show {
+        let Some(msg) = as_line(&Down::Show {
             label: label.into(),
+        }) else {
+            return;
         };
         // A process that ended between two messages is started again, once.
         for _ in 0..2 {
@@ -129,26 +144,46 @@ impl Windows {
         tracing::error!("cannot open the {label} window: the window process ends at once");
     }
 
-    /// Tell the window process `msg`, when it runs (an overview nobody looks at is not sent).
+    /// Tell the window process `msg`, when it runs.
     pub fn tell(app: &AppHandle, msg: Down) {
+        Windows::tell_line(app, || as_line(&msg));
+    }
+
+    /// Send the engine's new overview to the windows, when a window process runs (an overview
+    /// nobody looks at is not even written out). Written once, straight to the message line.
+    pub fn tell_overview(app: &AppHandle, overview: &impl Serialize) {
+        Windows::tell_line(app, || {
+            as_line(&OverviewLine {
+                to: "overview",
+                overview,
+            })
+        });
+    }
+
+    fn tell_line(app: &AppHandle, make: impl FnOnce() -> Option<Vec<u8>>) {
         if let Some(me) = app.try_state::<Windows>()
             && let Ok(link) = me.0.lock()
             && let Some(l) = link.as_ref()
+            && let Some(msg) = make()
         {
             send(&l.to, msg);
         }
     }
+}
 
-    /// Whether a window process runs.
-    pub fn running(app: &AppHandle) -> bool {
-        app.try_state::<Windows>()
-            .and_then(|me| me.0.lock().ok().map(|l| l.is_some()))
-            .unwrap_or(false)
+/// `msg` as one line (`None`, logged, when it cannot be written out).
+fn as_line(msg: &impl Serialize) -> Option<Vec<u8>> {
+    match encode(msg) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            tracing::warn!("cannot write a message for the window process: {e}");
+            None
+        }
     }
 }
 
-/// Queue `msg` for the window process: false when it is gone or not reading.
-fn send(to: &SyncSender<Down>, msg: Down) -> bool {
+/// Queue the line `msg` for the window process: false when it is gone or not reading.
+fn send(to: &SyncSender<Vec<u8>>, msg: Vec<u8>) -> bool {
     match to.try_send(msg) {
         Ok(()) => true,
         Err(TrySendError::Full(_)) => {
@@ -173,14 +208,14 @@ fn start(app: &AppHandle, dispatch: Dispatch) -> std::io::Result<Link> {
         .stdin
         .take()
         .ok_or_else(|| std::io::Error::other("the window process has no input"))?;
-    let (to, queue) = std::sync::mpsc::sync_channel::<Down>(QUEUE);
+    let (to, queue) = std::sync::mpsc::sync_channel::<Vec<u8>>(QUEUE);
     std::thread::Builder::new()
         .name("windows-link-out".into())
         .spawn(move || {
             // Ends when the link is dropped (the window process then reads the end of its
             // input, and ends) or the process is gone.
             for msg in queue {
-                if write(&mut stdin, &msg).is_err() {
+                if stdin.write_all(&msg).and_then(|()| stdin.flush()).is_err() {
                     break;
                 }
             }
@@ -213,7 +248,9 @@ fn start(app: &AppHandle, dispatch: Dispatch) -> std::io::Result<Link> {
                                 Ok(Err(v)) => (false, v),
                                 Err(e) => (false, Value::String(e.to_string())),
                             };
-                            send(&replies, Down::Reply { id, ok, value });
+                            if let Some(l) = as_line(&Down::Reply { id, ok, value }) {
+                                send(&replies, l);
+                            }
                         });
                     }
                     Ok(Up::Idle { shown }) => {
@@ -224,7 +261,9 @@ fn start(app: &AppHandle, dispatch: Dispatch) -> std::io::Result<Link> {
                                 .as_ref()
                                 .is_some_and(|l| l.pid == pid && l.shows == shown)
                         {
-                            send(&replies, Down::Quit);
+                            if let Some(l) = as_line(&Down::Quit) {
+                                send(&replies, l);
+                            }
                             *link = None;
                         }
                     }
@@ -275,5 +314,20 @@ mod tests {
         let endless = std::io::Read::take(std::io::repeat(b'x'), MAX_LINE + 10);
         let mut r = std::io::BufReader::new(endless);
         assert!(read_line(&mut r).is_err());
+    }
+
+    #[test]
+    fn the_overview_written_straight_to_its_line_is_the_overview_message() {
+        let o = serde_json::json!({"detail": "live", "alerts": [1, 2]});
+        let l = as_line(&OverviewLine {
+            to: "overview",
+            overview: &o,
+        })
+        .unwrap();
+        let read = read_line(&mut std::io::Cursor::new(l)).unwrap().unwrap();
+        match serde_json::from_str::<Down>(&read).unwrap() {
+            Down::Overview { overview } => assert_eq!(overview, o),
+            other => panic!("{other:?}"),
+        }
     }
 }

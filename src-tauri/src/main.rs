@@ -281,12 +281,7 @@ fn publish(app: &AppHandle, o: Arc<Overview>, tenant: &str, shown: &mut Shown) {
             *shown = Some((state, entries));
         }
     }
-    if Windows::running(app) {
-        match serde_json::to_value(&*o) {
-            Ok(overview) => Windows::tell(app, Down::Overview { overview }),
-            Err(e) => tracing::warn!("cannot send the overview to its window: {e}"),
-        }
-    }
+    Windows::tell_overview(app, &*o);
 }
 
 /// Turn each new state of the pipeline into the app's view, for the windows and the tray.
@@ -678,8 +673,8 @@ fn main() {
         .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
             if args.iter().any(|a| a == CLOSE_ARG) {
                 tracing::debug!("launched again with {CLOSE_ARG}: closing the windows");
-                for label in ["overview", "settings", "welcome", "wallboard"] {
-                    close(app, label);
+                for w in &app.config().app.windows {
+                    close(app, &w.label);
                 }
                 return;
             }
