@@ -208,6 +208,9 @@ fn forward(invoke: Invoke) {
             w.insert(id, tx);
         }
         if !here.send(&Up::Call { id, cmd, args }) {
+            if let Ok(mut w) = here.waiting.lock() {
+                w.remove(&id);
+            }
             return Err(InvokeError::from("Lookout's engine is not reachable"));
         }
         match rx.await {

@@ -742,11 +742,13 @@ fn the_agents_view_lists_who_is_not_ready_with_reason_and_time_and_filters_by_te
         "the ones not ready come first: {row:?}"
     );
     // Filter by another team: that agent is not listed; by theirs: listed.
-    let pick = |t: &str| {
+    // Choose `value` in the filter `select`, as a person does (the page hears a change).
+    let choose = |select: &str, value: &str| {
         d.script(&format!(
-            "const s = document.getElementById('agents-team'); s.value = {t:?}; s.dispatchEvent(new Event('change')); return s.value"
+            "const s = document.getElementById({select:?}); s.value = {value:?}; s.dispatchEvent(new Event('change')); return s.value"
         ))
     };
+    let pick = |t: &str| choose("agents-team", t);
     let teams = d.script("return [...document.getElementById('agents-team').options].map(o => o.value).filter(v => v)");
     let other = teams
         .as_array()
@@ -781,11 +783,7 @@ fn the_agents_view_lists_who_is_not_ready_with_reason_and_time_and_filters_by_te
     // By service: the scenario holds every agent of Billing in a meeting, so with Billing
     // chosen every row is that, with nobody ready, though other agents are busy or ready.
     assert_eq!(pick(""), json!(""));
-    let pick_service = |s: &str| {
-        d.script(&format!(
-            "const s = document.getElementById('agents-service'); s.value = {s:?}; s.dispatchEvent(new Event('change')); return s.value"
-        ))
-    };
+    let pick_service = |s: &str| choose("agents-service", s);
     assert_eq!(pick_service("Billing"), json!("Billing"));
     let only_meeting = "const rows = [...document.querySelectorAll('#agents tbody tr')]; const counts = document.getElementById('agents-counts').innerText; return rows.length > 0 && !counts.startsWith('Finding') && rows.every(r => r.cells[2].innerText === 'not ready' && r.cells[3].innerText === 'Meeting') ? counts : null";
     let counts = d.wait_for(
