@@ -327,6 +327,17 @@ impl Needle {
         }
     }
 
+    /// A cell as what another cell is compared with (`where(…, column(…))`).
+    fn of_value(v: &Value) -> Needle {
+        match v {
+            Value::None => Needle::Unit,
+            Value::Int(i) => Needle::Number(*i as f64),
+            Value::Float(f) => Needle::Number(*f),
+            Value::Bool(b) => Needle::Bool(*b),
+            Value::Text(t) => Needle::Text(ImmutableString::from(&**t)),
+        }
+    }
+
     /// `None` when they cannot be compared (no value, or a number against text).
     fn compare(&self, cell: &Value) -> Option<Ordering> {
         match (self, cell) {
@@ -434,19 +445,6 @@ fn where_rows(rows: &Rows, c: Option<usize>, op: Op, needle: &Needle) -> Vec<u32
 /// `column(name)`: in `where`, another column of the same row to compare with.
 #[derive(Clone)]
 pub struct ColumnRef(ImmutableString);
-
-impl Needle {
-    /// A cell as what another cell is compared with.
-    fn of_value(v: &Value) -> Needle {
-        match v {
-            Value::None => Needle::Unit,
-            Value::Int(i) => Needle::Number(*i as f64),
-            Value::Float(f) => Needle::Number(*f),
-            Value::Bool(b) => Needle::Bool(*b),
-            Value::Text(t) => Needle::Text(ImmutableString::from(&**t)),
-        }
-    }
-}
 
 /// The rows whose cell in `c` compares by `op` with their own cell in `other`, as
 /// `where(col, op, value)` compares with a value.
