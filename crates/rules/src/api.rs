@@ -304,46 +304,53 @@ pub(crate) fn to_dynamic(v: &Value) -> Dynamic {
 }
 
 /// A script value to compare cells with, classified once per helper call rather than per row.
-enum Needle {
+/// It borrows its text: from the script's value, or from another cell of the grid.
+enum Needle<'a> {
     Unit,
+    /// Integers compare exactly with integer cells, as Rhai compares two integers.
+    Int(i64),
     Number(f64),
     Bool(bool),
-    Text(ImmutableString),
+    Text(Cow<'a, str>),
     Other,
 }
 
-impl Needle {
-    fn of(d: &Dynamic) -> Needle {
+impl<'a> Needle<'a> {
+    fn of(d: &Dynamic) -> Needle<'a> {
         if d.is_unit() {
             Needle::Unit
-        } else if let Some(n) = number(d) {
-            Needle::Number(n)
+        } else if let Ok(i) = d.as_int() {
+            Needle::Int(i)
+        } else if let Ok(f) = d.as_float() {
+            Needle::Number(f)
         } else if let Ok(b) = d.as_bool() {
             Needle::Bool(b)
         } else if let Ok(s) = d.as_immutable_string_ref() {
-            Needle::Text(s.clone())
+            Needle::Text(Cow::Owned(s.to_string()))
         } else {
             Needle::Other
         }
     }
 
     /// A cell as what another cell is compared with (`where(…, column(…))`).
-    fn of_value(v: &Value) -> Needle {
+    fn of_value(v: &'a Value) -> Needle<'a> {
         match v {
             Value::None => Needle::Unit,
-            Value::Int(i) => Needle::Number(*i as f64),
+            Value::Int(i) => Needle::Int(*i),
             Value::Float(f) => Needle::Number(*f),
             Value::Bool(b) => Needle::Bool(*b),
-            Value::Text(t) => Needle::Text(ImmutableString::from(&**t)),
+            Value::Text(t) => Needle::Text(Cow::Borrowed(t)),
         }
     }
 
     /// `None` when they cannot be compared (no value, or a number against text).
     fn compare(&self, cell: &Value) -> Option<Ordering> {
         match (self, cell) {
+            (Needle::Int(n), Value::Int(c)) => Some(c.cmp(n)),
+            (Needle::Int(n), cell) => cell.as_f64()?.partial_cmp(&(*n as f64)),
             (Needle::Number(n), cell) => cell.as_f64()?.partial_cmp(n),
             (Needle::Bool(b), Value::Bool(c)) => Some(c.cmp(b)),
-            (Needle::Text(s), Value::Text(t)) => Some((**t).cmp(s.as_str())),
+            (Needle::Text(s), Value::Text(t)) => Some((**t).cmp(s.as_ref())),
             _ => None,
         }
     }
@@ -418,23 +425,17 @@ fn where_rows(rows: &Rows, c: Option<usize>, op: Op, needle: &Needle) -> Vec<u32
         (Op::Contains, Needle::Text(s)) => {
             let lower = s.to_lowercase();
             scan(rows, c, |v| match v {
-                Value::Text(t) => t.to_lowercase().contains(&lower),
+                Value::Text(t) => contains_ignoring_case(t, &lower),
                 _ => false,
             })
         }
         (Op::Contains, _) => Vec::new(),
         // Text equality is the common case (states, names): equal-or-not, which rejects
         // different lengths without looking at the bytes.
-        (Op::Eq, Needle::Text(s)) => {
-            let s = s.as_str();
-            scan(rows, c, |v| matches!(v, Value::Text(t) if **t == *s))
-        }
-        (Op::Ne, Needle::Text(s)) => {
-            let s = s.as_str();
-            scan(rows, c, |v| {
-                !v.is_none() && !matches!(v, Value::Text(t) if **t == *s)
-            })
-        }
+        (Op::Eq, Needle::Text(s)) => scan(rows, c, |v| matches!(v, Value::Text(t) if **t == **s)),
+        (Op::Ne, Needle::Text(s)) => scan(rows, c, |v| {
+            !v.is_none() && !matches!(v, Value::Text(t) if **t == **s)
+        }),
         (Op::Ne, needle) => scan(rows, c, |v| {
             !v.is_none() && needle.compare(v) != Some(Ordering::Equal)
         }),
@@ -442,18 +443,116 @@ fn where_rows(rows: &Rows, c: Option<usize>, op: Op, needle: &Needle) -> Vec<u32
     }
 }
 
-/// `column(name)`: in `where`, another column of the same row to compare with.
-#[derive(Clone)]
-pub struct ColumnRef(ImmutableString);
+/// Whether `text` contains `lower` (already lowercase), ignoring case as `to_lowercase` does.
+/// ASCII text against an ASCII needle, by far the common case, is compared in place; only
+/// other text is lowercased into a new string.
+fn contains_ignoring_case(text: &str, lower: &str) -> bool {
+    if lower.is_empty() {
+        return true;
+    }
+    if text.is_ascii() && lower.is_ascii() {
+        let needle = lower.as_bytes();
+        return text
+            .as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle));
+    }
+    text.to_lowercase().contains(lower)
+}
 
-/// The rows whose cell in `c` compares by `op` with their own cell in `other`, as
+/// `column(name)`, and arithmetic on it with numbers and other columns: in `where`, a value of
+/// the same row to compare with, computed in Rust (`(column("agents_ready") + 1) * 3`).
+#[derive(Clone)]
+pub struct ColumnRef(Arc<Expr>);
+
+enum Expr {
+    Column(ImmutableString),
+    Int(i64),
+    Float(f64),
+    Arith(Arith, Arc<Expr>, Arc<Expr>),
+}
+
+#[derive(Clone, Copy)]
+enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// An [`Expr`] with its columns looked up (and checked against `needs`) once per call.
+enum Resolved {
+    Column(Option<usize>),
+    Number(Value),
+    Arith(Arith, Box<Resolved>, Box<Resolved>),
+}
+
+impl Expr {
+    fn resolve(&self, rows: &Rows) -> Fallible<Resolved> {
+        Ok(match self {
+            Expr::Column(name) => Resolved::Column(rows.col(name)?),
+            Expr::Int(i) => Resolved::Number(Value::Int(*i)),
+            Expr::Float(f) => Resolved::Number(Value::Float(*f)),
+            Expr::Arith(op, a, b) => {
+                Resolved::Arith(*op, Box::new(a.resolve(rows)?), Box::new(b.resolve(rows)?))
+            }
+        })
+    }
+}
+
+impl Resolved {
+    /// Row `r`'s value. Arithmetic is Rhai's: integers stay integers (division truncates),
+    /// a float makes a float. What has no answer is no value: a missing or non-numeric
+    /// operand, division by zero, an integer overflow, a float that is not finite.
+    fn value<'a>(&'a self, rows: &'a Rows, r: u32) -> Cow<'a, Value> {
+        match self {
+            Resolved::Column(c) => Cow::Borrowed(rows.value(r, *c)),
+            Resolved::Number(n) => Cow::Borrowed(n),
+            Resolved::Arith(op, a, b) => {
+                Cow::Owned(arith(*op, &a.value(rows, r), &b.value(rows, r)))
+            }
+        }
+    }
+}
+
+fn arith(op: Arith, a: &Value, b: &Value) -> Value {
+    match (a, b) {
+        (Value::Int(a), Value::Int(b)) => {
+            let v = match op {
+                Arith::Add => a.checked_add(*b),
+                Arith::Sub => a.checked_sub(*b),
+                Arith::Mul => a.checked_mul(*b),
+                Arith::Div => a.checked_div(*b),
+            };
+            v.map_or(Value::None, Value::Int)
+        }
+        (a, b) => {
+            let (Some(a), Some(b)) = (a.as_f64(), b.as_f64()) else {
+                return Value::None;
+            };
+            let v = match op {
+                Arith::Add => a + b,
+                Arith::Sub => a - b,
+                Arith::Mul => a * b,
+                Arith::Div => a / b,
+            };
+            if v.is_finite() {
+                Value::Float(v)
+            } else {
+                Value::None
+            }
+        }
+    }
+}
+
+/// The rows whose cell in `c` compares by `op` with their own value of `other`, as
 /// `where(col, op, value)` compares with a value.
-fn where_columns(rows: &Rows, c: Option<usize>, op: Op, other: Option<usize>) -> Vec<u32> {
+fn where_columns(rows: &Rows, c: Option<usize>, op: Op, other: &Resolved) -> Vec<u32> {
     rows.indices()
         .filter(|&r| {
             keeps(
                 op,
-                &Needle::of_value(rows.value(r, other)),
+                &Needle::of_value(&other.value(rows, r)),
                 rows.value(r, c),
             )
         })
@@ -468,7 +567,7 @@ fn keeps(op: Op, needle: &Needle, v: &Value) -> bool {
         (Op::Ne, Needle::Unit) => !v.is_none(),
         (_, Needle::Unit) => false,
         (Op::Contains, Needle::Text(s)) => {
-            matches!(v, Value::Text(t) if t.to_lowercase().contains(&s.to_lowercase()))
+            matches!(v, Value::Text(t) if contains_ignoring_case(t, &s.to_lowercase()))
         }
         (Op::Contains, _) => false,
         (Op::Ne, needle) => !v.is_none() && needle.compare(v) != Some(Ordering::Equal),
@@ -493,8 +592,8 @@ fn where_op(rows: &mut Rows, col: &str, op: &str, value: Dynamic) -> Fallible<Ro
     let c = rows.col(col)?;
     let op = Op::parse(op)?;
     if let Some(other) = value.clone().try_cast::<ColumnRef>() {
-        let o = rows.col(&other.0)?;
-        let out = where_columns(rows, c, op, o);
+        let other = other.0.resolve(rows)?;
+        let out = where_columns(rows, c, op, &other);
         return Ok(rows.select(out));
     }
     let out = where_rows(rows, c, op, &Needle::of(&value));
@@ -1220,7 +1319,9 @@ pub(crate) fn register(engine: &mut Engine) {
         .register_fn("tally", tally)
         .register_fn("tally", tally_largest)
         .register_type_with_name::<ColumnRef>("Column")
-        .register_fn("column", |name: &str| ColumnRef(name.into()))
+        .register_fn("column", |name: &str| {
+            ColumnRef(Arc::new(Expr::Column(name.into())))
+        })
         .register_fn("top", top)
         .register_fn("sum", sum)
         .register_fn("min", |r: &mut Rows, c: &str| extreme(r, c, Ordering::Less))
@@ -1322,6 +1423,38 @@ pub(crate) fn register(engine: &mut Engine) {
         )*};
     }
     unit_cmp!(">", ">=", "<", "<=");
+    engine.register_fn(">", |_: (), _: ()| false);
+    engine.register_fn(">=", |_: (), _: ()| false);
+    engine.register_fn("<", |_: (), _: ()| false);
+    engine.register_fn("<=", |_: (), _: ()| false);
+    // Arithmetic with no value has no value: `(s.agents_ready + 1) * 3` is `()` while there is
+    // no reading, and then compares as false, instead of failing the rule.
+    for op in ["+", "-", "*", "/", "%"] {
+        engine.register_fn(op, |_: (), _: i64| ());
+        engine.register_fn(op, |_: (), _: f64| ());
+        engine.register_fn(op, |_: i64, _: ()| ());
+        engine.register_fn(op, |_: f64, _: ()| ());
+        engine.register_fn(op, |_: (), _: ()| ());
+    }
+    // The same arithmetic on `column(…)`, to compare with in `where`.
+    for (name, op) in [
+        ("+", Arith::Add),
+        ("-", Arith::Sub),
+        ("*", Arith::Mul),
+        ("/", Arith::Div),
+    ] {
+        let of = move |a: Arc<Expr>, b: Arc<Expr>| ColumnRef(Arc::new(Expr::Arith(op, a, b)));
+        let num = |e: Expr| Arc::new(e);
+        engine.register_fn(name, move |a: ColumnRef, b: ColumnRef| of(a.0, b.0));
+        engine.register_fn(name, move |a: ColumnRef, b: i64| of(a.0, num(Expr::Int(b))));
+        engine.register_fn(name, move |a: ColumnRef, b: f64| {
+            of(a.0, num(Expr::Float(b)))
+        });
+        engine.register_fn(name, move |a: i64, b: ColumnRef| of(num(Expr::Int(a)), b.0));
+        engine.register_fn(name, move |a: f64, b: ColumnRef| {
+            of(num(Expr::Float(a)), b.0)
+        });
+    }
     engine.register_fn("available", |stat: &str| -> bool {
         with_ctx(|ctx| {
             let s = &ctx.snap;
@@ -1436,6 +1569,36 @@ mod tests {
             assert_eq!(kept(&mut rows(), "v", op, value), want, "{shown}");
         }
         assert!(where_op(&mut rows(), "v", "=~", Dynamic::UNIT).is_err());
+    }
+
+    #[test]
+    fn contains_ignores_case_in_any_script() {
+        let lower = |s: &str| s.to_lowercase();
+        let cases = [
+            ("I need a SUPERVISOR now", "Supervisor", true),
+            ("supervisor", "supervisor", true),
+            ("super visor", "supervisor", false),
+            ("ab", "abc", false),
+            ("anything", "", true),
+            ("", "", true),
+            ("", "a", false),
+            // Not ASCII: lowercased as `to_lowercase` does, letters beyond ASCII included.
+            ("ÉCOLE du soir", "école", true),
+            ("\u{212A}ELVIN", "kelvin", true),
+            ("STRASSE", "straße", false),
+        ];
+        for (text, needle, want) in cases {
+            assert_eq!(
+                contains_ignoring_case(text, &lower(needle)),
+                want,
+                "{text:?} contains {needle:?}"
+            );
+            assert_eq!(
+                want,
+                text.to_lowercase().contains(&lower(needle)),
+                "the same as lowercasing both: {text:?} {needle:?}"
+            );
+        }
     }
 
     #[test]

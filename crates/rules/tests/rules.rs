@@ -158,6 +158,21 @@ fn the_helpers_answer_in_rust_over_the_snapshot() {
             r#"let n = 0; for a in agents { if a["acd_state"] == () { n += 1; } } alert("x", `${n}`, "");"#,
             &["1"],
         ),
+        (
+            // Arithmetic with no value has no value, and compares false: no error.
+            r#"let x = totals.service_level + 1; alert("x", `${x == ()} ${x > 5} ${2 * () == ()} ${() - () == ()} ${x <= ()}`, "");"#,
+            &["true false true true false"],
+        ),
+        (
+            // `where` against arithmetic on the row's own columns, computed in Rust.
+            r#"let pressed = services.where("in_calls_waiting", ">", (column("agents_ready") + 1) * 2);
+               let slow = services.where("in_max_wait_time", ">", column("in_calls_waiting") * 20);
+               let thin = services.where("agents_ready", "<", 0.5 * column("in_calls_waiting"));
+               let none = services.where("in_calls_waiting", ">", column("in_max_wait_time") / 0);
+               let diff = services.where("in_calls_waiting", "==", column("agents_ready") - column("agents_ready") + 3);
+               alert("c", `${join(pressed.values("name"), ",")} ${join(slow.values("name"), ",")} ${join(thin.values("name"), ",")} ${none.len()} ${join(diff.values("name"), ",")}`, "");"#,
+            &["Billing Billing Billing 0 Sales"],
+        ),
     ];
     for (body, want) in cases {
         let want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
