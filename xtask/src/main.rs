@@ -7,8 +7,8 @@ use anyhow::{Context, Result, bail};
 /// Debian/Ubuntu packages the build and the tests need.
 /// `build-essential` and `pkg-config` build the C parts of the TLS stack; `ca-certificates`
 /// lets the client verify real tenants; `dbus-daemon` gives the desktop-notification tests a
-/// private session bus; `nats-server` is the broker team mode's tests start; the rest build
-/// the desktop app and run its tests headless.
+/// private session bus; `nats-server` is the broker team mode's tests start; `valgrind` counts
+/// the rule benchmark's instructions; the rest build the desktop app and run its tests headless.
 const PACKAGES: &[&str] = &[
     "build-essential",
     "pkg-config",
@@ -24,6 +24,8 @@ const PACKAGES: &[&str] = &[
     "at-spi2-core",
     // Team mode's broker: the tests start their own.
     "nats-server",
+    // The rule benchmark counts instructions with callgrind.
+    "valgrind",
 ];
 
 const HELP: &str = "\

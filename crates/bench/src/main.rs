@@ -267,6 +267,27 @@ fn p1_from(path: &Path) -> anyhow::Result<Vec<Figure>> {
             ),
         });
     }
+    // Instructions per poll (callgrind), when valgrind was there to count them.
+    let count = |k: &str| v["instructions_per_poll"][k].as_f64();
+    if let (Some(helpers), Some(loops)) = (count("alert_each"), count("rhai")) {
+        figures.push(Figure {
+            id: "P1".into(),
+            what: "instructions per full poll, the rules rewritten with the helpers".into(),
+            value: helpers / 1e6,
+            unit: "M".into(),
+            baseline: Some(Baseline {
+                what: "the rules as written (loops)".into(),
+                value: loops / 1e6,
+                ratio: helpers / loops,
+            }),
+            target: "≤ 8 M".into(),
+            met: Some(helpers <= 8e6),
+            note: format!(
+                "callgrind; native Rust {}",
+                count("native").map_or("–".into(), |n| format!("{:.1} M", n / 1e6))
+            ),
+        });
+    }
     Ok(figures)
 }
 

@@ -388,6 +388,39 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+/// Instructions of one full poll of `profile` (`full`, `full-alert-each`, `native`), counted by
+/// callgrind: this benchmark again under valgrind with `--profile P --runs 10`, then `--runs
+/// 30`; the difference over 20 runs, so loading and checking cancel out. `None` without
+/// valgrind (an instruction count does not vary from run to run or machine to machine the
+/// way a time does).
+fn instructions(profile: &str) -> Option<f64> {
+    let exe = std::env::current_exe().ok()?;
+    let count = |runs: &str| -> Option<f64> {
+        let out = std::process::Command::new("valgrind")
+            .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+            .arg(&exe)
+            .args(["--profile", profile, "--runs", runs])
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            eprintln!(
+                "callgrind --profile {profile} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
+            return None;
+        }
+        // "==123== Collected : 207660235"
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .find_map(|l| l.split("Collected :").nth(1))
+            .and_then(|n| n.trim().parse().ok())
+    };
+    Some((count("30")? - count("10")?) / 20.0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -489,7 +522,8 @@ fn main() {
     // `--time DIR`: the median of each rule in DIR over the same snapshot.
     // `--profile RULE`: only that rule (from the reference set, the shipped pack or DIR; `full`
     // for the whole reference set as a poll runs it, `full-alert-each` for it with the rules
-    // that use `alert_each`), over and over for 20 s, for a profiler.
+    // rewritten with the helpers, `native` for their Rust twins), over and over for 20 s, for
+    // a profiler.
     let flag = |name: &str| {
         args.iter()
             .position(|a| a == name)
@@ -505,7 +539,11 @@ fn main() {
     if let Some(id) = flag("--profile") {
         // `full`: the whole reference set, as a poll runs it.
         let mut ev = Evaluator::default();
-        let mut run: Box<dyn FnMut()> = if id == "full" || id == "full-alert-each" {
+        let mut run: Box<dyn FnMut()> = if id == "native" {
+            Box::new(|| {
+                std::hint::black_box(native::all(&snap, &prev));
+            })
+        } else if id == "full" || id == "full-alert-each" {
             let set = if id == "full" {
                 &reference
             } else {
@@ -618,6 +656,12 @@ fn main() {
         std::hint::black_box(e);
     });
     let ratio = full_rhai.as_secs_f64() / full_native.as_secs_f64();
+    eprintln!("rules bench: counting instructions with callgrind (about 20 s)");
+    let counts: Vec<Option<f64>> = ["full", "full-alert-each", "native"]
+        .into_iter()
+        .map(instructions)
+        .collect();
+    let millions = |c: Option<f64>| c.map_or("–".to_string(), |c| format!("{:.1} M", c / 1e6));
     let ratio_helpers = full_helpers.as_secs_f64() / full_native.as_secs_f64();
 
     println!(
@@ -631,7 +675,7 @@ fn main() {
         snap.totals.len()
     );
     println!(
-        "| rule | Rhai, loops (µs) | Rhai, `alert_each` (µs) | native (µs) | alerts |\n|---|---:|---:|---:|---:|"
+        "| rule | Rhai, loops (µs) | Rhai, helpers (µs) | native (µs) | alerts |\n|---|---:|---:|---:|---:|"
     );
     for (id, r, h, nat) in &rows {
         let alerts = native_found
@@ -646,11 +690,14 @@ fn main() {
         );
     }
     println!(
-        "\n| full poll | median | to native |\n|---|---:|---:|\n| 20 reference rules, Rhai, as written (loops) | {:.2} ms | {ratio:.1}× |\n| 20 reference rules, Rhai, {} of them with `alert_each` | {:.2} ms | **{ratio_helpers:.1}×** |\n| 20 reference rules, native Rust | {:.3} ms | 1× |\n| shipped pack ({} rules), Rhai | {:.2} ms | |",
+        "\n| full poll | median | to native | instructions (callgrind) |\n|---|---:|---:|---:|\n| 20 reference rules, Rhai, as written (loops) | {:.2} ms | {ratio:.1}× | {} |\n| 20 reference rules, Rhai, {} of them rewritten with the helpers | {:.2} ms | **{ratio_helpers:.1}×** | **{}** |\n| 20 reference rules, native Rust | {:.3} ms | 1× | {} |\n| shipped pack ({} rules), Rhai | {:.2} ms | | |",
         full_rhai.as_secs_f64() * 1e3,
+        millions(counts[0]),
         rewritten.len(),
         full_helpers.as_secs_f64() * 1e3,
+        millions(counts[1]),
         full_native.as_secs_f64() * 1e3,
+        millions(counts[2]),
         shipped.rules().count(),
         full_shipped.as_secs_f64() * 1e3,
     );
@@ -658,12 +705,16 @@ fn main() {
     for (id, t) in &shipped_rows {
         println!("| {id} | {:.1} |", us(*t));
     }
+    let met = |ok: bool| if ok { "Met." } else { "Not met." };
     println!(
         "\nTargets: full poll ≤ 4× native and ≤ 2 ms median (release). {}",
-        if ratio <= 4.0 && full_rhai <= Duration::from_millis(2) {
-            "Met."
-        } else {
-            "Not met."
+        met(ratio <= 4.0 && full_rhai <= Duration::from_millis(2))
+    );
+    println!(
+        "With the helpers: ≤ 2× native and ≤ 8 M instructions. {}",
+        match counts[1] {
+            Some(c) => met(ratio_helpers <= 2.0 && c <= 8e6),
+            None => "Instructions not counted (no valgrind).",
         }
     );
     if let Some(path) = json_out {
@@ -679,6 +730,11 @@ fn main() {
                 "native": full_native.as_secs_f64() * 1e3,
                 "ratio": ratio,
                 "shipped": full_shipped.as_secs_f64() * 1e3,
+            },
+            "instructions_per_poll": {
+                "rhai": counts[0],
+                "alert_each": counts[1],
+                "native": counts[2],
             }
         });
         if let Some(dir) = path.parent() {
