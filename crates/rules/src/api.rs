@@ -748,21 +748,9 @@ fn tally_largest(rows: &mut Rows, col: &str, largest: &str) -> Fallible<Rows> {
     }
     let mut groups: Vec<_> = groups.into_iter().collect();
     groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let source = &rows.grid().columns;
-    // The columns the rule declared (another rule's are not this one's to read).
-    let declared = |name: &str| {
-        with_ctx(|ctx| match rows.table {
-            Table::Services => ctx.needs.services.contains(name),
-            Table::Agents => ctx.needs.agents.contains(name),
-            Table::Chat | Table::Tally => true,
-        })
-        .unwrap_or(true)
-    };
-    let others: Vec<usize> = (0..source.len())
-        .filter(|&i| source[i] != col && source[i] != "count" && declared(&source[i]))
-        .collect();
+    let (names, others) = declared_columns(rows, &[col, "count"]);
     let mut columns = vec![col.to_string(), "count".to_string()];
-    columns.extend(others.iter().map(|&i| source[i].clone()));
+    columns.extend(names);
     let out = groups
         .into_iter()
         .map(|(k, (n, best))| {
@@ -775,6 +763,56 @@ fn tally_largest(rows: &mut Rows, col: &str, largest: &str) -> Fallible<Rows> {
         })
         .collect();
     Ok(tally_rows(rows, columns, out))
+}
+
+/// `rows.change_since(before, key, col)`: the rows of `rows` that `before` (the same grid of an
+/// earlier poll: `prev.services`) also has, matched by their value of `key` (the first row of
+/// `before` with it, as `group_by(key)[…].first()` finds it), each with the rule's declared
+/// columns and `change`: its `col` now minus its `col` then, as the script's `-` computes it
+/// (no value when either has none). So a rule compares with the last poll without a loop.
+fn change_since(rows: &mut Rows, before: Rows, key: &str, col: &str) -> Fallible<Rows> {
+    let (k, c) = (rows.col(key)?, rows.col(col)?);
+    let (bk, bc) = (before.col(key)?, before.col(col)?);
+    let mut then: FxHashMap<Cow<'_, str>, u32> = FxHashMap::default();
+    for r in before.indices() {
+        if let Some(k) = key_of(before.value(r, bk)) {
+            then.entry(k).or_insert(r);
+        }
+    }
+    let (columns, keep) = declared_columns(rows, &["change"]);
+    let mut out = Vec::new();
+    for r in rows.indices() {
+        let Some(b) = key_of(rows.value(r, k)).and_then(|k| then.get(&k).copied()) else {
+            continue;
+        };
+        let mut row: Vec<Value> = keep
+            .iter()
+            .map(|&i| rows.value(r, Some(i)).clone())
+            .collect();
+        row.push(arith(Arith::Sub, rows.value(r, c), before.value(b, bc)));
+        out.push(row);
+    }
+    let mut columns = columns;
+    columns.push("change".to_string());
+    Ok(tally_rows(rows, columns, out))
+}
+
+/// The columns of `rows` the rule declared (another rule's are not this one's to read), less
+/// `except`: their names and indices.
+fn declared_columns(rows: &Rows, except: &[&str]) -> (Vec<String>, Vec<usize>) {
+    let source = &rows.grid().columns;
+    let declared = |name: &str| {
+        with_ctx(|ctx| match rows.table {
+            Table::Services => ctx.needs.services.contains(name),
+            Table::Agents => ctx.needs.agents.contains(name),
+            Table::Chat | Table::Tally => true,
+        })
+        .unwrap_or(true)
+    };
+    let keep: Vec<usize> = (0..source.len())
+        .filter(|&i| !except.contains(&source[i].as_str()) && declared(&source[i]))
+        .collect();
+    (keep.iter().map(|&i| source[i].clone()).collect(), keep)
 }
 
 /// The rows of a tally of `rows`.
@@ -1013,15 +1051,26 @@ enum Piece {
     Column {
         /// The grid's column (`None`: declared, but the server did not send it).
         at: Option<usize>,
-        /// `{col:dur}`: the value as a duration, as `fmt_dur` writes it.
-        dur: bool,
+        /// `{col:dur}`, `{col:round}`, or the value as it is.
+        format: Format,
         /// `{col|text}`: what an empty value reads as.
         or: Option<String>,
     },
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    /// The value as `${…}` writes it.
+    Plain,
+    /// `{col:dur}`: as a duration, as `fmt_dur` writes it.
+    Dur,
+    /// `{col:round}`: a number rounded to a whole one, as `x.round().to_int()` gives it.
+    Round,
+}
+
 /// Read a template: `{column}` is the row's value, `{column:dur}` that as a duration,
-/// `{column|text}` the value or `text` when it has none; `{{` and `}}` are braces.
+/// `{column:round}` rounded to a whole number, `{column|text}` the value or `text` when it has
+/// none; `{{` and `}}` are braces.
 fn template(rows: &Rows, t: &str) -> Fallible<Vec<Piece>> {
     let mut out = Vec::new();
     let mut text = String::new();
@@ -1049,9 +1098,15 @@ fn template(rows: &Rows, t: &str) -> Fallible<Vec<Piece>> {
             Some((n, d)) => (n, Some(d.to_string())),
             None => (inner, None),
         };
-        let (name, dur) = match name.strip_suffix(":dur") {
-            Some(n) => (n, true),
-            None => (name, false),
+        let (name, format) = match name.split_once(':') {
+            None => (name, Format::Plain),
+            Some((n, "dur")) => (n, Format::Dur),
+            Some((n, "round")) => (n, Format::Round),
+            Some((_, other)) => {
+                return fail(format!(
+                    "alert_each: unknown format `:{other}` in `{{{inner}}}` of \"{t}\"; there are :dur and :round"
+                ));
+            }
         };
         let name = name.trim();
         if name.is_empty() {
@@ -1064,7 +1119,7 @@ fn template(rows: &Rows, t: &str) -> Fallible<Vec<Piece>> {
         }
         out.push(Piece::Column {
             at: rows.col(name)?,
-            dur,
+            format,
             or,
         });
         rest = &rest[i + end + 1..];
@@ -1078,26 +1133,42 @@ fn template(rows: &Rows, t: &str) -> Fallible<Vec<Piece>> {
 
 /// Template `t` filled from row `r`, as `${…}` would write each value.
 fn fill(rows: &Rows, r: u32, t: &[Piece]) -> String {
-    let mut out = String::new();
+    // The template's own text and room for a few values: one allocation for most alerts.
+    let text: usize = t
+        .iter()
+        .map(|p| match p {
+            Piece::Text(s) => s.len(),
+            Piece::Column { .. } => 16,
+        })
+        .sum();
+    let mut out = String::with_capacity(text);
     for p in t {
         match p {
             Piece::Text(s) => out.push_str(s),
-            Piece::Column { at, dur, or } => {
+            Piece::Column { at, format, or } => {
+                use std::fmt::Write;
                 let v = rows.value(r, *at);
                 let empty = match v {
                     Value::None => true,
                     Value::Text(s) => s.is_empty(),
                     _ => false,
                 };
-                match (or, dur, v) {
+                match (or, format, v) {
                     (Some(d), _, _) if empty => out.push_str(d),
-                    (_, true, Value::Int(i)) => out.push_str(&fmt_dur(*i)),
-                    (_, true, Value::Float(f)) => out.push_str(&fmt_dur(f.round() as i64)),
-                    (_, true, Value::None) => out.push('–'),
+                    (_, Format::Dur, Value::Int(i)) => out.push_str(&fmt_dur(*i)),
+                    (_, Format::Dur, Value::Float(f)) => out.push_str(&fmt_dur(f.round() as i64)),
+                    (_, Format::Dur, Value::None) => out.push('–'),
+                    (_, Format::Round, Value::Float(f)) => {
+                        let f = f.round();
+                        if f.abs() < i64::MAX as f64 {
+                            let _ = write!(out, "{}", f as i64);
+                        } else {
+                            let _ = write!(out, "{f:.0}");
+                        }
+                    }
                     (_, _, Value::None) => {}
                     (_, _, Value::Text(s)) => out.push_str(s),
                     (_, _, Value::Int(i)) => {
-                        use std::fmt::Write;
                         let _ = write!(out, "{i}");
                     }
                     (_, _, other) => out.push_str(&to_dynamic(other).to_string()),
@@ -1214,6 +1285,10 @@ pub const MAX_BODY: usize = 2000;
 
 /// `text` cut to at most `max` characters, ending in "…" when it was cut.
 pub(crate) fn cap(mut text: String, max: usize) -> String {
+    // No more bytes than `max`, so no more characters: the common case, without counting.
+    if text.len() <= max {
+        return text;
+    }
     if let Some((at, _)) = text.char_indices().nth(max) {
         let keep = text[..at]
             .char_indices()
@@ -1226,7 +1301,7 @@ pub(crate) fn cap(mut text: String, max: usize) -> String {
 }
 
 fn cap_key(key: String) -> String {
-    if key.chars().count() <= MAX_KEY {
+    if key.len() <= MAX_KEY || key.chars().count() <= MAX_KEY {
         return key;
     }
     let hash = {
@@ -1255,6 +1330,7 @@ pub const API_FUNCTIONS: &[&str] = &[
     "count_by",
     "group_by",
     "tally",
+    "change_since",
     "column",
     "top",
     "sum",
@@ -1318,6 +1394,7 @@ pub(crate) fn register(engine: &mut Engine) {
         .register_fn("group_by", group_by)
         .register_fn("tally", tally)
         .register_fn("tally", tally_largest)
+        .register_fn("change_since", change_since)
         .register_type_with_name::<ColumnRef>("Column")
         .register_fn("column", |name: &str| {
             ColumnRef(Arc::new(Expr::Column(name.into())))

@@ -1,9 +1,11 @@
-//! Rules rewritten with the helpers that fill alerts in Rust (`alert_each`) find exactly what
-//! their loops find: every rule of `benches/reference-helpers/` against its twin in
-//! `benches/reference/`, and the shipped `stuck_agents` against its loop version
-//! (`tests/loops/`), over synthetic tenants of several shapes. Equal means every finding:
-//! key, severity, title, body and labels.
+//! Rules rewritten with the helpers that work in Rust (`alert_each`, `tally`, `column`,
+//! `change_since`) find exactly what their loops find: every rule of
+//! `benches/reference-helpers/` against its twin in `benches/reference/`, and each shipped rule
+//! that uses them against its loop version (`tests/loops/`), over synthetic tenants of several
+//! shapes and over a recording of the simulated tenant's demo. Equal means every finding: key,
+//! severity, title, body and labels, and every error.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,7 +17,8 @@ use lookout_rules::{Evaluator, Limits, RuleEngine, RuleSet};
 mod synthetic;
 
 /// The snapshots both versions run over: the benchmark's tenant with three seeds and loads,
-/// one with every value missing, one with no rows, and one with extreme numbers.
+/// one with every value missing, one at a shift change, one with no rows, and one with
+/// extreme numbers.
 fn snapshots() -> Vec<Snapshot> {
     let mut out: Vec<Snapshot> = [(7, 300), (1, 0), (42, 5000)]
         .into_iter()
@@ -30,6 +33,13 @@ fn snapshots() -> Vec<Snapshot> {
     missing.services = blank(&base.services);
     missing.agents = blank(&base.agents);
     out.push(missing);
+    // A shift change: a third of the agents logged out (no state).
+    let mut shift = base.clone();
+    let state = shift.agents.column("acd_state").unwrap();
+    for row in shift.agents.rows.iter_mut().step_by(3) {
+        row[state] = Value::None;
+    }
+    out.push(shift);
     let mut empty = base.clone();
     empty.services.rows.clear();
     empty.agents.rows.clear();
@@ -107,11 +117,22 @@ fn pair(engine: &RuleEngine, loops: &Path, with_helpers: &Path) -> (RuleSet, Rul
     (only(&loops, "loops"), only(&helpers, "helpers"))
 }
 
+/// `tests/recorded/demo.jsonl`: what `lookout record --rules` wrote from the simulated
+/// tenant's demo scenario (`lookout sim --scenario demo`), subscribed to the columns of every
+/// reference and shipped rule; every second poll of two minutes (30), in order, so rules that
+/// read `prev` compare consecutive recorded polls.
+fn recorded() -> Vec<Snapshot> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recorded/demo.jsonl");
+    let snaps = lookout_keeper::recording::read(&path).unwrap();
+    assert!(snaps.len() >= 30, "{} snapshots", snaps.len());
+    snaps
+}
+
 #[test]
-fn rules_that_alert_with_alert_each_find_exactly_what_their_loops_find() {
+fn rules_rewritten_with_the_helpers_find_exactly_what_their_loops_find() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let engine = RuleEngine::new(Limits::default());
-    let snaps = snapshots();
+    let tenants = [("synthetic", snapshots()), ("recorded", recorded())];
     for (loops, helpers) in [
         (
             root.join("benches/reference"),
@@ -120,29 +141,38 @@ fn rules_that_alert_with_alert_each_find_exactly_what_their_loops_find() {
         (root.join("tests/loops"), root.join("../../rules")),
     ] {
         let (loops, helpers) = pair(&engine, &loops, &helpers);
-        let (a, b) = (
-            findings(&engine, &loops, &snaps),
-            findings(&engine, &helpers, &snaps),
-        );
-        let mut compared = 0;
-        for (i, ((a, a_errors), (b, b_errors))) in a.iter().zip(&b).enumerate() {
-            assert_eq!(
-                a_errors, b_errors,
-                "snapshot {i}: the same rules fail, the same way"
+        // Per rule, how many findings both versions agreed on.
+        let mut fired: BTreeMap<String, usize> = loops.rules().map(|r| (r.id.clone(), 0)).collect();
+        for (tenant, snaps) in &tenants {
+            let (a, b) = (
+                findings(&engine, &loops, snaps),
+                findings(&engine, &helpers, snaps),
             );
-            assert_eq!(a.len(), b.len(), "snapshot {i}: as many findings");
-            for (x, y) in a.iter().zip(b) {
+            for (i, ((a, a_errors), (b, b_errors))) in a.iter().zip(&b).enumerate() {
                 assert_eq!(
-                    (&x.rule, &x.key, x.severity, &x.title, &x.body, &x.labels),
-                    (&y.rule, &y.key, y.severity, &y.title, &y.body, &y.labels),
-                    "snapshot {i}"
+                    a_errors, b_errors,
+                    "{tenant} snapshot {i}: the same rules fail, the same way"
                 );
+                assert_eq!(a.len(), b.len(), "{tenant} snapshot {i}: as many findings");
+                for (x, y) in a.iter().zip(b) {
+                    assert_eq!(
+                        (&x.rule, &x.key, x.severity, &x.title, &x.body, &x.labels),
+                        (&y.rule, &y.key, y.severity, &y.title, &y.body, &y.labels),
+                        "{tenant} snapshot {i}"
+                    );
+                    *fired.entry(x.rule.clone()).or_default() += 1;
+                }
             }
-            compared += a.len();
         }
+        // A rule that never fires is compared on nothing.
+        let silent: Vec<&String> = fired
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(id, _)| id)
+            .collect();
         assert!(
-            compared > 100,
-            "the snapshots make the rules fire: {compared}"
+            silent.is_empty(),
+            "never fired, so never compared: {silent:?} ({fired:?})"
         );
     }
 }
@@ -161,6 +191,7 @@ fn a_bad_template_is_an_error_that_says_what_to_write() {
         (call("\"k:name}\""), "write `}}` for a brace"),
         (call("\"k:{}\""), "names no column"),
         (call("\"\""), "the key must not be empty"),
+        (call("\"k:{name:rnd}\""), "unknown format `:rnd`"),
         (
             "alert_each(services.tally(\"name\").where(\"coun\", \">\", 1), \"k:{name}\", \"t\", \"\")"
                 .to_string(),
