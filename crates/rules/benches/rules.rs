@@ -421,6 +421,112 @@ fn instructions(profile: &str) -> Option<f64> {
     Some((count("30")? - count("10")?) / 20.0)
 }
 
+/// One rule's inputs in one poll, hashed: its declared columns of each grid it reads, the
+/// totals it reads, the chat and availability if it reads them, and the whole of the same from
+/// the previous poll if it reads `prev` (what a rule that is skipped when its inputs did not
+/// change would hash each poll).
+fn input_hash(rule: &lookout_rules::Rule, snap: &Snapshot, prev: Option<&Snapshot>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    fn value(v: &Value, h: &mut rustc_hash::FxHasher) {
+        match v {
+            Value::None => 0u8.hash(h),
+            Value::Int(i) => i.hash(h),
+            Value::Float(f) => f.to_bits().hash(h),
+            Value::Text(t) => t.hash(h),
+            Value::Bool(b) => b.hash(h),
+        }
+    }
+    fn one(rule: &lookout_rules::Rule, s: &Snapshot, h: &mut rustc_hash::FxHasher) {
+        let needs = &rule.meta.needs;
+        for t in &needs.totals {
+            value(s.totals.get(t).unwrap_or(&Value::None), h);
+        }
+        for (grid, cols) in [(&s.services, &needs.services), (&s.agents, &needs.agents)] {
+            let at: Vec<Option<usize>> = cols.iter().map(|c| grid.column(c)).collect();
+            grid.rows.len().hash(h);
+            for row in &grid.rows {
+                for c in &at {
+                    value(c.and_then(|c| row.get(c)).unwrap_or(&Value::None), h);
+                }
+            }
+        }
+        if needs.chat {
+            for m in &s.chat {
+                (&m.id, &m.content, m.is_urgent, m.send_time).hash(h);
+            }
+        }
+        if rule.source.contains("availability") {
+            s.availability.hash(h);
+        }
+    }
+    let mut h = rustc_hash::FxHasher::default();
+    one(rule, snap, &mut h);
+    if rule.source.contains("prev") {
+        prev.is_some().hash(&mut h);
+        if let Some(p) = prev {
+            one(rule, p, &mut h);
+        }
+    }
+    h.finish()
+}
+
+/// `--skip-study RECORDING DIR`: for each rule of DIR over each poll of a recording, whether
+/// its inputs equal the last poll's, what running it costs and what hashing its inputs costs:
+/// what skipping a rule whose inputs did not change would save, and what it would cost. (A
+/// rule that reads `now` could never be skipped; none of the shipped rules does.)
+fn skip_study(engine: &RuleEngine, recording: &Path, dir: &Path) {
+    let snaps: Vec<Arc<Snapshot>> = lookout_keeper::recording::read(recording)
+        .expect("recording")
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let set = RuleSet::load(engine, dir).expect("rules");
+    println!(
+        "{} polls of {}; medians of 5 runs per poll\n\n| rule | inputs unchanged | run (µs/poll) | hash (µs/poll) | saved − hashing (µs/poll) |\n|---|---:|---:|---:|---:|",
+        snaps.len(),
+        recording.display()
+    );
+    let (mut run_all, mut net_all) = (0.0, 0.0);
+    for rule in set.rules() {
+        let (mut hits, mut run_us, mut hash_us, mut saved_us) = (0usize, 0.0, 0.0, 0.0);
+        let mut last = None;
+        for i in 1..snaps.len() {
+            let (snap, prev) = (&snaps[i], &snaps[i - 1]);
+            let mut input = PollInput::new(snap.taken_at, snap, Some(prev));
+            let run = us(time(5, || {
+                let _ = engine.run(rule, &mut input, Instant::now() + Duration::from_secs(5));
+            }));
+            let mut h = 0;
+            let hash = us(time(5, || {
+                h = std::hint::black_box(input_hash(rule, snap, Some(prev)));
+            }));
+            if last == Some(h) {
+                hits += 1;
+                saved_us += run;
+            }
+            last = Some(h);
+            run_us += run;
+            hash_us += hash;
+        }
+        let polls = (snaps.len() - 1) as f64;
+        let net = (saved_us - hash_us) / polls;
+        run_all += run_us / polls;
+        net_all += net;
+        println!(
+            "| {} | {:.0} % | {:.1} | {:.1} | {net:+.1} |",
+            rule.id,
+            hits as f64 * 100.0 / polls,
+            run_us / polls,
+            hash_us / polls
+        );
+    }
+    println!(
+        "\nAll rules: {run_all:.1} µs a poll; skipping unchanged inputs would change that by {:+.1} µs ({:+.0} %).",
+        -net_all,
+        -net_all * 100.0 / run_all
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -529,6 +635,15 @@ fn main() {
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1))
     };
+    if let Some(recording) = flag("--skip-study") {
+        let dir = args
+            .iter()
+            .position(|a| a == "--skip-study")
+            .and_then(|i| args.get(i + 2))
+            .map_or(root.join("../../rules"), PathBuf::from);
+        skip_study(&engine, Path::new(recording), &dir);
+        return;
+    }
     let mine = flag("--time").map(|dir| {
         let set = RuleSet::load(&engine, Path::new(dir)).expect("rules");
         for d in set.diagnostics() {
