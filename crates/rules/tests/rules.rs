@@ -1066,3 +1066,40 @@ fn a_rule_runs_only_inside_its_schedule_and_an_unknown_schedule_is_said() {
         d[0]
     );
 }
+
+#[test]
+fn change_since_pairs_each_row_with_the_previous_poll_s_by_key() {
+    let dir = tempdir("change");
+    write(
+        &dir,
+        "probe.rhai",
+        &format!(
+            "{HEADER}{}",
+            r#"if prev != () {
+                let c = services.change_since(prev.services, "name", "in_calls_waiting");
+                for s in c { alert(s.name, `${s.name} ${s.change} ${s.agents_ready}`, ""); }
+                alert_each(c.where("change", ">", 2), "grew:{name}", "{name} +{change}", "");
+            }"#
+        ),
+    );
+    let engine = RuleEngine::default();
+    let set = RuleSet::load(&engine, &dir).unwrap();
+    assert!(set.diagnostics().is_empty(), "{:?}", set.diagnostics());
+    let mut ev = Evaluator::default();
+    // The first poll has nothing to compare with.
+    let first = ev.evaluate(&engine, &set, Arc::new(snapshot(4)), 1_700_000_000);
+    assert!(first.findings.is_empty());
+    // Billing grew by 5; VIP has no reading now; a new service has no previous poll.
+    let mut next = snapshot(9);
+    next.services.rows[2][1] = Value::None;
+    next.services.rows.push(vec![
+        text("New"),
+        Value::Int(7),
+        Value::Int(0),
+        Value::Int(1),
+    ]);
+    let e = ev.evaluate(&engine, &set, Arc::new(next), 1_700_000_001);
+    assert!(e.reports[0].error.is_none(), "{:?}", e.reports[0].error);
+    let titles: Vec<&str> = e.findings.iter().map(|f| f.title.as_str()).collect();
+    assert_eq!(titles, ["Sales 0 2", "Billing 5 0", "VIP  1", "Billing +5"]);
+}
