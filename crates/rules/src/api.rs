@@ -463,7 +463,37 @@ fn contains_ignoring_case(text: &str, lower: &str) -> bool {
 /// `column(name)`, and arithmetic on it with numbers and other columns: in `where`, a value of
 /// the same row to compare with, computed in Rust (`(column("agents_ready") + 1) * 3`).
 #[derive(Clone)]
-pub struct ColumnRef(Arc<Expr>);
+pub struct ColumnRef {
+    expr: Arc<Expr>,
+    /// How many columns, numbers and operations it holds (at most [`MAX_EXPR`]).
+    size: usize,
+}
+
+/// The most parts a column expression may have: it is read (and dropped) recursively, so one
+/// built in a loop must not nest deeper than a thread's stack allows.
+const MAX_EXPR: usize = 64;
+
+impl ColumnRef {
+    fn leaf(e: Expr) -> ColumnRef {
+        ColumnRef {
+            expr: Arc::new(e),
+            size: 1,
+        }
+    }
+
+    fn arith(op: Arith, a: ColumnRef, b: ColumnRef) -> Fallible<ColumnRef> {
+        let size = a.size + b.size + 1;
+        if size > MAX_EXPR {
+            return fail(format!(
+                "a column expression of more than {MAX_EXPR} parts; write it shorter"
+            ));
+        }
+        Ok(ColumnRef {
+            expr: Arc::new(Expr::Arith(op, a.expr, b.expr)),
+            size,
+        })
+    }
+}
 
 enum Expr {
     Column(ImmutableString),
@@ -592,7 +622,7 @@ fn where_op(rows: &mut Rows, col: &str, op: &str, value: Dynamic) -> Fallible<Ro
     let c = rows.col(col)?;
     let op = Op::parse(op)?;
     if let Some(other) = value.clone().try_cast::<ColumnRef>() {
-        let other = other.0.resolve(rows)?;
+        let other = other.expr.resolve(rows)?;
         let out = where_columns(rows, c, op, &other);
         return Ok(rows.select(out));
     }
@@ -1397,7 +1427,7 @@ pub(crate) fn register(engine: &mut Engine) {
         .register_fn("change_since", change_since)
         .register_type_with_name::<ColumnRef>("Column")
         .register_fn("column", |name: &str| {
-            ColumnRef(Arc::new(Expr::Column(name.into())))
+            ColumnRef::leaf(Expr::Column(name.into()))
         })
         .register_fn("top", top)
         .register_fn("sum", sum)
@@ -1520,17 +1550,16 @@ pub(crate) fn register(engine: &mut Engine) {
         ("*", Arith::Mul),
         ("/", Arith::Div),
     ] {
-        let of = move |a: Arc<Expr>, b: Arc<Expr>| ColumnRef(Arc::new(Expr::Arith(op, a, b)));
-        let num = |e: Expr| Arc::new(e);
-        engine.register_fn(name, move |a: ColumnRef, b: ColumnRef| of(a.0, b.0));
-        engine.register_fn(name, move |a: ColumnRef, b: i64| of(a.0, num(Expr::Int(b))));
-        engine.register_fn(name, move |a: ColumnRef, b: f64| {
-            of(a.0, num(Expr::Float(b)))
-        });
-        engine.register_fn(name, move |a: i64, b: ColumnRef| of(num(Expr::Int(a)), b.0));
-        engine.register_fn(name, move |a: f64, b: ColumnRef| {
-            of(num(Expr::Float(a)), b.0)
-        });
+        let of = move |a, b| ColumnRef::arith(op, a, b);
+        let (int, float) = (
+            |i: i64| ColumnRef::leaf(Expr::Int(i)),
+            |f: f64| ColumnRef::leaf(Expr::Float(f)),
+        );
+        engine.register_fn(name, move |a: ColumnRef, b: ColumnRef| of(a, b));
+        engine.register_fn(name, move |a: ColumnRef, b: i64| of(a, int(b)));
+        engine.register_fn(name, move |a: ColumnRef, b: f64| of(a, float(b)));
+        engine.register_fn(name, move |a: i64, b: ColumnRef| of(int(a), b));
+        engine.register_fn(name, move |a: f64, b: ColumnRef| of(float(a), b));
     }
     engine.register_fn("available", |stat: &str| -> bool {
         with_ctx(|ctx| {

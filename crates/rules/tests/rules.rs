@@ -1103,3 +1103,22 @@ fn change_since_pairs_each_row_with_the_previous_poll_s_by_key() {
     let titles: Vec<&str> = e.findings.iter().map(|f| f.title.as_str()).collect();
     assert_eq!(titles, ["Sales 0 2", "Billing 5 0", "VIP  1", "Billing +5"]);
 }
+
+#[test]
+fn a_column_expression_cannot_grow_without_bound() {
+    // Built in a loop, an expression would nest deeper than the stack that reads and drops it.
+    let r = titles(
+        r#"let c = column("agents_ready"); for i in 0..100000 { c = c + 1; }
+           alert("n", `${services.where("in_calls_waiting", ">", c).len()}`, "");"#,
+    );
+    let err = r.expect_err("refused");
+    assert!(err.contains("column expression"), "{err}");
+    // A sensible one is fine.
+    assert_eq!(
+        titles(
+            r#"let c = column("agents_ready"); for i in 0..10 { c = c + 1; }
+               alert("n", `${services.where("in_calls_waiting", ">", c).len()}`, "");"#
+        ),
+        Ok(vec!["0".to_string()])
+    );
+}
