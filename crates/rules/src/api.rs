@@ -444,13 +444,14 @@ fn where_rows(rows: &Rows, c: Option<usize>, op: Op, needle: &Needle) -> Vec<u32
 }
 
 /// Whether `text` contains `lower` (already lowercase), ignoring case as `to_lowercase` does.
-/// ASCII text against an ASCII needle, by far the common case, is compared in place; only
-/// other text is lowercased into a new string.
+/// ASCII text against a short ASCII needle, by far the common case, is compared in place
+/// (window by window: at most 32 comparisons per byte of text); other text is lowercased into
+/// a new string and searched in linear time.
 fn contains_ignoring_case(text: &str, lower: &str) -> bool {
     if lower.is_empty() {
         return true;
     }
-    if text.is_ascii() && lower.is_ascii() {
+    if lower.len() <= 32 && text.is_ascii() && lower.is_ascii() {
         let needle = lower.as_bytes();
         return text
             .as_bytes()
@@ -1677,6 +1678,9 @@ mod tests {
         assert!(where_op(&mut rows(), "v", "=~", Dynamic::UNIT).is_err());
     }
 
+    const LONG_TEXT: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+    const LONG_NEEDLE: &str = "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
+
     #[test]
     fn contains_ignores_case_in_any_script() {
         let lower = |s: &str| s.to_lowercase();
@@ -1692,6 +1696,8 @@ mod tests {
             ("ÉCOLE du soir", "école", true),
             ("\u{212A}ELVIN", "kelvin", true),
             ("STRASSE", "straße", false),
+            // A long needle takes the linear search.
+            (LONG_TEXT, LONG_NEEDLE, true),
         ];
         for (text, needle, want) in cases {
             assert_eq!(
