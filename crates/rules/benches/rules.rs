@@ -628,8 +628,8 @@ fn main() {
     // `--time DIR`: the median of each rule in DIR over the same snapshot.
     // `--profile RULE`: only that rule (from the reference set, the shipped pack or DIR; `full`
     // for the whole reference set as a poll runs it, `full-alert-each` for it with the rules
-    // rewritten with the helpers, `native` for their Rust twins), over and over for 20 s, for
-    // a profiler.
+    // rewritten with the helpers, `native` for their Rust twins; `helpers:RULE` and
+    // `native:RULE` for one reference rule's), over and over for 20 s, for a profiler.
     let flag = |name: &str| {
         args.iter()
             .position(|a| a == name)
@@ -668,8 +668,22 @@ fn main() {
             Box::new(|| {
                 std::hint::black_box(ev.evaluate(&engine, set, snap.clone(), 0));
             })
+        } else if let Some(id) = id.strip_prefix("native:") {
+            let (_, twin) = native::rules()
+                .into_iter()
+                .find(|(i, _)| *i == id)
+                .unwrap_or_else(|| panic!("no native twin `{id}`"));
+            let (snap, prev) = (&snap, &prev);
+            Box::new(move || {
+                std::hint::black_box(twin(snap, prev));
+            })
         } else {
-            let rule = reference
+            // `helpers:RULE`: the reference rule as rewritten with the helpers.
+            let (set, id) = match id.strip_prefix("helpers:") {
+                Some(id) => (&with_helpers, id),
+                None => (&reference, id.as_str()),
+            };
+            let rule = set
                 .rules()
                 .chain(shipped.rules())
                 .chain(mine.iter().flat_map(|m| m.rules()))
@@ -777,6 +791,42 @@ fn main() {
         .map(instructions)
         .collect();
     let millions = |c: Option<f64>| c.map_or("–".to_string(), |c| format!("{:.1} M", c / 1e6));
+    // Per rule (the full run only: about two minutes): loops, helpers, native.
+    let per_rule: Vec<[Option<f64>; 3]> = if quick || counts[0].is_none() {
+        vec![[None; 3]; rows.len()]
+    } else {
+        eprintln!("rules bench: counting each rule's instructions (about two minutes)");
+        let profiles: Vec<[Option<String>; 3]> = rows
+            .iter()
+            .map(|(id, _, helped, _)| {
+                [
+                    Some(id.clone()),
+                    helped.map(|_| format!("helpers:{id}")),
+                    Some(format!("native:{id}")),
+                ]
+            })
+            .collect();
+        let flat: Vec<&Option<String>> = profiles.iter().flatten().collect();
+        let counted: Vec<Option<f64>> = std::thread::scope(|s| {
+            let half = flat.len().div_ceil(2);
+            let jobs: Vec<_> = flat
+                .chunks(half)
+                .map(|chunk| {
+                    s.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|p| p.as_deref().and_then(instructions))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            jobs.into_iter()
+                .flat_map(|j| j.join().expect("counting"))
+                .collect()
+        });
+        counted.chunks(3).map(|c| [c[0], c[1], c[2]]).collect()
+    };
+    let thousands = |c: Option<f64>| c.map_or("–".to_string(), |c| format!("{:.0}", c / 1e3));
     let ratio_helpers = full_helpers.as_secs_f64() / full_native.as_secs_f64();
 
     println!(
@@ -790,18 +840,22 @@ fn main() {
         snap.totals.len()
     );
     println!(
-        "| rule | Rhai, loops (µs) | Rhai, helpers (µs) | native (µs) | alerts |\n|---|---:|---:|---:|---:|"
+        "| rule | Rhai, loops (µs) | Rhai, helpers (µs) | native (µs) | what ships, to native | instructions, K: loops / helpers / native | alerts |\n|---|---:|---:|---:|---:|---:|---:|"
     );
-    for (id, r, h, nat) in &rows {
+    for ((id, r, h, nat), count) in rows.iter().zip(&per_rule) {
         let alerts = native_found
             .iter()
             .find(|(i, _)| i == id)
             .map_or(0, |(_, f)| f.len());
+        let ships = h.unwrap_or(*r).as_secs_f64() / nat.as_secs_f64();
         let h = h.map_or("–".to_string(), |h| format!("{:.1}", us(h)));
         println!(
-            "| {id} | {:.1} | {h} | {:.1} | {alerts} |",
+            "| {id} | {:.1} | {h} | {:.1} | {ships:.1}× | {} / {} / {} | {alerts} |",
             us(*r),
-            us(*nat)
+            us(*nat),
+            thousands(count[0]),
+            thousands(count[1]),
+            thousands(count[2]),
         );
     }
     println!(
@@ -838,6 +892,7 @@ fn main() {
             "runs": n,
             "alerts": total_alerts,
             "per_rule_us": rows.iter().map(|(id, r, h, nat)| serde_json::json!({"rule": id, "rhai": us(*r), "alert_each": h.map(us), "native": us(*nat)})).collect::<Vec<_>>(),
+            "per_rule_instructions": rows.iter().zip(&per_rule).map(|((id, ..), c)| serde_json::json!({"rule": id, "rhai": c[0], "alert_each": c[1], "native": c[2]})).collect::<Vec<_>>(),
             "full_poll_ms": {
                 "rhai": full_rhai.as_secs_f64() * 1e3,
                 "alert_each": full_helpers.as_secs_f64() * 1e3,
