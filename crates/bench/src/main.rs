@@ -246,12 +246,12 @@ fn p1_from(path: &Path) -> anyhow::Result<Vec<Figure>> {
             v["runs"].as_u64().unwrap_or(0)
         ),
     }];
-    // The same rules where they loop to alert written with `alert_each`, `tally`, `column`.
+    // The same rules where they loop rewritten with the helpers (`alert_each`, `tally`, …).
     if let Some(helpers) = ms("alert_each") {
         let ratio = helpers / native;
         figures.push(Figure {
             id: "P1".into(),
-            what: "full poll, the same with the rules that loop to alert using `alert_each`".into(),
+            what: "full poll, the same with the rules that loop rewritten with the helpers".into(),
             value: helpers,
             unit: "ms".into(),
             baseline: Some(Baseline {
