@@ -15,6 +15,21 @@ pub fn text(s: impl AsRef<str>) -> Value {
     Value::Text(s.as_ref().into())
 }
 
+/// A count that is mostly in `usual` and, with chance `p`, in `rare` (the few stuck agents,
+/// the long waits).
+fn skewed(
+    rng: &mut SmallRng,
+    p: f64,
+    rare: std::ops::Range<i64>,
+    usual: std::ops::Range<i64>,
+) -> Value {
+    Value::Int(if rng.random_bool(p) {
+        rng.random_range(rare)
+    } else {
+        rng.random_range(usual)
+    })
+}
+
 pub fn synthetic(seed: u64, waiting_total: i64) -> Snapshot {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut s = Snapshot::default();
@@ -70,22 +85,14 @@ pub fn synthetic(seed: u64, waiting_total: i64) -> Snapshot {
                     } else {
                         rng.random_range(1..10)
                     }),
-                    Value::Int(if rng.random_bool(0.05) {
-                        rng.random_range(60..400)
-                    } else {
-                        rng.random_range(0..60)
-                    }),
+                    skewed(&mut rng, 0.05, 60..400, 0..60),
                     Value::Float(if rng.random_bool(0.1) {
                         rng.random_range(50.0..80.0)
                     } else {
                         rng.random_range(80.0..100.0)
                     }),
                     Value::Float(80.0),
-                    Value::Int(if rng.random_bool(0.05) {
-                        rng.random_range(60..120)
-                    } else {
-                        rng.random_range(0..60)
-                    }),
+                    skewed(&mut rng, 0.05, 60..120, 0..60),
                     Value::Int(rng.random_range(10..500)),
                     Value::Int(rng.random_range(0..40)),
                     Value::Int(rng.random_range(0..10)),
@@ -132,16 +139,8 @@ pub fn synthetic(seed: u64, waiting_total: i64) -> Snapshot {
                         Value::None
                     },
                     // Most agents are a few minutes into their state; a few are stuck.
-                    Value::Int(if rng.random_bool(0.02) {
-                        rng.random_range(900..3600)
-                    } else {
-                        rng.random_range(0..600)
-                    }),
-                    Value::Int(if rng.random_bool(0.01) {
-                        rng.random_range(1200..2400)
-                    } else {
-                        rng.random_range(0..900)
-                    }),
+                    skewed(&mut rng, 0.02, 900..3600, 0..600),
+                    skewed(&mut rng, 0.01, 1200..2400, 0..900),
                     Value::Int(rng.random_range(0..60)),
                     text(format!("{}", 1000 + i)),
                     Value::Int(rng.random_range(0..30000)),

@@ -63,8 +63,8 @@ pub(crate) enum Table {
     Services,
     Agents,
     Chat,
-    /// What `tally` makes: one row per value, with its count (kept as the `services` grid of
-    /// a snapshot of its own).
+    /// Rows a helper made (`tally`, `change_since`), kept as the `services` grid of a
+    /// snapshot of their own.
     Tally,
 }
 
@@ -498,8 +498,7 @@ impl ColumnRef {
 
 enum Expr {
     Column(ImmutableString),
-    Int(i64),
-    Float(f64),
+    Number(Value),
     Arith(Arith, Arc<Expr>, Arc<Expr>),
 }
 
@@ -522,8 +521,7 @@ impl Expr {
     fn resolve(&self, rows: &Rows) -> Fallible<Resolved> {
         Ok(match self {
             Expr::Column(name) => Resolved::Column(rows.col(name)?),
-            Expr::Int(i) => Resolved::Number(Value::Int(*i)),
-            Expr::Float(f) => Resolved::Number(Value::Float(*f)),
+            Expr::Number(n) => Resolved::Number(n.clone()),
             Expr::Arith(op, a, b) => {
                 Resolved::Arith(*op, Box::new(a.resolve(rows)?), Box::new(b.resolve(rows)?))
             }
@@ -810,7 +808,7 @@ fn change_since(rows: &mut Rows, before: Rows, key: &str, col: &str) -> Fallible
             then.entry(k).or_insert(r);
         }
     }
-    let (columns, keep) = declared_columns(rows, &["change"]);
+    let (mut columns, keep) = declared_columns(rows, &["change"]);
     let mut out = Vec::new();
     for r in rows.indices() {
         let Some(b) = key_of(rows.value(r, k)).and_then(|k| then.get(&k).copied()) else {
@@ -823,7 +821,6 @@ fn change_since(rows: &mut Rows, before: Rows, key: &str, col: &str) -> Fallible
         row.push(arith(Arith::Sub, rows.value(r, c), before.value(b, bc)));
         out.push(row);
     }
-    let mut columns = columns;
     columns.push("change".to_string());
     Ok(tally_rows(rows, columns, out))
 }
@@ -846,7 +843,7 @@ fn declared_columns(rows: &Rows, except: &[&str]) -> (Vec<String>, Vec<usize>) {
     (keep.iter().map(|&i| source[i].clone()).collect(), keep)
 }
 
-/// The rows of a tally of `rows`.
+/// Rows a helper made from `rows` (`tally`, `change_since`).
 fn tally_rows(rows: &Rows, columns: Vec<String>, out: Vec<Vec<Value>>) -> Rows {
     let mut snap = Snapshot::default();
     snap.taken_at = rows.snap.taken_at;
@@ -1553,8 +1550,8 @@ pub(crate) fn register(engine: &mut Engine) {
     ] {
         let of = move |a, b| ColumnRef::arith(op, a, b);
         let (int, float) = (
-            |i: i64| ColumnRef::leaf(Expr::Int(i)),
-            |f: f64| ColumnRef::leaf(Expr::Float(f)),
+            |i: i64| ColumnRef::leaf(Expr::Number(Value::Int(i))),
+            |f: f64| ColumnRef::leaf(Expr::Number(Value::Float(f))),
         );
         engine.register_fn(name, move |a: ColumnRef, b: ColumnRef| of(a, b));
         engine.register_fn(name, move |a: ColumnRef, b: i64| of(a, int(b)));
